@@ -1,0 +1,49 @@
+"""allauth adapter: where people land after signing in, and their language."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.authentication import get_authentication_records
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import translation
+
+from .middleware import user_has_mfa
+
+# An official who has just typed their password is not asked for it again
+# before the compulsory TOTP set-up that follows the login.
+FRESH_LOGIN_SECONDS = 300
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def get_login_redirect_url(self, request: HttpRequest) -> str:
+        """Officials go to the admin; a new user without an organisation is
+        walked to "register your enterprise"; everyone else to their portal."""
+        user: Any = request.user
+        if user.is_staff:
+            return reverse("admin:index")
+        if not user.memberships.exists():
+            return reverse("enterprise_register")
+        return reverse("portal")
+
+    def save_user(self, request: HttpRequest, user: Any, form: Any, commit: bool = True) -> Any:
+        user.preferred_language = translation.get_language() or user.preferred_language
+        return super().save_user(request, user, form, commit)
+
+    def is_reauthentication_required(self, *, app: str, **kwargs: Any) -> bool:
+        request = self.request
+        user: Any = getattr(request, "user", None)
+        if (
+            app in {"mfa", "allauth.mfa"}
+            and request is not None
+            and user is not None
+            and user.is_authenticated
+            and not user_has_mfa(user)
+        ):
+            records = get_authentication_records(request, user)
+            if records and time.time() - float(records[-1]["at"]) < FRESH_LOGIN_SECONDS:
+                return False
+        return super().is_reauthentication_required(app=app, **kwargs)

@@ -1,0 +1,78 @@
+"""Officials' sessions: two-factor authentication first, and bounded lifetimes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from allauth.mfa.models import Authenticator
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+# Paths an official without MFA may still reach: the MFA set-up itself,
+# signing out, the language switch and static files.
+ALLOWED_PREFIXES = ("/accounts/", "/i18n/", "/static/")
+
+
+def user_has_mfa(user: Any) -> bool:
+    """True when the user has an active TOTP authenticator."""
+    return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+
+
+class OfficialMFARequiredMiddleware:
+    """Send an official (or superuser) without TOTP to set it up, and nowhere else."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_authenticated
+            and user.is_staff
+            and not request.path.startswith(ALLOWED_PREFIXES)
+            and not user_has_mfa(user)
+        ):
+            messages.warning(
+                request,
+                _("Officials must set up two-factor authentication before continuing."),
+            )
+            return HttpResponseRedirect(reverse("mfa_activate_totp"))
+        return self.get_response(request)
+
+
+class OfficialSessionTimeoutMiddleware:
+    """End officials' sessions after a period of inactivity and after an
+    absolute lifetime, whatever their activity (ASVS 3.3).
+
+    Enterprise and platform users keep Django's ordinary session lifetime.
+    """
+
+    IDLE_KEY = "official_last_seen"
+    START_KEY = "official_session_started"
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and user.is_staff:
+            now = int(time.time())
+            session = request.session
+            started = session.setdefault(self.START_KEY, now)
+            last_seen = session.get(self.IDLE_KEY, now)
+            idle_limit = settings.OFFICIAL_SESSION_IDLE_SECONDS
+            absolute_limit = settings.OFFICIAL_SESSION_ABSOLUTE_SECONDS
+            if now - last_seen > idle_limit or now - started > absolute_limit:
+                logout(request)
+                messages.info(request, _("Your session has ended; please sign in again."))
+                return redirect_to_login(request.get_full_path(), reverse("account_login"))
+            session[self.IDLE_KEY] = now
+        return self.get_response(request)

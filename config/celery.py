@@ -1,0 +1,11 @@
+"""The Celery application; with no broker configured, tasks run eagerly."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("compute_vouchers")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,286 @@
+"""Evaluating a rule set for an enterprise into a decision that says why.
+
+A rule is a tree in plain JSON::
+
+    {"all": [
+        {"fact": "registered_division", "op": "within", "value": ["420103"]},
+        {"any": [
+            {"fact": "prior_year_revenue", "op": "gte", "value": "5000000"},
+            {"fact": "headcount", "op": "gte", "value": "20"}
+        ]}
+    ]}
+
+:func:`evaluate_definition` returns a :class:`Decision` with one line per
+condition and per group: the fact, the value found, what was required, and
+whether it passed. :meth:`Decision.as_record` renders the lines in every
+language of the site, so the record frozen into an application reads the
+same later in Chinese and in English.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import District, Enterprise
+
+from .facts import Context, Fact, FactType, get_fact, today
+
+if TYPE_CHECKING:
+    from .models import RuleSet
+
+
+@dataclass(frozen=True)
+class Operator:
+    key: str
+    label: Any
+    test: Callable[[Any, Any], bool]
+    types: tuple[str, ...]
+
+
+def _within(found: Any, prefixes: list[str]) -> bool:
+    return any(str(found).startswith(District(code=p).division_prefix) for p in prefixes)
+
+
+NUMERIC = (FactType.NUMBER, FactType.MONEY)
+OPERATORS: dict[str, Operator] = {
+    op.key: op
+    for op in [
+        Operator("gte", _("at least"), operator.ge, NUMERIC),
+        Operator("gt", _("more than"), operator.gt, NUMERIC),
+        Operator("lte", _("at most"), operator.le, NUMERIC),
+        Operator("lt", _("less than"), operator.lt, NUMERIC),
+        Operator("eq", _("equal to"), operator.eq, (*NUMERIC, FactType.BOOLEAN)),
+        Operator("ne", _("not equal to"), operator.ne, (*NUMERIC, FactType.BOOLEAN)),
+        Operator("in", _("one of"), lambda f, v: f in v, (FactType.CHOICE,)),
+        Operator("not_in", _("none of"), lambda f, v: f not in v, (FactType.CHOICE,)),
+        Operator("within", _("inside division"), _within, (FactType.DIVISION,)),
+        Operator(
+            "not_within",
+            _("outside division"),
+            lambda f, v: not _within(f, v),
+            (FactType.DIVISION,),
+        ),
+    ]
+}
+GROUPS = {"all": _("All of the following"), "any": _("At least one of the following")}
+
+
+def operator_choices() -> list[tuple[str, str]]:
+    return [(op.key, str(op.label)) for op in OPERATORS.values()]
+
+
+class RuleError(ValueError):
+    """A rule tree that cannot be evaluated, with the reason."""
+
+
+def check_condition(fact_key: str, op_key: str, raw_value: Any) -> tuple[Fact, Operator, Any]:
+    """Validate one condition; return the fact, the operator and the parsed value."""
+    fact = get_fact(fact_key)
+    if fact is None:
+        raise RuleError(gettext("Unknown fact “%(fact)s”.") % {"fact": fact_key})
+    op = OPERATORS.get(op_key)
+    if op is None:
+        raise RuleError(gettext("Unknown operator “%(op)s”.") % {"op": op_key})
+    if fact.type not in op.types:
+        allowed = ", ".join(str(o.label) for o in OPERATORS.values() if fact.type in o.types)
+        raise RuleError(
+            gettext("“%(op)s” does not apply to %(fact)s; use one of: %(allowed)s.")
+            % {"op": op.label, "fact": fact.label, "allowed": allowed}
+        )
+    try:
+        value = fact.parse(raw_value)
+    except ValueError as exc:
+        raise RuleError(str(exc)) from None
+    return fact, op, value
+
+
+def check_definition(node: Any, *, path: str = "") -> list[str]:
+    """Every problem of a rule tree, as messages naming where it is."""
+    where = path or gettext("top level")
+    if not isinstance(node, dict):
+        return [gettext("%(where)s: expected a group or a condition.") % {"where": where}]
+    groups = [k for k in ("all", "any") if k in node]
+    if groups:
+        children = node[groups[0]]
+        if len(groups) > 1 or not isinstance(children, list):
+            return [
+                gettext("%(where)s: a group is either all or any, with a list.") % {"where": where}
+            ]
+        if not children:
+            return [gettext("%(where)s: a group needs at least one member.") % {"where": where}]
+        problems: list[str] = []
+        for index, child in enumerate(children, start=1):
+            problems += check_definition(child, path=f"{path}.{index}" if path else str(index))
+        return problems
+    try:
+        check_condition(node.get("fact", ""), node.get("op", ""), node.get("value"))
+    except RuleError as exc:
+        return [f"{where}: {exc}"]
+    return []
+
+
+@dataclass(frozen=True)
+class Line:
+    """One row of the explanation."""
+
+    path: str
+    depth: int
+    kind: str  # "condition" or "all" / "any"
+    passed: bool
+    fact: str = ""
+    op: str = ""
+    value: Any = None
+    found: Any = None
+
+    def texts(self) -> dict[str, str]:
+        """The line in the active language: what was tested, found and required."""
+        if self.kind in GROUPS:
+            return {"label": str(GROUPS[self.kind]), "found": "", "required": ""}
+        fact = get_fact(self.fact)
+        op = OPERATORS[self.op]
+        if fact is None:
+            return {"label": self.fact, "found": str(self.found), "required": str(self.value)}
+        parsed = fact.parse(self.value)
+        return {
+            "label": str(fact.label),
+            "found": fact.show(self.found),
+            "required": f"{op.label} {fact.show(parsed)}",
+        }
+
+
+@dataclass
+class Decision:
+    """The outcome of a rule set for one enterprise, line by line."""
+
+    eligible: bool
+    lines: list[Line] = field(default_factory=list)
+    rule_set_name: str = ""
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The lines with their texts in the active language (for templates)."""
+        return [{"line": line, **line.texts()} for line in self.lines]
+
+    def failed_reasons(self) -> list[str]:
+        return [
+            gettext("%(label)s: found %(found)s, required %(required)s") % line.texts()
+            for line in self.lines
+            if line.kind == "condition" and not line.passed
+        ]
+
+    def as_record(self) -> dict[str, Any]:
+        """A JSON record of the decision with the texts in every site language."""
+        texts: dict[str, list[dict[str, str]]] = {}
+        for code, _name in settings.LANGUAGES:
+            with translation.override(code):
+                texts[code] = [line.texts() for line in self.lines]
+        return {
+            "eligible": self.eligible,
+            "rule_set": self.rule_set_name,
+            "lines": [
+                {
+                    "path": line.path,
+                    "depth": line.depth,
+                    "kind": line.kind,
+                    "passed": line.passed,
+                    "fact": line.fact,
+                    "op": line.op,
+                    "value": line.value,
+                    "found": _json_value(line.found),
+                    "text": {code: texts[code][i] for code in texts},
+                }
+                for i, line in enumerate(self.lines)
+            ],
+        }
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    return str(value)
+
+
+def record_rows(record: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The lines of a frozen decision record in the active language (for templates)."""
+    if not record:
+        return []
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    rows = []
+    for line in record.get("lines", []):
+        text = line["text"].get(language) or next(iter(line["text"].values()))
+        rows.append({**line, **text})
+    return rows
+
+
+def _evaluate(
+    node: dict[str, Any],
+    enterprise: Enterprise,
+    context: Context,
+    path: str,
+    depth: int,
+    lines: list[Line],
+) -> bool:
+    for kind in ("all", "any"):
+        if kind in node:
+            index = len(lines)
+            lines.append(Line(path=path, depth=depth, kind=kind, passed=False))
+            results = [
+                _evaluate(
+                    child, enterprise, context, f"{path}.{i}" if path else str(i), depth + 1, lines
+                )
+                for i, child in enumerate(node[kind], start=1)
+            ]
+            passed = all(results) if kind == "all" else any(results)
+            lines[index] = Line(path=path, depth=depth, kind=kind, passed=passed)
+            return passed
+    fact, op, value = check_condition(node["fact"], node["op"], node.get("value"))
+    found = fact.read(enterprise, context)
+    passed = found is not None and bool(op.test(found, value))
+    lines.append(
+        Line(
+            path=path,
+            depth=depth,
+            kind="condition",
+            passed=passed,
+            fact=fact.key,
+            op=op.key,
+            value=node.get("value"),
+            found=found,
+        )
+    )
+    return passed
+
+
+def evaluate_definition(
+    definition: dict[str, Any],
+    enterprise: Enterprise,
+    *,
+    context: Context | None = None,
+    name: str = "",
+) -> Decision:
+    """Evaluate a rule tree; RuleError when the tree is malformed."""
+    context = context or Context(on=today())
+    problems = check_definition(definition)
+    if problems:
+        raise RuleError("; ".join(problems))
+    lines: list[Line] = []
+    eligible = _evaluate(definition, enterprise, context, "", 0, lines)
+    return Decision(eligible=eligible, lines=lines, rule_set_name=name)
+
+
+def evaluate(
+    rule_set: RuleSet | None, enterprise: Enterprise, *, context: Context | None = None
+) -> Decision:
+    """The decision of ``rule_set`` for ``enterprise``; no rule set admits everyone."""
+    if rule_set is None:
+        return Decision(eligible=True)
+    return evaluate_definition(
+        rule_set.definition(), enterprise, context=context, name=rule_set.display_name
+    )

@@ -1,0 +1,154 @@
+"""Writes of the eligibility app: enterprise registration and profile."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from accounts.models import Enterprise, Membership
+from accounts.uscc import normalize_uscc, uscc_problem
+from audit import events
+from audit.services import Actor, audit_record
+
+
+def _already_registered() -> ValidationError:
+    return ValidationError(
+        {
+            "uscc": _(
+                "An enterprise with this Unified Social Credit Code is already "
+                "registered. Ask its administrator to add you as a member."
+            )
+        }
+    )
+
+
+@transaction.atomic
+def enterprise_register(
+    *,
+    actor: Actor,
+    user: Any,
+    name: str,
+    uscc: str,
+    legal_representative: str,
+    contact_name: str,
+    contact_phone: str,
+    contact_email: str = "",
+    address: str = "",
+    headcount: int,
+    prior_year_revenue: Decimal,
+    local_tax_paid: Decimal,
+    industry: str,
+    founded_on: datetime.date,
+    is_one_person_company: bool = False,
+) -> Enterprise:
+    """Register an enterprise and make ``user`` its administrator.
+
+    Raises ValidationError (on the ``uscc`` field) when the code is invalid
+    or already registered: a USCC is unique across the whole system.
+    """
+    code = normalize_uscc(uscc)
+    problem = uscc_problem(code)
+    if problem:
+        raise ValidationError({"uscc": problem})
+    if Enterprise.objects.filter(uscc=code).exists():
+        raise _already_registered()
+    enterprise = Enterprise(
+        name=name.strip(),
+        uscc=code,
+        legal_representative=legal_representative.strip(),
+        contact_name=contact_name.strip(),
+        contact_phone=contact_phone.strip(),
+        contact_email=contact_email.strip(),
+        address=address.strip(),
+        headcount=headcount,
+        prior_year_revenue=prior_year_revenue,
+        local_tax_paid=local_tax_paid,
+        industry=industry,
+        founded_on=founded_on,
+        is_one_person_company=is_one_person_company,
+    )
+    enterprise.full_clean(exclude=["division_code", "uscc"])
+    try:
+        # Two people registering the same code at once: the unique index
+        # decides, and the loser gets the same clear answer.
+        with transaction.atomic():
+            enterprise.save()
+    except IntegrityError as exc:
+        raise _already_registered() from exc
+    membership = Membership.objects.create(
+        user=user, role=Membership.Role.ENTERPRISE_ADMIN, enterprise=enterprise
+    )
+    audit_record(
+        actor=actor,
+        event_type=events.ENTERPRISE_REGISTERED,
+        obj=enterprise,
+        enterprise_id=enterprise.pk,
+        after={"name": enterprise.name, "uscc": enterprise.uscc},
+    )
+    audit_record(
+        actor=actor,
+        event_type=events.MEMBERSHIP_GRANTED,
+        obj=membership,
+        enterprise_id=enterprise.pk,
+        after={"user": user.email, "role": membership.role},
+    )
+    return enterprise
+
+
+@transaction.atomic
+def rule_set_import(*, actor: Actor, rule_set: Any, definition: dict[str, Any]) -> Any:
+    """Replace a rule set's rows with those of a JSON rule tree.
+
+    Raises ValidationError listing every problem when the tree is malformed;
+    the rows are then left as they were.
+    """
+    from .evaluator import check_definition
+    from .models import RuleNode, RuleSet, definition_to_rows
+
+    problems = check_definition(definition)
+    if problems:
+        raise ValidationError(problems)
+    locked = RuleSet.objects.select_for_update().get(pk=rule_set.pk)
+    before = locked.definition()
+    combinator, rows = definition_to_rows(definition)
+    locked.nodes.all().delete()
+    RuleNode.objects.bulk_create([RuleNode(rule_set=locked, **row) for row in rows])
+    locked.combinator = combinator
+    locked.save(update_fields=["combinator", "updated_at"])
+    audit_record(
+        actor=actor,
+        event_type=events.RULE_SET_IMPORTED,
+        obj=locked,
+        district_id=locked.district_id,
+        before=before,
+        after=locked.definition(),
+    )
+    return locked
+
+
+@transaction.atomic
+def rule_set_publish(*, actor: Actor, rule_set: Any) -> Any:
+    """Publish a rule set so programs can use it; refused when it is malformed."""
+    from .evaluator import check_definition
+    from .models import RuleSet
+
+    locked = RuleSet.objects.select_for_update().get(pk=rule_set.pk)
+    definition = locked.definition()
+    problems = check_definition(definition)
+    if problems:
+        raise ValidationError(problems)
+    locked.status = RuleSet.Status.PUBLISHED
+    locked.save(update_fields=["status", "updated_at"])
+    audit_record(
+        actor=actor,
+        event_type=events.RULE_SET_PUBLISHED,
+        obj=locked,
+        district_id=locked.district_id,
+        after=definition,
+    )
+    return locked

@@ -1,0 +1,341 @@
+"""RFC 9421 HTTP Message Signatures (Ed25519) on incoming API requests.
+
+What a request must carry (``platform-api.md``): ``Signature-Input`` and
+``Signature`` with one signature whose parameters are ``alg="ed25519"``,
+``keyid``, ``created`` and ``nonce``, covering at least ``"@method"``,
+``"@authority"`` and ``"@target-uri"``, and ``"content-digest"`` (RFC 9530,
+checked here against the raw body) whenever a ``Content-Digest`` is sent or
+the body is not empty. The stock ``requests-http-signature`` client with
+``use_nonce=True`` sends exactly this.
+
+Each refusal has its own stable code: ``signature_missing``,
+``signature_invalid``, ``key_unknown``, ``key_revoked``, ``signature_stale``
+(``created`` more than 300 s old or more than 30 s ahead),
+``nonce_replayed`` (the same nonce for the same key within 300 s) and
+``platform_suspended`` (403).
+
+Behind a TLS-terminating proxy. ``@authority`` and ``@target-uri`` must be
+what the *client* saw (``https://api.example.cn/api/v1/...``), not what the
+proxy forwarded (``http://127.0.0.1:8000/...``). They are taken from
+``request.get_host()`` and ``request.scheme``, so set ``BEHIND_TLS_PROXY=1``
+(the default in production mode): it turns on
+``SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")`` and
+``USE_X_FORWARDED_HOST = True``. The proxy must then *set* (not append to)
+``X-Forwarded-Proto`` and ``X-Forwarded-Host``, e.g. in nginx::
+
+    proxy_set_header Host              $host;
+    proxy_set_header X-Forwarded-Host  $host:$server_port;  # omit the port if 443
+    proxy_set_header X-Forwarded-Proto $scheme;
+
+and pass the request URI unchanged (``proxy_pass http://app;`` without a
+path), because the path and query are signed byte for byte.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import http_sf
+from django.conf import settings
+from django.core.cache import caches
+from django.db import connection
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from http_message_signatures import (
+    HTTPMessageVerifier,
+    HTTPSignatureKeyResolver,
+    InvalidSignature,
+    algorithms,
+)
+from http_message_signatures.exceptions import HTTPMessageSignaturesException
+
+from accounts.models import ComputePlatform
+from vouchers.errors import BusinessError, Code
+
+from .keys import load_ed25519_public_key
+from .models import PlatformKey, SignatureNonce
+from .selectors import platform_key_for_verification
+
+MAX_AGE = datetime.timedelta(seconds=300)
+MAX_FUTURE = datetime.timedelta(seconds=30)
+NONCE_WINDOW = datetime.timedelta(seconds=300)
+REQUIRED_COMPONENTS = ("@method", "@authority", "@target-uri")
+ALGORITHM = algorithms.ED25519
+MAX_NONCE_LENGTH = 200
+
+
+class _Verifier(HTTPMessageVerifier):
+    """The library's verifier with the contract's future-skew tolerance.
+
+    The age and skew policy is checked before this runs (so that a stale
+    signature gets its own code); this only keeps the library's own check
+    from being stricter than the contract.
+    """
+
+    max_clock_skew = MAX_FUTURE
+    require_created = True
+
+
+@dataclass(frozen=True)
+class VerifiedRequest:
+    """An accepted signature: who signed, and what to keep as evidence."""
+
+    key: PlatformKey
+    platform: ComputePlatform
+    signature_input: str
+    signature: str
+    content_digest: str | None
+    created: int
+    nonce: str
+    method: str
+    target_uri: str
+    label: str = ""
+    covered_components: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def key_id(self) -> str:
+        return self.key.key_id
+
+    def evidence(self) -> dict[str, Any]:
+        """The signed request's headers and key id, enough to re-verify it later
+        against the platform's public key together with the stored body
+        (:func:`platforms.evidence.evidence_verify`).
+
+        ``covered_components`` is the signature base as ``[id, value]`` pairs
+        in signed order (a list, since JSON objects in PostgreSQL do not keep
+        key order).
+        """
+        return {
+            "label": self.label,
+            "covered_components": [list(pair) for pair in self.covered_components],
+            "key_id": self.key.key_id,
+            "signature_input": self.signature_input,
+            "signature": self.signature,
+            "content_digest": self.content_digest,
+            "created": self.created,
+            "nonce": self.nonce,
+            "method": self.method,
+            "target_uri": self.target_uri,
+        }
+
+
+@dataclass(frozen=True)
+class _SignedMessage:
+    """The request as the signature library reads it: method, absolute URL, header fields."""
+
+    method: str
+    url: str
+    headers: Any
+
+
+def _refuse(code: str, message: Any) -> BusinessError:
+    return BusinessError(code, message)
+
+
+def request_target_uri(request: HttpRequest) -> str:
+    """The absolute URI the client requested, as it appears on the wire.
+
+    The path and query are taken raw from the server (gunicorn's
+    ``RAW_URI``, uWSGI's ``REQUEST_URI``) when it offers them, since the
+    client signed them as sent; otherwise Django's re-encoding of the path.
+    Scheme and host honour the proxy settings (see the module docstring).
+    """
+    raw = request.META.get("RAW_URI") or request.META.get("REQUEST_URI")
+    if isinstance(raw, str) and raw.startswith("/"):
+        return f"{request.scheme}://{request.get_host()}{raw}"
+    return request.build_absolute_uri()
+
+
+def _parse_signature_input(value: str) -> tuple[str, dict[str, Any]]:
+    """The one signature's label and parameters, or ``signature_invalid``."""
+    try:
+        parsed = http_sf.parse(value.encode("latin-1"), tltype="dictionary")
+    except (ValueError, TypeError, UnicodeEncodeError) as exc:
+        raise _refuse(
+            Code.SIGNATURE_INVALID, _("Signature-Input is not a valid structured field.")
+        ) from exc
+    if not isinstance(parsed, dict) or len(parsed) != 1:
+        raise _refuse(Code.SIGNATURE_INVALID, _("Send exactly one signature."))
+    label, member = next(iter(parsed.items()))
+    members: Any = member[0] if isinstance(member, tuple) else None
+    params: Any = member[1] if isinstance(member, tuple) else None
+    if not isinstance(members, list) or not isinstance(params, dict):
+        raise _refuse(
+            Code.SIGNATURE_INVALID, _("Signature-Input must list the covered components.")
+        )
+    return label, dict(params)
+
+
+def _check_parameters(params: dict[str, Any], now: datetime.datetime) -> tuple[str, int, str]:
+    key_id = params.get("keyid")
+    if not isinstance(key_id, str) or not key_id:
+        raise _refuse(Code.SIGNATURE_INVALID, _("The signature has no keyid parameter."))
+    if params.get("alg") != ALGORITHM.algorithm_id:
+        raise _refuse(Code.SIGNATURE_INVALID, _('The signature must declare alg="ed25519".'))
+    created = params.get("created")
+    if isinstance(created, bool) or not isinstance(created, int):
+        raise _refuse(Code.SIGNATURE_INVALID, _("The signature has no created parameter."))
+    nonce = params.get("nonce")
+    if not isinstance(nonce, str) or not nonce or len(nonce) > MAX_NONCE_LENGTH:
+        raise _refuse(
+            Code.SIGNATURE_INVALID, _("The signature needs a nonce parameter (1–200 characters).")
+        )
+    return key_id, created, nonce
+
+
+def _check_created(created: int, now: datetime.datetime) -> None:
+    try:
+        created_at = datetime.datetime.fromtimestamp(created, tz=datetime.UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise _refuse(
+            Code.SIGNATURE_STALE, _("The signature's created time is out of range.")
+        ) from exc
+    if created_at < now - MAX_AGE:
+        raise _refuse(
+            Code.SIGNATURE_STALE,
+            _("The signature was created more than 300 seconds ago; sign the request again."),
+        )
+    if created_at > now + MAX_FUTURE:
+        raise _refuse(
+            Code.SIGNATURE_STALE,
+            _("The signature was created more than 30 seconds in the future; check your clock."),
+        )
+
+
+def verify_request(
+    request: HttpRequest, *, now: datetime.datetime | None = None
+) -> VerifiedRequest:
+    """Verify the request's signature and body digest, and consume its nonce.
+
+    Raises :class:`BusinessError` with the contract's code on any refusal.
+    """
+    now = now or timezone.now()
+    headers = request.headers
+    signature_input = headers.get("Signature-Input")
+    signature = headers.get("Signature")
+    if not signature_input or not signature:
+        raise _refuse(
+            Code.SIGNATURE_MISSING,
+            _("This API needs signed requests (RFC 9421 Signature-Input and Signature headers)."),
+        )
+    _label, params = _parse_signature_input(signature_input)
+    key_id, created, nonce = _check_parameters(params, now)
+
+    key = platform_key_for_verification(key_id)
+    if key is None:
+        raise _refuse(Code.KEY_UNKNOWN, _("No key with this key id is registered."))
+    if key.is_revoked():
+        raise _refuse(Code.KEY_REVOKED, _("This key has been revoked; sign with a current key."))
+    _check_created(created, now)
+
+    body = request.body
+    try:
+        target_uri = request_target_uri(request)
+        message = _SignedMessage(method=request.method or "GET", url=target_uri, headers=headers)
+        public_key = load_ed25519_public_key(key.public_key_pem)
+        verifier = _Verifier(
+            signature_algorithm=ALGORITHM, key_resolver=_OneKey(key_id, public_key)
+        )
+        results = verifier.verify(
+            message, max_age=None, require_components=REQUIRED_COMPONENTS, body=body
+        )
+    except (InvalidSignature, HTTPMessageSignaturesException) as exc:
+        raise _refuse(Code.SIGNATURE_INVALID, _invalid_message(exc)) from exc
+
+    if key.platform.status == ComputePlatform.Status.SUSPENDED:
+        raise _refuse(
+            Code.PLATFORM_SUSPENDED, _("This platform is suspended; the API refuses its requests.")
+        )
+    if not nonce_consume(key, nonce, now=now):
+        raise _refuse(
+            Code.NONCE_REPLAYED,
+            _("This nonce was already used with this key in the last 300 seconds."),
+        )
+    return VerifiedRequest(
+        key=key,
+        platform=key.platform,
+        signature_input=signature_input,
+        signature=signature,
+        content_digest=headers.get("Content-Digest"),
+        created=created,
+        nonce=nonce,
+        method=request.method or "GET",
+        target_uri=target_uri,
+        label=results[0].label,
+        covered_components=tuple(results[0].covered_components.items()),
+    )
+
+
+def _invalid_message(exc: Exception) -> str:
+    text = str(exc)
+    if "Content-Digest does not match" in text:
+        return _("Content-Digest does not match the request body.")
+    if "requires a signed Content-Digest" in text or "content-digest" in text.lower():
+        return _("A request with a body must carry a signed Content-Digest (sha-256).")
+    if "Required component" in text:
+        return _(
+            'The signature must cover "@method", "@authority", "@target-uri" '
+            '(and "content-digest" when there is a body).'
+        )
+    return _("The signature does not verify with this key for this request.")
+
+
+class _OneKey(HTTPSignatureKeyResolver):
+    """Key resolver for the one key already looked up."""
+
+    def __init__(self, key_id: str, public_key: Any) -> None:
+        self.key_id = key_id
+        self.public_key = public_key
+
+    def resolve_public_key(self, key_id: str) -> Any:
+        return self.public_key if key_id == self.key_id else None
+
+    def resolve_private_key(self, key_id: str) -> Any:
+        raise KeyError(key_id)
+
+
+# --- Nonce store ------------------------------------------------------------
+
+
+def _nonce_cache_alias() -> str | None:
+    """The cache to keep nonces in: a Redis cache if one is configured, else None (database)."""
+    alias = getattr(settings, "PLATFORM_NONCE_CACHE", None)
+    if alias:
+        return str(alias)
+    backend = settings.CACHES.get("default", {}).get("BACKEND", "")
+    return "default" if "redis" in backend.lower() else None
+
+
+def nonce_consume(key: PlatformKey, nonce: str, *, now: datetime.datetime) -> bool:
+    """Record ``nonce`` for ``key``; False if it was already used within the window."""
+    alias = _nonce_cache_alias()
+    if alias is not None:
+        digest = hashlib.sha256(nonce.encode()).hexdigest()
+        return bool(
+            caches[alias].add(
+                f"platforms:nonce:{key.pk}:{digest}", 1, timeout=int(NONCE_WINDOW.total_seconds())
+            )
+        )
+    table = connection.ops.quote_name(SignatureNonce._meta.db_table)
+    # One statement, so two requests racing with the same nonce cannot both
+    # win: the unique index makes the second wait for the first, then its
+    # conditional update finds a fresh row and changes nothing.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (key_id, nonce, seen_at) VALUES (%s, %s, %s) "  # noqa: S608
+            f"ON CONFLICT (key_id, nonce) DO UPDATE SET seen_at = EXCLUDED.seen_at "
+            f"WHERE {table}.seen_at < %s RETURNING id",
+            [key.pk, nonce, now, now - NONCE_WINDOW],
+        )
+        return cursor.fetchone() is not None
+
+
+def nonce_prune(*, now: datetime.datetime | None = None) -> int:
+    """Delete database nonces older than the replay window; return how many."""
+    now = now or timezone.now()
+    deleted, _by_model = SignatureNonce.objects.filter(seen_at__lt=now - NONCE_WINDOW).delete()
+    return deleted

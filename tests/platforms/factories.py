@@ -1,0 +1,52 @@
+"""Factories of the platforms tests."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import factory
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from accounts.models import ComputePlatform
+from platforms.models import ModelCatalogEntry
+
+
+class ComputePlatformFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ComputePlatform
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"platform-{n}")
+    name = factory.Sequence(lambda n: f"测试算力平台{n}")
+    name_en = factory.Sequence(lambda n: f"Test platform {n}")
+    operator = "测试运营有限公司"
+
+
+class ModelCatalogEntryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ModelCatalogEntry
+
+    platform = factory.SubFactory(ComputePlatformFactory)
+    model_id = "kimi-k2.5"
+    display_name = "Kimi-K2.5"
+    price_input_per_1k = Decimal("0.004")
+    price_output_per_1k = Decimal("0.021")
+    points_input_per_1k = 1000
+    points_output_per_1k = 5250
+
+
+def new_key_pair() -> tuple[bytes, str]:
+    """A fresh Ed25519 key pair: (private PEM bytes, public PEM text)."""
+    private = Ed25519PrivateKey.generate()
+    private_pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    public_pem = (
+        private.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private_pem, public_pem

@@ -1,0 +1,298 @@
+"""Each signature refusal of the contract, produced by a request that deserves it."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import pytest
+from django.test import Client
+from http_message_signatures import HTTPMessageSigner, algorithms
+from http_message_signatures.resolvers import MappingKeyResolver
+
+from accounts.models import ComputePlatform
+from audit.services import Actor
+from platforms.models import SignatureNonce
+from platforms.services import platform_key_revoke
+from platforms.signatures import nonce_prune
+
+from .conftest import SigningKey, error_of, register_key, send, shifted_auth, sign
+from .factories import new_key_pair
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_request_signed_by_the_stock_client_is_accepted(
+    client: Client, signing_key: SigningKey
+) -> None:
+    response = send(client, sign("GET", "/api/v1/ping", signing_key.auth()))
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["platform"] == signing_key.platform.slug
+    assert body["key_id"] == signing_key.key_id
+
+
+def test_an_unsigned_request_is_signature_missing(client: Client, signing_key: SigningKey) -> None:
+    response = send(client, sign("GET", "/api/v1/ping", None))
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "signature_missing"
+    assert response["WWW-Authenticate"].startswith("Signature ")
+
+
+def test_a_signature_without_its_input_header_is_signature_missing(
+    client: Client, signing_key: SigningKey
+) -> None:
+    response = send(
+        client, sign("GET", "/api/v1/ping", signing_key.auth()), headers={"Signature-Input": None}
+    )
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "signature_missing"
+
+
+def test_a_tampered_body_is_signature_invalid(client: Client, signing_key: SigningKey) -> None:
+    prepared = sign("POST", "/api/v1/ping", signing_key.auth(), json={"amount": "1.00"})
+    response = send(client, prepared, body=b'{"amount": "1000.00"}')
+    assert response.status_code == 401
+    error = error_of(response)
+    assert error["code"] == "signature_invalid"
+    assert "Content-Digest" in error["message"]
+
+
+def test_a_digest_of_another_body_is_signature_invalid(
+    client: Client, signing_key: SigningKey
+) -> None:
+    other = sign("POST", "/api/v1/ping", signing_key.auth(), json={"amount": "1000.00"})
+    prepared = sign("POST", "/api/v1/ping", signing_key.auth(), json={"amount": "1.00"})
+    response = send(
+        client,
+        prepared,
+        body=other.body,
+        headers={"Content-Digest": other.headers["Content-Digest"]},
+    )
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "signature_invalid"
+
+
+def test_a_signature_that_does_not_cover_the_target_uri_is_signature_invalid(
+    client: Client, signing_key: SigningKey
+) -> None:
+    auth = signing_key.auth(covered_component_ids=("@method", "@authority"))
+    response = send(client, sign("GET", "/api/v1/ping", auth))
+    assert response.status_code == 401
+    error = error_of(response)
+    assert error["code"] == "signature_invalid"
+    assert "@target-uri" in error["message"]
+
+
+def test_a_body_whose_digest_is_not_covered_is_signature_invalid(
+    client: Client, signing_key: SigningKey
+) -> None:
+    prepared = sign("POST", "/api/v1/ping", None, json={"amount": "1.00"})
+    signer = HTTPMessageSigner(
+        signature_algorithm=algorithms.ED25519,
+        key_resolver=MappingKeyResolver(
+            private_keys={signing_key.key_id: signing_key.private_pem}, public_keys={}
+        ),
+    )
+    # Signed without the body: no Content-Digest at all.
+    signer.sign(prepared, key_id=signing_key.key_id, nonce="n-uncovered-digest")
+    response = send(client, prepared)
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "signature_invalid"
+
+
+def test_a_request_to_another_url_than_signed_is_signature_invalid(
+    client: Client, signing_key: SigningKey
+) -> None:
+    prepared = sign("GET", "/api/v1/ping?x=1", signing_key.auth())
+    prepared.url = "http://testserver/api/v1/ping?x=2"
+    response = send(client, prepared)
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "signature_invalid"
+
+
+def test_a_signature_made_with_another_private_key_is_signature_invalid(
+    client: Client, signing_key: SigningKey
+) -> None:
+    wrong_private, _public = new_key_pair()
+    forger = SigningKey(
+        platform=signing_key.platform, key=signing_key.key, private_pem=wrong_private
+    )
+    response = send(client, sign("GET", "/api/v1/ping", forger.auth()))
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "signature_invalid"
+
+
+def test_an_unregistered_key_id_is_key_unknown(client: Client, signing_key: SigningKey) -> None:
+    response = send(client, sign("GET", "/api/v1/ping", signing_key.auth(key_id="pk_nobody")))
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "key_unknown"
+
+
+def test_a_revoked_key_is_key_revoked(client: Client, signing_key: SigningKey) -> None:
+    platform_key_revoke(actor=Actor.system("test"), key=signing_key.key)
+    response = send(client, sign("GET", "/api/v1/ping", signing_key.auth()))
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "key_revoked"
+
+
+def test_another_key_of_the_platform_still_works_after_one_is_revoked(
+    client: Client, signing_key: SigningKey
+) -> None:
+    second = register_key(signing_key.platform)
+    platform_key_revoke(actor=Actor.system("test"), key=signing_key.key)
+    assert send(client, sign("GET", "/api/v1/ping", second.auth())).status_code == 200
+
+
+@pytest.mark.parametrize("seconds", [301, 3600])
+def test_a_signature_created_over_300_seconds_ago_is_stale(
+    client: Client, signing_key: SigningKey, seconds: int
+) -> None:
+    auth = shifted_auth(signing_key, -datetime.timedelta(seconds=seconds))
+    response = send(client, sign("GET", "/api/v1/ping", auth))
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "signature_stale"
+
+
+def test_a_signature_created_more_than_30_seconds_ahead_is_stale(
+    client: Client, signing_key: SigningKey
+) -> None:
+    auth = shifted_auth(signing_key, datetime.timedelta(seconds=45))
+    response = send(client, sign("GET", "/api/v1/ping", auth))
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "signature_stale"
+
+
+def test_small_clock_differences_are_tolerated(client: Client, signing_key: SigningKey) -> None:
+    for shift in (-250, 20):
+        auth = shifted_auth(signing_key, datetime.timedelta(seconds=shift))
+        assert send(client, sign("GET", "/api/v1/ping", auth)).status_code == 200
+
+
+def test_the_same_signed_request_twice_is_nonce_replayed(
+    client: Client, signing_key: SigningKey
+) -> None:
+    prepared = sign("GET", "/api/v1/ping", signing_key.auth())
+    assert send(client, prepared).status_code == 200
+    response = send(client, prepared)
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "nonce_replayed"
+
+
+def test_a_nonce_is_per_key(client: Client, signing_key: SigningKey) -> None:
+    other = register_key()
+
+    class FixedNonce:
+        def __init__(self, signing: SigningKey) -> None:
+            self.auth = signing.auth()
+            self.auth.get_nonce = lambda request: "the-same-nonce"  # type: ignore[method-assign]
+
+    assert (
+        send(client, sign("GET", "/api/v1/ping", FixedNonce(signing_key).auth)).status_code == 200
+    )
+    assert send(client, sign("GET", "/api/v1/ping", FixedNonce(other).auth)).status_code == 200
+    again = send(client, sign("GET", "/api/v1/ping", FixedNonce(signing_key).auth))
+    assert error_of(again)["code"] == "nonce_replayed"
+
+
+def test_a_nonce_is_accepted_again_after_the_window(
+    client: Client, signing_key: SigningKey
+) -> None:
+    prepared = sign("GET", "/api/v1/ping", signing_key.auth())
+    assert send(client, prepared).status_code == 200
+    SignatureNonce.objects.update(seen_at=datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC))
+    assert nonce_prune() == 1
+    assert send(client, prepared).status_code == 200
+
+
+def test_a_suspended_platform_is_refused_with_403(client: Client, signing_key: SigningKey) -> None:
+    ComputePlatform.objects.filter(pk=signing_key.platform.pk).update(
+        status=ComputePlatform.Status.SUSPENDED
+    )
+    response = send(client, sign("GET", "/api/v1/ping", signing_key.auth()))
+    assert response.status_code == 403
+    assert error_of(response)["code"] == "platform_suspended"
+
+
+def test_a_signature_without_nonce_is_signature_invalid(
+    client: Client, signing_key: SigningKey
+) -> None:
+    response = send(client, sign("GET", "/api/v1/ping", signing_key.auth(use_nonce=False)))
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "signature_invalid"
+
+
+def test_garbage_signature_headers_are_signature_invalid(
+    client: Client, signing_key: SigningKey
+) -> None:
+    response = send(
+        client,
+        sign("GET", "/api/v1/ping", signing_key.auth()),
+        headers={"Signature-Input": "not a ( dictionary", "Signature": "x"},
+    )
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "signature_invalid"
+
+
+def test_behind_a_tls_proxy_the_signed_https_url_is_verified(
+    client: Client, signing_key: SigningKey, settings: Any
+) -> None:
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.USE_X_FORWARDED_HOST = True
+    settings.ALLOWED_HOSTS = ["api.example.cn", "testserver"]
+    prepared = sign("GET", "/api/v1/ping", None)
+    prepared.url = "https://api.example.cn/api/v1/ping"
+    signing_key.auth()(prepared)
+    # The proxy forwards plain HTTP to the app and says what the client used.
+    response = send(
+        client,
+        prepared,
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "api.example.cn"},
+    )
+    assert response.status_code == 200, response.content
+
+
+def test_without_the_proxy_settings_a_proxied_https_signature_does_not_verify(
+    client: Client, signing_key: SigningKey, settings: Any
+) -> None:
+    settings.SECURE_PROXY_SSL_HEADER = None
+    settings.USE_X_FORWARDED_HOST = False
+    prepared = sign("GET", "/api/v1/ping", None)
+    prepared.url = "https://api.example.cn/api/v1/ping"
+    signing_key.auth()(prepared)
+    response = send(
+        client,
+        prepared,
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "api.example.cn"},
+    )
+    assert error_of(response)["code"] == "signature_invalid"
+
+
+def _redis_reachable() -> bool:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _redis_reachable(), reason="needs Redis at 127.0.0.1:6379")
+def test_with_a_redis_cache_nonces_are_kept_in_redis(
+    client: Client, signing_key: SigningKey, settings: Any
+) -> None:
+    # Keys are prefixed per test key and expire by themselves (300 s nonces,
+    # 61 s rate windows); nothing is flushed, so a shared Redis is left alone.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/15",
+            "KEY_PREFIX": f"wt5-test-{signing_key.key_id}",
+        }
+    }
+    prepared = sign("GET", "/api/v1/ping", signing_key.auth())
+    assert send(client, prepared).status_code == 200
+    replay = send(client, prepared)
+    assert error_of(replay)["code"] == "nonce_replayed"
+    assert not SignatureNonce.objects.exists()

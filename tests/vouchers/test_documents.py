@@ -1,0 +1,132 @@
+"""Supporting documents: checked by content and size, served only to those allowed."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from PIL import Image
+
+from accounts.models import Membership
+from audit.services import Actor
+from vouchers.errors import BusinessError
+from vouchers.models import ApplicationDocument
+from vouchers.services import application_document_add
+
+from .factories import (
+    PDF_BYTES,
+    EnterpriseFactory,
+    application,
+    client_for,
+    member,
+    official,
+    with_mfa,
+)
+
+pytestmark = pytest.mark.django_db
+
+EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 200
+
+
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), "red").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_a_renamed_executable_is_refused(program: Any, enterprise: Any, applicant: Any) -> None:
+    app = application(enterprise, program, with_document=False)
+    upload = SimpleUploadedFile("licence.pdf", EXE, content_type="application/pdf")
+    with pytest.raises(BusinessError) as refused:
+        application_document_add(actor=Actor.for_user(applicant), application=app, upload=upload)
+    assert refused.value.field == "document"
+    assert "not a PDF, PNG or JPEG" in str(refused.value.message)
+    assert not ApplicationDocument.objects.exists()
+
+
+def test_an_oversize_file_is_refused(
+    program: Any, enterprise: Any, applicant: Any, settings: Any
+) -> None:
+    settings.APPLICATION_DOCUMENT_MAX_BYTES = 1024 * 1024
+    app = application(enterprise, program, with_document=False)
+    upload = SimpleUploadedFile(
+        "big.pdf", PDF_BYTES + b"0" * (1024 * 1024), content_type="application/pdf"
+    )
+    with pytest.raises(BusinessError) as refused:
+        application_document_add(actor=Actor.for_user(applicant), application=app, upload=upload)
+    assert "the limit is 1 MB" in str(refused.value.message)
+
+
+def test_a_fake_image_is_refused(program: Any, enterprise: Any, applicant: Any) -> None:
+    app = application(enterprise, program, with_document=False)
+    upload = SimpleUploadedFile("x.png", b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
+    with pytest.raises(BusinessError):
+        application_document_add(actor=Actor.for_user(applicant), application=app, upload=upload)
+
+
+def test_pdf_png_and_jpeg_are_accepted_and_stored_under_random_names(
+    program: Any, enterprise: Any, applicant: Any, settings: Any
+) -> None:
+    app = application(enterprise, program, with_document=False)
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), "blue").save(buffer, format="JPEG")
+    for name, content in [("a.pdf", PDF_BYTES), ("b.png", _png()), ("c.jpeg", buffer.getvalue())]:
+        doc = application_document_add(
+            actor=Actor.for_user(applicant),
+            application=app,
+            upload=SimpleUploadedFile(name, content),
+        )
+        stored = doc.file.name.rsplit("/", 1)[-1]
+        assert re.fullmatch(r"[0-9a-f]{32}\.(pdf|png|jpg)", stored), stored
+        assert str(settings.PRIVATE_MEDIA_ROOT) in doc.file.path
+    assert sorted(app.documents.values_list("content_type", flat=True)) == [
+        "application/pdf",
+        "image/jpeg",
+        "image/png",
+    ]
+
+
+def test_the_upload_form_shows_the_refusal_next_to_the_field_and_keeps_the_text(
+    program: Any, enterprise: Any, applicant: Any
+) -> None:
+    client = client_for(applicant)
+    response = client.post(
+        reverse("application_apply", args=[program.pk]),
+        {
+            "requested_amount": "120000",
+            "purpose": "My carefully typed purpose.",
+            "document": SimpleUploadedFile("setup.pdf", EXE),
+            "intent": "save",
+        },
+    )
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "not a PDF, PNG or JPEG" in body
+    assert "My carefully typed purpose." in body
+    assert 'value="120000"' in body
+
+
+def test_documents_are_served_only_to_the_enterprise_and_the_districts_officials(
+    program: Any, enterprise: Any, applicant: Any, jianghan: Any, guiyang: Any
+) -> None:
+    app = application(enterprise, program)
+    doc = app.documents.get()
+    url = reverse("application_document", args=[app.pk, doc.pk])
+    own = client_for(applicant).get(url)
+    assert own.status_code == 200
+    assert b"".join(own.streaming_content) == PDF_BYTES
+    assert own["Content-Type"] == "application/pdf"
+    reviewer = with_mfa(official(jianghan, Membership.Role.REVIEWER))
+    assert client_for(reviewer).get(url).status_code == 200
+    stranger = member(EnterpriseFactory())
+    assert client_for(stranger).get(url).status_code == 403
+    far_official = with_mfa(official(guiyang, Membership.Role.REVIEWER))
+    assert client_for(far_official).get(url).status_code == 403
+    from django.test import Client
+
+    anonymous = Client().get(url)
+    assert anonymous.status_code == 302

@@ -1,0 +1,156 @@
+"""The program admin: schedule inline validation, budget figures, projection, moves."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import Membership
+from vouchers.models import PhaseStep, Program
+from vouchers.selectors import program_projection
+
+from .factories import ProgramFactory, client_for, official, with_mfa, with_schedule
+
+pytestmark = pytest.mark.django_db
+
+
+def _post(program: Program, steps: list[tuple[str, str]]) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "district": program.district_id,
+        "name": program.name,
+        "name_en": program.name_en,
+        "kind": program.kind,
+        "unit": program.unit,
+        "total_budget": "1000000",
+        "per_enterprise_cap": "300000",
+        "base_rate": "0.30",
+        "application_opens_on": "2026-01-01",
+        "application_closes_on": "2026-12-31",
+        "phase_steps-TOTAL_FORMS": str(len(steps)),
+        "phase_steps-INITIAL_FORMS": "0",
+        "phase_steps-MIN_NUM_FORMS": "0",
+        "phase_steps-MAX_NUM_FORMS": "1000",
+    }
+    for i, (day, rate) in enumerate(steps):
+        data[f"phase_steps-{i}-starts_on"] = day
+        data[f"phase_steps-{i}-rate"] = rate
+    return data
+
+
+@pytest.fixture
+def manager_client(jianghan: Any) -> Any:
+    return client_for(with_mfa(official(jianghan, Membership.Role.PROGRAM_MANAGER)))
+
+
+def test_a_rising_schedule_is_refused_with_a_clear_message(
+    manager_client: Any, jianghan: Any
+) -> None:
+    program = ProgramFactory(district=jianghan)
+    response = manager_client.post(
+        reverse("admin:vouchers_program_change", args=[program.pk]),
+        _post(program, [("2027-01-01", "0.20"), ("2028-01-01", "0.25"), ("2029-01-01", "0")]),
+    )
+    assert response.status_code == 200
+    assert "The rate may only go down" in response.content.decode()
+    assert not PhaseStep.objects.filter(program=program).exists()
+
+
+def test_a_schedule_without_exit_is_refused(manager_client: Any, jianghan: Any) -> None:
+    program = ProgramFactory(district=jianghan)
+    response = manager_client.post(
+        reverse("admin:vouchers_program_change", args=[program.pk]),
+        _post(program, [("2027-01-01", "0.20")]),
+    )
+    assert "The schedule has no exit" in response.content.decode()
+
+
+def test_a_good_schedule_is_saved(manager_client: Any, jianghan: Any) -> None:
+    program = ProgramFactory(district=jianghan)
+    response = manager_client.post(
+        reverse("admin:vouchers_program_change", args=[program.pk]),
+        _post(program, [("2027-01-01", "0.20"), ("2028-01-01", "0.10"), ("2029-01-01", "0")]),
+    )
+    assert response.status_code == 302
+    assert program.phase_steps.count() == 3
+
+
+def test_the_change_page_shows_budget_figures_and_offers_only_allowed_moves(
+    manager_client: Any, jianghan: Any
+) -> None:
+    program = with_schedule(ProgramFactory(district=jianghan))
+    body = manager_client.get(
+        reverse("admin:vouchers_program_change", args=[program.pk])
+    ).content.decode()
+    assert "Reserved by approvals" in body
+    assert reverse("admin:vouchers_program_move", args=[program.pk, "open"]) in body
+    assert reverse("admin:vouchers_program_move", args=[program.pk, "pause"]) not in body
+    response = manager_client.post(
+        reverse("admin:vouchers_program_move", args=[program.pk, "open"])
+    )
+    assert response.status_code == 302
+    program.refresh_from_db()
+    assert program.status == Program.Status.OPEN
+
+
+def test_a_reviewer_is_offered_no_moves(jianghan: Any) -> None:
+    program = with_schedule(ProgramFactory(district=jianghan))
+    client = client_for(with_mfa(official(jianghan, Membership.Role.REVIEWER)))
+    body = client.get(reverse("admin:vouchers_program_change", args=[program.pk])).content.decode()
+    assert "vouchers_program_move" not in body
+    assert reverse("admin:vouchers_program_move", args=[program.pk, "open"]) not in body
+    response = client.post(reverse("admin:vouchers_program_move", args=[program.pk, "open"]))
+    assert response.status_code == 403
+
+
+def test_the_projection_follows_the_schedule_down_to_the_exit(jianghan: Any) -> None:
+    program = ProgramFactory(
+        district=jianghan,
+        base_rate=Decimal("0.30"),
+        total_budget=Decimal("100000000"),
+        application_opens_on=datetime.date(2026, 1, 1),
+        application_closes_on=datetime.date(2026, 12, 31),
+    )
+    for day, rate in [("2026-01-01", "0.30"), ("2027-01-01", "0.15"), ("2028-01-01", "0")]:
+        PhaseStep.objects.create(
+            program=program, starts_on=datetime.date.fromisoformat(day), rate=Decimal(rate)
+        )
+    Program.objects.filter(pk=program.pk).update(reserved_amount=Decimal("365000"))
+    program.refresh_from_db()
+    daily, rows = program_projection(program=program, today=datetime.date(2026, 12, 31))
+    # 365,000 over the 365 days of 2026: 1,000 a day at 30 %.
+    assert daily == Decimal("1000.00")
+    assert [row.year for row in rows] == [2027]
+    # In 2027 the same demand at 15 % costs half as much: 500 a day.
+    assert rows[0].cost == Decimal("182500.00")
+    assert rows[0].average_rate == Decimal("0.1500")
+
+
+def test_the_budget_cannot_drop_below_what_is_committed(manager_client: Any, jianghan: Any) -> None:
+    program = ProgramFactory(district=jianghan)
+    Program.objects.filter(pk=program.pk).update(reserved_amount=Decimal("500000"))
+    data = _post(program, [])
+    data["total_budget"] = "400000"
+    response = manager_client.post(
+        reverse("admin:vouchers_program_change", args=[program.pk]), data
+    )
+    assert response.status_code == 200
+    assert "500,000.00 is already committed" in response.content.decode()
+
+
+def test_the_application_list_for_reviewers_has_a_fixed_query_count(
+    jianghan: Any, django_assert_max_num_queries: Any
+) -> None:
+    from .factories import EnterpriseFactory, application, open_program
+
+    program = open_program(district=jianghan)
+    for _ in range(8):
+        application(EnterpriseFactory(), program, status="submitted", with_document=False)
+    client = client_for(with_mfa(official(jianghan, Membership.Role.REVIEWER)))
+    with django_assert_max_num_queries(20):
+        response = client.get(reverse("admin:vouchers_application_changelist"))
+    assert response.status_code == 200
+    assert response.content.decode().count("/change/") >= 8

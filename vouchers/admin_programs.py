@@ -1,0 +1,384 @@
+"""Admin for programs (schedule, budget, projection, lifecycle) and for the
+review of applications (only the actions the official may take now)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from accounts.scoping import scoped
+from audit.admin_mixins import AuditedModelAdmin
+from audit.services import Actor, client_ip
+from eligibility.evaluator import record_rows
+from eligibility.models import RuleSet
+
+from .errors import BusinessError
+from .models import Application, PhaseStep, Program
+from .phasedown import Step, schedule_problems
+from .selectors import application_duplicate_flags, program_budget, program_projection
+from .services import (
+    application_approve,
+    application_reject,
+    application_return,
+    application_start_review,
+    program_close,
+    program_open,
+    program_pause,
+    program_resume,
+)
+
+# --- Programs -------------------------------------------------------------
+
+
+class PhaseStepFormSet(forms.BaseInlineFormSet):
+    """Refuses schedules that rise, share a date, or have no exit."""
+
+    def clean(self) -> None:
+        super().clean()
+        if any(form.errors for form in self.forms):
+            return
+        steps = [
+            Step(form.cleaned_data["starts_on"], form.cleaned_data["rate"])
+            for form in self.forms
+            if form.cleaned_data
+            and not form.cleaned_data.get("DELETE")
+            and form.cleaned_data.get("starts_on")
+            and form.cleaned_data.get("rate") is not None
+        ]
+        if not steps:
+            return
+        base_rate = self.instance.base_rate
+        if base_rate is None:
+            return
+        problems = schedule_problems(base_rate, steps)
+        if problems:
+            raise ValidationError(problems)
+
+
+class PhaseStepInline(admin.TabularInline):
+    model = PhaseStep
+    formset = PhaseStepFormSet
+    extra = 1
+    fields = ["starts_on", "rate"]
+    verbose_name_plural = _("phase-down schedule (rates step down to 0 = exit)")
+
+
+class ProgramForm(forms.ModelForm):
+    class Meta:
+        model = Program
+        exclude: list[str] = []
+
+    def clean(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().clean() or {}
+        if data.get("voucher_validity_days") and data.get("voucher_valid_until"):
+            self.add_error(
+                "voucher_valid_until",
+                gettext("Give either a number of days from issue or a fixed end date, not both."),
+            )
+        total = data.get("total_budget")
+        if self.instance.pk and total is not None and total < self.instance.committed_amount:
+            self.add_error(
+                "total_budget",
+                gettext("%(committed)s is already committed; the budget cannot be less.")
+                % {"committed": f"{self.instance.committed_amount:,.2f}"},
+            )
+        threshold = data.get("four_eyes_threshold")
+        cap = data.get("per_enterprise_cap")
+        if threshold is not None and cap is not None and threshold > cap:
+            self.add_error(
+                "four_eyes_threshold",
+                gettext("Above the cap per enterprise this threshold would never apply."),
+            )
+        return data
+
+
+PROGRAM_MOVES = {
+    "open": (program_open, _("Open for applications")),
+    "pause": (program_pause, _("Pause")),
+    "resume": (program_resume, _("Resume")),
+    "close": (program_close, _("Close")),
+}
+
+
+@admin.register(Program)
+class ProgramAdmin(AuditedModelAdmin):
+    form = ProgramForm
+    list_display = [
+        "name",
+        "district",
+        "kind",
+        "status",
+        "total_budget",
+        "reserved_amount",
+        "issued_amount",
+        "application_closes_on",
+    ]
+    list_filter = ["status", "kind", "district"]
+    search_fields = ["name", "name_en"]
+    inlines = [PhaseStepInline]
+    filter_horizontal = ["platforms"]
+    readonly_fields = ["status", "budget_figures", "budget_projection"]
+    change_form_template = "vouchers/admin/program_change_form.html"
+    fieldsets = [
+        (None, {"fields": ["district", "name", "name_en", "kind", "unit", "status"]}),
+        (_("Description"), {"fields": ["summary", "summary_en", "obligations", "obligations_en"]}),
+        (
+            _("Budget and caps"),
+            {
+                "fields": [
+                    "total_budget",
+                    "per_enterprise_cap",
+                    "per_charge_cap",
+                    "four_eyes_threshold",
+                    "budget_figures",
+                    "budget_projection",
+                ]
+            },
+        ),
+        (
+            _("Rate, window and validity"),
+            {
+                "fields": [
+                    "base_rate",
+                    "application_opens_on",
+                    "application_closes_on",
+                    "voucher_validity_days",
+                    "voucher_valid_until",
+                ]
+            },
+        ),
+        (_("Where vouchers are spent"), {"fields": ["platforms", "cross_region"]}),
+        (_("Eligibility"), {"fields": ["rule_set"]}),
+    ]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "rule_set":
+            # Only published rule sets of the official's districts.
+            kwargs["queryset"] = scoped(
+                RuleSet.objects.filter(status=RuleSet.Status.PUBLISHED), request.user
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_urls(self) -> list[Any]:
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<int:pk>/move/<str:move>/",
+                wrap(self.move_view),
+                name="vouchers_program_move",
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description=_("Budget"))
+    def budget_figures(self, obj: Program) -> Any:
+        if not obj.pk:
+            return "—"
+        from django.template.loader import render_to_string
+
+        return render_to_string(
+            "vouchers/admin/_budget.html", {"program": obj, "budget": program_budget(program=obj)}
+        )
+
+    @admin.display(description=_("Projection under the schedule"))
+    def budget_projection(self, obj: Program) -> Any:
+        if not obj.pk:
+            return "—"
+        from django.template.loader import render_to_string
+
+        daily, rows = program_projection(program=obj)
+        return render_to_string(
+            "vouchers/admin/_projection.html", {"program": obj, "daily": daily, "rows": rows}
+        )
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        program = self.get_object(request, object_id)
+        moves = []
+        if program is not None:
+            for transition in program.transitions_for(request.user):
+                if transition.name in PROGRAM_MOVES:
+                    moves.append((transition.name, PROGRAM_MOVES[transition.name][1]))
+        extra = {**(extra_context or {}), "program_moves": moves}
+        return super().change_view(request, object_id, form_url, extra)
+
+    def move_view(self, request: HttpRequest, pk: int, move: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        program = get_object_or_404(self.get_queryset(request), pk=pk)
+        if move not in PROGRAM_MOVES:
+            raise PermissionDenied
+        service = PROGRAM_MOVES[move][0]
+        try:
+            service(
+                actor=Actor.for_user(request.user, source_ip=client_ip(request)), program=program
+            )
+        except BusinessError as exc:
+            messages.error(request, str(exc.message))
+        else:
+            messages.success(
+                request,
+                gettext("%(program)s: %(move)s — done.")
+                % {"program": program, "move": PROGRAM_MOVES[move][1]},
+            )
+        return redirect(reverse("admin:vouchers_program_change", args=[program.pk]))
+
+
+# --- Applications ---------------------------------------------------------
+
+REVIEW_LABELS = {
+    "start_review": _("Start the review"),
+    "approve": _("Approve"),
+    "approve_first": _("Approve (first of two approvals)"),
+    "approve_second": _("Confirm the approval (second official)"),
+    "reject": _("Reject"),
+    "return_for_changes": _("Return for changes"),
+}
+NOTE_REQUIRED = {"reject", "return_for_changes"}
+
+
+class ReviewForm(forms.Form):
+    action = forms.ChoiceField(label=_("Action"), widget=forms.RadioSelect)
+    amount = forms.DecimalField(
+        label=_("Amount to approve"),
+        required=False,
+        max_digits=16,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        help_text=_("Empty: the requested amount."),
+    )
+    note = forms.CharField(
+        label=_("Note to the enterprise"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 70}),
+        help_text=_("Required when rejecting or returning."),
+    )
+
+    def __init__(self, *args: Any, actions: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field: Any = self.fields["action"]
+        field.choices = [(name, REVIEW_LABELS[name]) for name in actions]
+        if len(actions) == 1:
+            field.initial = actions[0]
+
+    def clean(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().clean() or {}
+        if data.get("action") in NOTE_REQUIRED and not (data.get("note") or "").strip():
+            self.add_error(
+                "note", gettext("Write a note: the enterprise reads it to understand why.")
+            )
+        return data
+
+
+def review_actions(application: Application, user: Any) -> list[str]:
+    """The review transitions ``user`` may perform on ``application`` now."""
+    return [t.name for t in application.transitions_for(user) if t.name in REVIEW_LABELS]
+
+
+@admin.register(Application)
+class ApplicationAdmin(AuditedModelAdmin):
+    list_display = [
+        "id",
+        "enterprise",
+        "program",
+        "requested_amount",
+        "approved_amount",
+        "status",
+        "submitted_at",
+    ]
+    list_display_links = ["id", "enterprise"]
+    list_filter = ["status", "program__district", "program"]
+    search_fields = ["enterprise__name", "enterprise__uscc"]
+    list_select_related = ["enterprise", "program__district"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Application]:
+        return super().get_queryset(request).exclude(status=Application.Status.DRAFT)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        """The review page: the application, its frozen decision, duplicate
+        flags, documents, history, and only the actions allowed now."""
+        application = get_object_or_404(
+            self.get_queryset(request)
+            .select_related("program__district", "enterprise", "first_approved_by")
+            .prefetch_related("documents", "events__actor"),
+            pk=object_id,
+        )
+        if not self.has_view_permission(request, application):
+            raise PermissionDenied
+        actions = (
+            review_actions(application, request.user)
+            if self.has_change_permission(request, application)
+            else []
+        )
+        form = ReviewForm(request.POST or None, actions=actions)
+        if request.method == "POST" and actions and form.is_valid():
+            done = self._act(request, application, form)
+            if done:
+                return redirect(reverse("admin:vouchers_application_change", args=[application.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": application,
+            "title": gettext("Application #%(number)s") % {"number": application.pk},
+            "decision_rows": record_rows(application.eligibility_decision),
+            "decision": application.eligibility_decision,
+            "flags": application_duplicate_flags(application=application),
+            "form": form,
+            "actions": actions,
+            "needs_second": application.needs_second_approval(),
+            "has_view_permission": True,
+        }
+        return TemplateResponse(request, "vouchers/admin/application_review.html", context)
+
+    def _act(self, request: HttpRequest, application: Application, form: ReviewForm) -> bool:
+        actor = Actor.for_user(request.user, source_ip=client_ip(request))
+        action = form.cleaned_data["action"]
+        note = form.cleaned_data.get("note") or ""
+        try:
+            if action == "start_review":
+                application_start_review(actor=actor, application=application)
+            elif action in {"approve", "approve_first", "approve_second"}:
+                application_approve(
+                    actor=actor,
+                    application=application,
+                    amount=form.cleaned_data.get("amount"),
+                    note=note,
+                )
+            elif action == "reject":
+                application_reject(actor=actor, application=application, note=note)
+            elif action == "return_for_changes":
+                application_return(actor=actor, application=application, note=note)
+        except BusinessError as exc:
+            field = exc.field if exc.field in form.fields else None
+            form.add_error(field, str(exc.message))
+            return False
+        messages.success(request, gettext("Done: %(action)s.") % {"action": REVIEW_LABELS[action]})
+        return True

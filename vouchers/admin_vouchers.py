@@ -1,0 +1,302 @@
+"""The officials' side of vouchers in the admin: lists scoped to their
+districts, each voucher with its ledger, the actions it allows now
+(suspend, resume, revoke, clawback) and bulk issuance from a CSV file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from accounts.models import Membership
+from accounts.scoping import scope_for, scoped
+from audit.admin_mixins import AuditedModelAdmin
+from audit.services import Actor, client_ip
+
+from .errors import BusinessError
+from .models import Hold, LedgerEntry, Program, Receivable, Redemption, Voucher
+from .services_vouchers import (
+    OFFICIAL_ACTIONS,
+    voucher_action_refusal,
+    voucher_bulk_issue,
+    voucher_claw_back,
+    voucher_resume,
+    voucher_revoke,
+    voucher_suspend,
+)
+from .voucher_forms import BulkIssueForm, ClawbackForm, VoucherActionForm
+from .voucher_selectors import voucher_rate_outlook
+
+ACTION_LABELS = {
+    "suspend": gettext_lazy("Suspend"),
+    "resume": gettext_lazy("Resume"),
+    "revoke": gettext_lazy("Revoke"),
+    "clawback": gettext_lazy("Claw back"),
+}
+
+
+class ReadOnlyAdmin(AuditedModelAdmin):
+    """Rows that only services write: officials look, nobody edits here."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class LedgerEntryInline(admin.TabularInline):
+    model = LedgerEntry
+    extra = 0
+    can_delete = False
+    ordering = ["id"]
+    fields = (
+        "created_at",
+        "kind",
+        "amount",
+        "balance_change",
+        "held_change",
+        "balance_after",
+        "held_after",
+        "program_return",
+        "platform",
+        "actor_label",
+        "note",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Voucher)
+class VoucherAdmin(ReadOnlyAdmin):
+    list_display = [
+        "code",
+        "enterprise",
+        "program",
+        "status",
+        "face_value",
+        "balance",
+        "held",
+        "expires_at",
+    ]
+    # Only districts and programs that appear in the official's own vouchers.
+    list_filter = [
+        "status",
+        "unit",
+        ("program__district", admin.RelatedOnlyFieldListFilter),
+        ("program", admin.RelatedOnlyFieldListFilter),
+    ]
+    search_fields = ["code", "enterprise__name", "enterprise__uscc"]
+    list_select_related = ["enterprise", "program", "program__district"]
+    readonly_fields = (
+        "code",
+        "program",
+        "enterprise",
+        "unit",
+        "face_value",
+        "balance",
+        "held",
+        "valid_from",
+        "expires_at",
+        "status",
+        "status_reason",
+        "issued_at",
+        "issued_by",
+    )
+    fields = readonly_fields
+    inlines = [LedgerEntryInline]
+    change_form_template = "vouchers/voucher_admin_change_form.html"
+    change_list_template = "vouchers/voucher_admin_change_list.html"
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "bulk-issue/",
+                self.admin_site.admin_view(self.bulk_issue_view),
+                name="vouchers_voucher_bulk_issue",
+            ),
+            path(
+                "<int:pk>/act/<str:action>/",
+                self.admin_site.admin_view(self.action_view),
+                name="vouchers_voucher_action",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        voucher = self.get_object(request, object_id)
+        extra: dict[str, Any] = dict(extra_context or {})
+        if voucher is not None:
+            extra["voucher_actions"] = [
+                (action, ACTION_LABELS[action])
+                for action in OFFICIAL_ACTIONS
+                if voucher_action_refusal(voucher=voucher, user=request.user, action=action) is None
+            ]
+            extra["outlook"] = voucher_rate_outlook(voucher)
+            extra["voucher_obj"] = voucher
+        return super().change_view(request, object_id, form_url, extra)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        extra = dict(extra_context or {})
+        extra["may_bulk_issue"] = bool(_bulk_programs(request).exists())
+        return super().changelist_view(request, extra)
+
+    def action_view(self, request: HttpRequest, pk: int, action: str) -> HttpResponse:
+        if action not in OFFICIAL_ACTIONS:
+            raise PermissionDenied
+        voucher = get_object_or_404(self.get_queryset(request), pk=pk)
+        refusal = voucher_action_refusal(voucher=voucher, user=request.user, action=action)
+        change_url = reverse("admin:vouchers_voucher_change", args=[voucher.pk])
+        if refusal is not None:
+            messages.error(request, refusal)
+            return HttpResponseRedirect(change_url)
+        form_class = ClawbackForm if action == "clawback" else VoucherActionForm
+        form = form_class(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            actor = Actor.for_user(request.user, source_ip=client_ip(request))
+            data = form.cleaned_data
+            try:
+                if action == "suspend":
+                    voucher_suspend(actor=actor, voucher=voucher, reason=data["reason"])
+                elif action == "resume":
+                    voucher_resume(actor=actor, voucher=voucher, reason=data["reason"])
+                elif action == "revoke":
+                    voucher_revoke(actor=actor, voucher=voucher, reason=data["reason"])
+                else:
+                    voucher_claw_back(
+                        actor=actor,
+                        voucher=voucher,
+                        reason=data["reason"],
+                        amount=data.get("amount") or None,
+                    )
+            except BusinessError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
+            else:
+                messages.success(
+                    request,
+                    _("%(action)s: done for voucher %(code)s.")
+                    % {"action": ACTION_LABELS[action], "code": voucher.code},
+                )
+                return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"{ACTION_LABELS[action]} · {voucher.code}",
+            "voucher": voucher,
+            "action": action,
+            "action_label": ACTION_LABELS[action],
+            "form": form,
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "vouchers/voucher_admin_action.html", context)
+
+    def bulk_issue_view(self, request: HttpRequest) -> HttpResponse:
+        programs = _bulk_programs(request)
+        if not programs.exists():
+            raise PermissionDenied
+        form = BulkIssueForm(request.POST or None, request.FILES or None, programs=programs)
+        report = None
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            report = voucher_bulk_issue(
+                actor=Actor.for_user(request.user, source_ip=client_ip(request)),
+                program=data["program"],
+                csv_text=data["csv_text"],
+                dry_run=data["validate_only"],
+            )
+            if report.issued:
+                messages.success(
+                    request,
+                    _("%(n)d vouchers issued.") % {"n": len(report.rows)},
+                )
+            elif report.ok:
+                messages.info(
+                    request,
+                    _("The file is valid: untick “only check” and send it again to issue."),
+                )
+            else:
+                messages.error(request, _("Nothing was issued: correct the rows marked below."))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Issue vouchers from a CSV file"),
+            "form": form,
+            "report": report,
+        }
+        return TemplateResponse(request, "vouchers/voucher_admin_bulk_issue.html", context)
+
+
+def _bulk_programs(request: HttpRequest) -> Any:
+    """Open programs of the districts where the user is a program manager."""
+    scope = scope_for(request.user)
+    programs = scoped(Program.objects.filter(status=Program.Status.OPEN), request.user)
+    if scope.is_superuser:
+        return programs
+    if not request.user.has_perm("vouchers.issue_voucher"):
+        return programs.none()
+    return programs.filter(district__in=scope.districts_with_role(Membership.Role.PROGRAM_MANAGER))
+
+
+@admin.register(Redemption)
+class RedemptionAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "reference",
+        "voucher",
+        "platform",
+        "billed_amount",
+        "rate_applied",
+        "covered",
+        "reversed_amount",
+        "status",
+    ]
+    list_filter = ["status", ("platform", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["reference", "voucher__code"]
+    list_select_related = ["voucher", "platform"]
+
+
+@admin.register(Hold)
+class HoldAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "reference",
+        "voucher",
+        "platform",
+        "amount",
+        "status",
+        "expires_at",
+    ]
+    list_filter = ["status", ("platform", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["reference", "voucher__code"]
+    list_select_related = ["voucher", "platform"]
+
+
+@admin.register(Receivable)
+class ReceivableAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "enterprise", "voucher", "amount", "unit", "status"]
+    list_filter = ["status"]
+    search_fields = ["enterprise__name", "voucher__code"]
+    list_select_related = ["enterprise", "voucher"]

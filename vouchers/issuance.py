@@ -1,0 +1,33 @@
+"""The seam between approving an application and issuing its voucher."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from audit.services import Actor
+
+    from .models import Application, Voucher
+
+
+def application_approved(*, actor: Actor, application: Application) -> Voucher:
+    """Issue the voucher of an approved application.
+
+    Called by :func:`vouchers.services.application_approve` inside the
+    approval's transaction, with the program row locked and the approved
+    amount already added to ``program.reserved_amount``; issuance moves that
+    amount from reserved to issued, so approval and voucher commit together
+    or not at all.
+    """
+    from .services_vouchers import voucher_issue
+
+    if application.approved_amount is None:
+        raise ValueError("an application is approved with an amount")
+    return voucher_issue(
+        actor=actor,
+        program=application.program,
+        enterprise=application.enterprise,
+        amount=application.approved_amount,
+        from_reservation=True,
+        application=application,
+    )

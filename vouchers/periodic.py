@@ -1,0 +1,211 @@
+"""The periodic work on vouchers and programs, as services.
+
+Celery beat runs them (``vouchers/tasks.py``), and each has a management
+command. All are idempotent: each row is handled in its own transaction
+under its own lock, and a second run finds nothing left to do.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from accounts.models import Membership
+from audit import events
+from audit.models import AuditEvent
+from audit.services import Actor, audit_record
+
+from .models import Hold, Program, Voucher, VoucherReminder
+from .phasedown import exit_date, steps_of
+from .services_vouchers import hold_expire, voucher_activate, voucher_expire
+
+LOW_BALANCE_SHARE = Decimal("0.10")
+
+
+def vouchers_activate_due() -> int:
+    """Activate every issued voucher whose valid-from has come."""
+    now = timezone.now()
+    due = Voucher.objects.filter(
+        status=Voucher.Status.ISSUED, valid_from__lte=now, expires_at__gt=now
+    ).values_list("pk", flat=True)
+    return sum(voucher_activate(voucher_id=pk) for pk in list(due))
+
+
+def vouchers_expire_due() -> int:
+    """Expire every voucher at or past its expiry; remainders return to the budgets."""
+    due = Voucher.objects.filter(
+        status__in=Voucher.OPEN, expires_at__lte=timezone.now()
+    ).values_list("pk", flat=True)
+    return sum(voucher_expire(voucher_id=pk) for pk in list(due))
+
+
+def holds_release_expired() -> int:
+    """Release every open hold past its expires_at."""
+    due = Hold.objects.filter(status=Hold.Status.OPEN, expires_at__lte=timezone.now()).values_list(
+        "pk", flat=True
+    )
+    return sum(hold_expire(hold_id=pk) for pk in list(due))
+
+
+@dataclass
+class StepReport:
+    stepped: list[str] = field(default_factory=list)
+    closed: list[str] = field(default_factory=list)
+
+
+def _close_program(program: Program) -> None:
+    """Close a program through its own transition when it has one; the
+    program lifecycle belongs to the programs side, which may add
+    conditions of its own."""
+    for transition in program.get_available_status_transitions():  # type: ignore[attr-defined]
+        if transition.target == Program.Status.CLOSED:
+            getattr(program, transition.name)()
+            program.save(update_fields=["status"])
+            return
+    # No transition to closed is defined (or allowed): the exit date is a
+    # hard end that the schedule fixed in advance, so the program closes.
+    Program.objects.filter(pk=program.pk).update(status=Program.Status.CLOSED)
+
+
+def programs_step_phase_down() -> StepReport:
+    """Record each phase-down step on the day it takes effect, and close
+    programs on their exit date. Rates themselves are always read with
+    ``rate_in_force``; this makes each step a visible, audited event."""
+    today = timezone.localdate()
+    actor = Actor.system("phase-down")
+    report = StepReport()
+    programs = Program.objects.exclude(status=Program.Status.DRAFT).prefetch_related("phase_steps")
+    for program in programs:
+        steps = steps_of(program)
+        for step in steps:
+            if step.starts_on > today:
+                break
+            with transaction.atomic():
+                locked = Program.objects.select_for_update().get(pk=program.pk)
+                already = AuditEvent.objects.filter(
+                    event_type=events.PROGRAM_RATE_STEPPED,
+                    object_type="vouchers.program",
+                    object_id=str(program.pk),
+                    note=step.starts_on.isoformat(),
+                ).exists()
+                if already:
+                    continue
+                audit_record(
+                    actor=actor,
+                    event_type=events.PROGRAM_RATE_STEPPED,
+                    obj=locked,
+                    after={"starts_on": step.starts_on.isoformat(), "rate": str(step.rate)},
+                    district_id=locked.district_id,
+                    note=step.starts_on.isoformat(),
+                )
+                report.stepped.append(f"{locked.pk}:{step.starts_on.isoformat()}")
+        exit_on = exit_date(steps)
+        if exit_on is not None and exit_on <= today and program.status != Program.Status.CLOSED:
+            with transaction.atomic():
+                locked = Program.objects.select_for_update().get(pk=program.pk)
+                if locked.status == Program.Status.CLOSED:
+                    continue
+                before = locked.status
+                _close_program(locked)
+                audit_record(
+                    actor=actor,
+                    event_type=events.PROGRAM_CLOSED_AT_EXIT,
+                    obj=locked,
+                    before={"status": before},
+                    after={"status": Program.Status.CLOSED, "exit_date": exit_on.isoformat()},
+                    district_id=locked.district_id,
+                )
+                report.closed.append(str(locked.pk))
+    return report
+
+
+def _recipients(voucher: Voucher) -> list[tuple[str, str]]:
+    """(address, language) of everyone to tell about this voucher."""
+    people = [
+        (m.user.email, m.user.preferred_language)
+        for m in Membership.objects.filter(
+            enterprise_id=voucher.enterprise_id, role__in=Membership.ENTERPRISE_ROLES
+        ).select_related("user")
+        if m.user.is_active
+    ]
+    contact = voucher.enterprise.contact_email
+    if contact and contact not in {address for address, _ in people}:
+        people.append((contact, settings.LANGUAGE_CODE))
+    return people
+
+
+def reminder_deliver(*, reminder_id: int) -> None:
+    """E-mail one recorded reminder to its recipients, each in their language."""
+    reminder = VoucherReminder.objects.select_related(
+        "voucher__program__district", "voucher__enterprise"
+    ).get(pk=reminder_id)
+    for address, language in reminder.recipients:
+        with translation.override(language):
+            context: dict[str, Any] = {"voucher": reminder.voucher, "kind": reminder.kind}
+            subject = render_to_string("vouchers/voucher_reminder_subject.txt", context).strip()
+            body = render_to_string("vouchers/voucher_reminder_email.txt", context)
+        send_mail(subject, body, None, [address])
+
+
+def _deliver_later(reminder_id: int) -> None:
+    from .tasks import deliver_voucher_reminder
+
+    deliver_voucher_reminder.delay(reminder_id)
+
+
+def _remind(voucher_id: int, kind: str) -> bool:
+    with transaction.atomic():
+        voucher = (
+            Voucher.objects.select_for_update(of=("self",))
+            .select_related("program", "enterprise")
+            .get(pk=voucher_id)
+        )
+        if VoucherReminder.objects.filter(voucher=voucher, kind=kind).exists():
+            return False
+        reminder = VoucherReminder.objects.create(
+            voucher=voucher, kind=kind, recipients=_recipients(voucher)
+        )
+        audit_record(
+            actor=Actor.system("voucher-reminders"),
+            event_type=events.VOUCHER_REMINDED,
+            obj=voucher,
+            after={"kind": kind, "recipients": len(reminder.recipients)},
+            district_id=voucher.program.district_id,
+            enterprise_id=voucher.enterprise_id,
+        )
+        transaction.on_commit(lambda: _deliver_later(reminder.pk))
+    return True
+
+
+def voucher_reminders_send() -> int:
+    """Remind enterprises 30 and 7 days before expiry and when a voucher's
+    balance falls under 10 % of its face value; each reminder once."""
+    now = timezone.now()
+    usable = Voucher.objects.filter(status__in=[Voucher.Status.ACTIVE, Voucher.Status.ISSUED])
+    sent = 0
+    for kind, days in ((VoucherReminder.Kind.EXPIRY_7, 7), (VoucherReminder.Kind.EXPIRY_30, 30)):
+        window = usable.filter(
+            expires_at__gt=now, expires_at__lte=now + datetime.timedelta(days=days)
+        ).exclude(reminders__kind=kind)
+        if kind == VoucherReminder.Kind.EXPIRY_30:
+            # Who already got the 7-day reminder needs no 30-day one any more.
+            window = window.exclude(reminders__kind=VoucherReminder.Kind.EXPIRY_7)
+        for pk in list(window.values_list("pk", flat=True)):
+            sent += _remind(pk, kind)
+    low = (
+        usable.filter(status=Voucher.Status.ACTIVE)
+        .filter(Q(balance__lt=F("held") + F("face_value") * LOW_BALANCE_SHARE))
+        .exclude(reminders__kind=VoucherReminder.Kind.LOW_BALANCE)
+    )
+    for pk in list(low.values_list("pk", flat=True)):
+        sent += _remind(pk, VoucherReminder.Kind.LOW_BALANCE)
+    return sent

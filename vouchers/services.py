@@ -1,0 +1,565 @@
+"""Writes of the vouchers app: program lifecycle, applications and their review.
+
+Every service is one transaction that locks the row it changes, checks the
+transition's permission for the acting user (the same check the pages use to
+offer the action), records an :class:`ApplicationEvent` for the applicant's
+history and an audit event, and queues e-mail after commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_fsm import can_proceed, has_transition_perm
+
+from accounts.models import Enterprise
+from accounts.scoping import scope_for
+from audit import events
+from audit.services import Actor, audit_record
+
+from . import issuance
+from .documents import MAX_DOCUMENTS, check_document
+from .errors import BusinessError, Code
+from .models import Application, ApplicationDocument, ApplicationEvent, Program
+from .notifications import notify_applicant
+from .phasedown import schedule_problems, steps_of
+from .selectors import program_eligibility, program_is_accepting
+
+
+def _refuse(message: str, field: str | None = None) -> BusinessError:
+    return BusinessError(Code.VALIDATION_ERROR, message, field)
+
+
+def _check_transition(bound_method: Callable[..., Any], actor: Actor, refusal: str) -> None:
+    """Refuse unless the transition is possible now and the actor may perform it."""
+    if not can_proceed(bound_method):
+        raise _refuse(refusal)
+    if actor.user is None or not has_transition_perm(bound_method, actor.user):
+        raise PermissionDenied(_("You may not do this."))
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:,.2f}"
+
+
+# --- Programs -------------------------------------------------------------
+
+
+def _program_move(
+    *, actor: Actor, program: Program, transition: str, event_type: str, refusal: str
+) -> Program:
+    locked = Program.objects.select_for_update().get(pk=program.pk)
+    before = locked.status
+    method = getattr(locked, transition)
+    _check_transition(method, actor, refusal)
+    method()
+    locked.save(update_fields=["status"])
+    audit_record(
+        actor=actor,
+        event_type=event_type,
+        obj=locked,
+        district_id=locked.district_id,
+        before={"status": before},
+        after={"status": locked.status},
+    )
+    return locked
+
+
+@transaction.atomic
+def program_open(*, actor: Actor, program: Program) -> Program:
+    """Open a draft program for applications; refused without a valid schedule
+    ending in an exit date."""
+    locked = Program.objects.select_for_update().get(pk=program.pk)
+    problems = schedule_problems(locked.base_rate, steps_of(locked))
+    if problems:
+        raise _refuse(
+            _("The program cannot be opened: %(problems)s") % {"problems": " ".join(problems)},
+            field="phase_steps",
+        )
+    return _program_move(
+        actor=actor,
+        program=locked,
+        transition="open",
+        event_type=events.PROGRAM_OPENED,
+        refusal=_("Only a draft program can be opened."),
+    )
+
+
+@transaction.atomic
+def program_pause(*, actor: Actor, program: Program) -> Program:
+    """Stop taking applications for a while."""
+    return _program_move(
+        actor=actor,
+        program=program,
+        transition="pause",
+        event_type=events.PROGRAM_PAUSED,
+        refusal=_("Only an open program can be paused."),
+    )
+
+
+@transaction.atomic
+def program_resume(*, actor: Actor, program: Program) -> Program:
+    """Take applications again after a pause."""
+    return _program_move(
+        actor=actor,
+        program=program,
+        transition="resume",
+        event_type=events.PROGRAM_RESUMED,
+        refusal=_("Only a paused program can be resumed."),
+    )
+
+
+@transaction.atomic
+def program_close(*, actor: Actor, program: Program) -> Program:
+    """Close the program for good."""
+    return _program_move(
+        actor=actor,
+        program=program,
+        transition="close",
+        event_type=events.PROGRAM_CLOSED,
+        refusal=_("Only an open or paused program can be closed."),
+    )
+
+
+# --- Applications: the enterprise's side ----------------------------------
+
+
+def _check_member(actor: Actor, enterprise: Enterprise) -> None:
+    if actor.user is None or enterprise.pk not in scope_for(actor.user).enterprise_ids:
+        raise PermissionDenied(_("You may not act for this enterprise."))
+
+
+def _check_amount(program: Program, amount: Decimal, field: str = "requested_amount") -> None:
+    if amount <= 0:
+        raise _refuse(_("Enter an amount greater than zero."), field)
+    if amount > program.per_enterprise_cap:
+        raise _refuse(
+            _("The most one enterprise may receive from this program is %(cap)s.")
+            % {"cap": _money(program.per_enterprise_cap)},
+            field,
+        )
+
+
+def _record(
+    application: Application,
+    action: str,
+    actor: Actor,
+    *,
+    note: str = "",
+    amount: Decimal | None = None,
+) -> ApplicationEvent:
+    return ApplicationEvent.objects.create(
+        application=application, action=action, actor=actor.user, note=note, amount=amount
+    )
+
+
+def _audit(
+    application: Application,
+    actor: Actor,
+    event_type: str,
+    *,
+    before: str | None = None,
+    note: str = "",
+    extra: dict[str, Any] | None = None,
+) -> None:
+    audit_record(
+        actor=actor,
+        event_type=event_type,
+        obj=application,
+        district_id=application.program.district_id,
+        enterprise_id=application.enterprise_id,
+        before={"status": before} if before else None,
+        after={
+            "status": application.status,
+            "requested_amount": str(application.requested_amount),
+            "approved_amount": (
+                str(application.approved_amount) if application.approved_amount else None
+            ),
+            **(extra or {}),
+        },
+        note=note,
+    )
+
+
+@transaction.atomic
+def application_save_draft(
+    *,
+    actor: Actor,
+    enterprise: Enterprise,
+    program: Program,
+    requested_amount: Decimal,
+    purpose: str,
+    application: Application | None = None,
+) -> Application:
+    """Create the enterprise's draft for a program, or change a draft or a
+    returned application."""
+    _check_member(actor, enterprise)
+    _check_amount(program, requested_amount)
+    if application is None:
+        if not program_is_accepting(program):
+            raise _refuse(_("This program is not taking applications now."))
+        if Application.objects.filter(
+            enterprise=enterprise, program=program, status__in=Application.LIVE
+        ).exists():
+            raise _refuse(
+                _("Your enterprise already has an application to this program; open it instead.")
+            )
+        application = Application.objects.create(
+            enterprise=enterprise,
+            program=program,
+            requested_amount=requested_amount,
+            purpose=purpose.strip(),
+            created_by=actor.user,
+        )
+        _record(application, ApplicationEvent.Action.CREATED, actor, amount=requested_amount)
+    else:
+        application = Application.objects.select_for_update().get(pk=application.pk)
+        if application.enterprise_id != enterprise.pk or application.program_id != program.pk:
+            raise PermissionDenied(_("You may not change this application."))
+        if not application.is_editable():
+            raise _refuse(_("Only a draft or a returned application can be changed."))
+        application.requested_amount = requested_amount
+        application.purpose = purpose.strip()
+        application.save(update_fields=["requested_amount", "purpose", "updated_at"])
+    _audit(application, actor, events.APPLICATION_DRAFT_SAVED)
+    return application
+
+
+@transaction.atomic
+def application_document_add(
+    *, actor: Actor, application: Application, upload: Any
+) -> ApplicationDocument:
+    """Attach a supporting document, checked by content and size."""
+    application = Application.objects.select_for_update().get(pk=application.pk)
+    _check_member(actor, application.enterprise)
+    if not application.is_editable():
+        raise _refuse(_("Documents can only be added to a draft or a returned application."))
+    if application.documents.count() >= MAX_DOCUMENTS:
+        raise _refuse(
+            _("An application holds at most %(count)s documents.") % {"count": MAX_DOCUMENTS},
+            "document",
+        )
+    checked = check_document(upload)
+    document = ApplicationDocument(
+        application=application,
+        original_name=str(upload.name)[-200:],
+        content_type=checked.content_type,
+        size=checked.size,
+        sha256=checked.sha256,
+        uploaded_by=actor.user,
+    )
+    document.file.save(str(upload.name), upload, save=False)
+    document.save()
+    audit_record(
+        actor=actor,
+        event_type=events.APPLICATION_DOCUMENT_ADDED,
+        obj=document,
+        district_id=application.program.district_id,
+        enterprise_id=application.enterprise_id,
+        after={
+            "application": application.pk,
+            "name": document.original_name,
+            "sha256": document.sha256,
+            "size": document.size,
+        },
+    )
+    return document
+
+
+@transaction.atomic
+def application_document_remove(*, actor: Actor, document: ApplicationDocument) -> None:
+    """Remove a document from a draft or returned application."""
+    application = Application.objects.select_for_update().get(pk=document.application_id)
+    _check_member(actor, application.enterprise)
+    if not application.is_editable():
+        raise _refuse(_("Documents can only be removed from a draft or a returned application."))
+    audit_record(
+        actor=actor,
+        event_type=events.APPLICATION_DOCUMENT_REMOVED,
+        obj=document,
+        district_id=application.program.district_id,
+        enterprise_id=application.enterprise_id,
+        before={"application": application.pk, "name": document.original_name},
+    )
+    storage, name = document.file.storage, document.file.name or ""
+    document.delete()
+    if name:
+        transaction.on_commit(lambda: storage.delete(name))
+
+
+@transaction.atomic
+def application_submit(*, actor: Actor, application: Application) -> Application:
+    """Submit a draft (or resubmit a returned application) with its eligibility
+    decision frozen; refused when the enterprise does not qualify."""
+    application = (
+        Application.objects.select_for_update(of=("self",))
+        .select_related("program__rule_set", "enterprise")
+        .get(pk=application.pk)
+    )
+    before = application.status
+    resubmitting = before == Application.Status.RETURNED
+    method = application.resubmit if resubmitting else application.submit
+    _check_transition(method, actor, _("Only a draft or a returned application can be submitted."))
+    program = application.program
+    if not program_is_accepting(program):
+        raise _refuse(_("This program is not taking applications now."))
+    _check_amount(program, application.requested_amount)
+    if not application.purpose.strip():
+        raise _refuse(_("Describe what the vouchers will be used for."), "purpose")
+    if not application.documents.exists():
+        raise _refuse(_("Attach at least one supporting document."), "document")
+    decision = program_eligibility(program=program, enterprise=application.enterprise)
+    if not decision.eligible:
+        raise _refuse(
+            _("Your enterprise does not meet this program's conditions: %(reasons)s")
+            % {"reasons": "; ".join(decision.failed_reasons())}
+        )
+    method(decision=decision.as_record(), at=timezone.now())
+    application.save()
+    action = (
+        ApplicationEvent.Action.RESUBMITTED if resubmitting else ApplicationEvent.Action.SUBMITTED
+    )
+    event = _record(application, action, actor, amount=application.requested_amount)
+    _audit(
+        application,
+        actor,
+        events.APPLICATION_RESUBMITTED if resubmitting else events.APPLICATION_SUBMITTED,
+        before=before,
+        extra={"eligibility": decision.eligible},
+    )
+    notify_applicant(event=event)
+    return application
+
+
+@transaction.atomic
+def application_withdraw(*, actor: Actor, application: Application) -> Application:
+    """The enterprise takes back a draft, submitted or returned application."""
+    application = Application.objects.select_for_update().get(pk=application.pk)
+    before = application.status
+    _check_transition(
+        application.withdraw,
+        actor,
+        _("This application can no longer be withdrawn: a reviewer has taken it up."),
+    )
+    application.withdraw()
+    application.save()
+    _record(application, ApplicationEvent.Action.WITHDRAWN, actor)
+    _audit(application, actor, events.APPLICATION_WITHDRAWN, before=before)
+    return application
+
+
+# --- Applications: the reviewer's side ------------------------------------
+
+
+@transaction.atomic
+def application_start_review(*, actor: Actor, application: Application) -> Application:
+    """A reviewer of the program's district takes a submitted application up."""
+    application = Application.objects.select_for_update().get(pk=application.pk)
+    before = application.status
+    _check_transition(
+        application.start_review, actor, _("Only a submitted application can be taken up.")
+    )
+    application.start_review()
+    application.save()
+    _record(application, ApplicationEvent.Action.REVIEW_STARTED, actor)
+    _audit(application, actor, events.APPLICATION_REVIEW_STARTED, before=before)
+    return application
+
+
+def _approved_for_enterprise(program: Program, enterprise_id: int) -> Decimal:
+    return Application.objects.filter(
+        program=program, enterprise_id=enterprise_id, status=Application.Status.APPROVED
+    ).aggregate(total=Sum("approved_amount"))["total"] or Decimal("0")
+
+
+def _check_budget(program: Program, application: Application, amount: Decimal) -> None:
+    """Refuse when the amount exceeds what is left of the budget or the
+    enterprise's cap (``program`` must be the locked row for a reservation)."""
+    _check_amount(program, amount, "amount")
+    if program.remaining_amount < amount:
+        raise _refuse(
+            _("Only %(remaining)s of the budget is left; %(amount)s cannot be approved.")
+            % {"remaining": _money(program.remaining_amount), "amount": _money(amount)},
+            "amount",
+        )
+    already = _approved_for_enterprise(program, application.enterprise_id)
+    if already + amount > program.per_enterprise_cap:
+        raise _refuse(
+            _(
+                "The enterprise already has %(already)s approved from this program; with "
+                "%(amount)s it would pass the cap of %(cap)s."
+            )
+            % {
+                "already": _money(already),
+                "amount": _money(amount),
+                "cap": _money(program.per_enterprise_cap),
+            },
+            "amount",
+        )
+
+
+@transaction.atomic
+def application_approve(
+    *, actor: Actor, application: Application, amount: Decimal | None = None, note: str = ""
+) -> Application:
+    """Approve an application under review.
+
+    Above the program's four-eyes threshold the first approval only records
+    the approver and the amount, and a second, different reviewer confirms
+    it. The final approval locks the program row, refuses when the budget or
+    the enterprise's cap would be exceeded, adds the amount to the program's
+    reservation and hands over to voucher issuance.
+    """
+    application = (
+        Application.objects.select_for_update(of=("self",))
+        .select_related("program", "enterprise")
+        .get(pk=application.pk)
+    )
+    before = application.status
+    now = timezone.now()
+    if before == Application.Status.AWAITING_SECOND_APPROVAL:
+        proposed = application.approved_amount or application.requested_amount
+        if amount is not None and amount != proposed:
+            raise _refuse(
+                _(
+                    "The first approval was for %(amount)s; confirm that amount or return the "
+                    "application."
+                )
+                % {"amount": _money(proposed)},
+                "amount",
+            )
+        _check_transition(
+            application.approve_second,
+            actor,
+            _("This application is not awaiting a second approval."),
+        )
+        return _approve_finally(
+            actor=actor,
+            application=application,
+            amount=proposed,
+            note=note,
+            before=before,
+            complete=lambda: application.approve_second(at=now),
+        )
+    amount = application.requested_amount if amount is None else amount
+    if application.needs_second_approval(amount):
+        _check_transition(
+            application.approve_first, actor, _("Only an application under review can be approved.")
+        )
+        _check_budget(application.program, application, amount)
+        application.approve_first(amount=amount, by=actor.user, at=now)
+        application.save()
+        _record(
+            application, ApplicationEvent.Action.FIRST_APPROVAL, actor, note=note, amount=amount
+        )
+        _audit(application, actor, events.APPLICATION_FIRST_APPROVAL, before=before, note=note)
+        return application
+    # The condition on `approve` reads the proposed amount.
+    application.approved_amount = amount
+    _check_transition(
+        application.approve, actor, _("Only an application under review can be approved.")
+    )
+    return _approve_finally(
+        actor=actor,
+        application=application,
+        amount=amount,
+        note=note,
+        before=before,
+        complete=lambda: application.approve(amount=amount, at=now),
+    )
+
+
+def _approve_finally(
+    *,
+    actor: Actor,
+    application: Application,
+    amount: Decimal,
+    note: str,
+    before: str,
+    complete: Callable[[], None],
+) -> Application:
+    program = Program.objects.select_for_update().get(pk=application.program_id)
+    _check_budget(program, application, amount)
+    complete()
+    application.save()
+    program.reserved_amount = program.reserved_amount + amount
+    program.save(update_fields=["reserved_amount"])
+    application.program = program
+    audit_record(
+        actor=actor,
+        event_type=events.PROGRAM_BUDGET_RESERVED,
+        obj=program,
+        district_id=program.district_id,
+        enterprise_id=application.enterprise_id,
+        after={
+            "application": application.pk,
+            "amount": str(amount),
+            "reserved_amount": str(program.reserved_amount),
+            "remaining_amount": str(program.remaining_amount),
+        },
+    )
+    event = _record(application, ApplicationEvent.Action.APPROVED, actor, note=note, amount=amount)
+    _audit(application, actor, events.APPLICATION_APPROVED, before=before, note=note)
+    issuance.application_approved(actor=actor, application=application)
+    notify_applicant(event=event)
+    return application
+
+
+def _require_note(note: str) -> str:
+    note = note.strip()
+    if not note:
+        raise _refuse(_("Write a note: the enterprise reads it to understand why."), "note")
+    return note
+
+
+@transaction.atomic
+def application_reject(*, actor: Actor, application: Application, note: str) -> Application:
+    """Refuse an application under review, with a note the enterprise reads."""
+    note = _require_note(note)
+    application = Application.objects.select_for_update().get(pk=application.pk)
+    before = application.status
+    _check_transition(
+        application.reject, actor, _("Only an application under review can be rejected.")
+    )
+    application.reject(at=timezone.now())
+    application.save()
+    event = _record(application, ApplicationEvent.Action.REJECTED, actor, note=note)
+    _audit(application, actor, events.APPLICATION_REJECTED, before=before, note=note)
+    notify_applicant(event=event)
+    return application
+
+
+@transaction.atomic
+def application_return(*, actor: Actor, application: Application, note: str) -> Application:
+    """Send an application under review back to the enterprise for changes."""
+    note = _require_note(note)
+    application = Application.objects.select_for_update().get(pk=application.pk)
+    before = application.status
+    _check_transition(
+        application.return_for_changes,
+        actor,
+        _("Only an application under review can be returned."),
+    )
+    application.return_for_changes()
+    application.save()
+    event = _record(application, ApplicationEvent.Action.RETURNED, actor, note=note)
+    _audit(application, actor, events.APPLICATION_RETURNED, before=before, note=note)
+    notify_applicant(event=event)
+    return application
+
+
+REVIEWER_ACTIONS = {
+    "start_review": application_start_review,
+    "approve": application_approve,
+    "approve_first": application_approve,
+    "approve_second": application_approve,
+    "reject": application_reject,
+    "return_for_changes": application_return,
+}
