@@ -928,9 +928,7 @@ class Hold(models.Model):
     )
     expires_at = models.DateTimeField(_("expires at"))
     balance_after = models.DecimalField(_("available after"), **_MONEY)
-    request_fingerprint = models.CharField(
-        _("request fingerprint"), max_length=64, editable=False
-    )
+    request_fingerprint = models.CharField(_("request fingerprint"), max_length=64, editable=False)
     request_evidence = models.JSONField(_("request evidence"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
@@ -1003,9 +1001,7 @@ class Redemption(models.Model):
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.CAPTURED
     )
-    request_fingerprint = models.CharField(
-        _("request fingerprint"), max_length=64, editable=False
-    )
+    request_fingerprint = models.CharField(_("request fingerprint"), max_length=64, editable=False)
     request_evidence = models.JSONField(_("request evidence"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
 
@@ -1056,9 +1052,7 @@ class Reversal(models.Model):
     amount = models.DecimalField(_("amount"), **_MONEY)
     reason = models.TextField(_("reason"), blank=True)
     balance_after = models.DecimalField(_("available after"), **_MONEY)
-    request_fingerprint = models.CharField(
-        _("request fingerprint"), max_length=64, editable=False
-    )
+    request_fingerprint = models.CharField(_("request fingerprint"), max_length=64, editable=False)
     request_evidence = models.JSONField(_("request evidence"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
