@@ -12,18 +12,21 @@ points per 1,000 tokens. The list prices (CNY per million tokens) are the
 providers' public prices as of early 2026, rounded; demo figures, not quotes.
 
 Idempotent: catalog rows are found by (platform, model, valid-from); demo keys
-are reused while their private key file is in DIR and the key is registered.
+are reused while their private key file is in DIR and its key is registered
+for the platform and not revoked (else a new key pair is made).
 """
 
 from __future__ import annotations
 
 import datetime
 import os
+import stat
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -83,50 +86,87 @@ def _private_pem(key: Ed25519PrivateKey) -> bytes:
 
 
 def _public_pem(key: Ed25519PrivateKey) -> str:
-    return (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode("ascii")
+    return normalized_public_pem(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
     )
+
+
+def _load_private(path: Path) -> Ed25519PrivateKey | None:
+    """The Ed25519 private key in ``path``, or None if there is none to reuse."""
+    try:
+        loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError, UnsupportedAlgorithm):
+        return None
+    return loaded if isinstance(loaded, Ed25519PrivateKey) else None
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` with mode 600 from the start (never readable by others,
+    not even for a moment), replacing whatever was there."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, path)
+
+
+def _reusable_key(
+    platform: ComputePlatform, pem_path: Path, key_id_path: Path
+) -> PlatformKey | None:
+    """The live key of ``platform`` that the private key in ``pem_path`` belongs to.
+
+    The key id in ``key_id_path`` is preferred; without it (or if it is stale) any
+    unrevoked key of the platform with the same public key is taken. None if the
+    private key is missing or unreadable, or its key is revoked or not registered
+    (a fresh database, say): then a new key pair is made.
+    """
+    private = _load_private(pem_path)
+    if private is None:
+        return None
+    live = PlatformKey.objects.filter(
+        platform=platform, public_key_pem=_public_pem(private), revoked_at__isnull=True
+    )
+    try:
+        key_id = key_id_path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        key_id = ""
+    named = live.filter(key_id=key_id).first() if key_id else None
+    return named or live.order_by("-created_at").first()
 
 
 def seed_demo_keys(directory: Path, slugs: list[str]) -> list[dict[str, Any]]:
     """Give each platform in ``slugs`` a registered demo key; write its private key to
-    ``directory/<slug>.pem`` (mode 600) and its key id to ``directory/<slug>.key_id``.
+    ``directory/<slug>.pem`` (mode 600) and its key id to ``directory/<slug>.key_id``
+    (the names ``python -m platforms.client --demo-keys DIR --platform SLUG`` reads).
 
-    The server never needs these private keys; they stand in for what each
-    platform would generate and keep itself.
+    A key already there is reused while it is registered for the platform and not
+    revoked; otherwise a new key pair replaces it. The server never needs these
+    private keys; they stand in for what each platform would generate and keep itself.
     """
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     made: list[dict[str, Any]] = []
     for slug in slugs:
         platform = ComputePlatform.objects.get(slug=slug)
         pem_path = directory / f"{slug}.pem"
-        if pem_path.exists():
-            loaded = serialization.load_pem_private_key(pem_path.read_bytes(), password=None)
-            if not isinstance(loaded, Ed25519PrivateKey):
-                raise ValueError(f"{pem_path} is not an Ed25519 private key")
-            private = loaded
-        else:
-            private = Ed25519PrivateKey.generate()
-            fd = os.open(pem_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(_private_pem(private))
-        public = normalized_public_pem(_public_pem(private))
-        key = PlatformKey.objects.filter(
-            platform=platform, public_key_pem=public, revoked_at__isnull=True
-        ).first()
+        key_id_path = directory / f"{slug}.key_id"
+        key = _reusable_key(platform, pem_path, key_id_path)
         if key is None:
+            private = Ed25519PrivateKey.generate()
             key = platform_key_register(
-                actor=ACTOR, platform=platform, public_key_pem=public, label="demo key"
+                actor=ACTOR, platform=platform, public_key_pem=_public_pem(private), label="demo"
             )
-        (directory / f"{slug}.key_id").write_text(key.key_id + "\n", encoding="ascii")
+            _write_private(pem_path, _private_pem(private))
+        elif stat.S_IMODE(pem_path.stat().st_mode) & 0o077:
+            pem_path.chmod(0o600)
+        key_id_path.write_text(key.key_id + "\n", encoding="ascii")
         made.append(
             {
-                "slug": slug,
-                "name": platform.name,
+                "platform": slug,
                 "key_id": key.key_id,
-                "private_key": str(pem_path.resolve()),
+                "private_key_file": str(pem_path.resolve()),
             }
         )
     return made

@@ -38,27 +38,27 @@ class ErrorSerializer(serializers.Serializer):
     error = ErrorDetailSerializer()
 
 
-def _error(description: str) -> OpenApiResponse:
+def error_response(description: str) -> OpenApiResponse:
     return OpenApiResponse(response=ErrorSerializer, description=description)
 
 
 SIGNED_ERRORS: dict[int, OpenApiResponse] = {
-    400: _error("`validation_error` — bad input; `field` names it."),
-    401: _error(
+    400: error_response("`validation_error` — bad input; `field` names it."),
+    401: error_response(
         "`signature_missing`, `signature_invalid` (bad signature, wrong digest, uncovered "
         "component), `key_unknown`, `key_revoked`, `signature_stale`, `nonce_replayed`."
     ),
-    403: _error("`platform_suspended`; `platform_not_bound` on voucher operations."),
-    429: _error("`rate_limited` — per key; wait for `Retry-After` seconds."),
+    403: error_response("`platform_suspended`; `platform_not_bound` on voucher operations."),
+    429: error_response("`rate_limited` — per key; wait for `Retry-After` seconds."),
 }
 POST_ERRORS: dict[int, OpenApiResponse] = {
     **SIGNED_ERRORS,
-    409: _error(
+    409: error_response(
         "`idempotency_key_reused`, `reference_conflict`, and the voucher refusals "
         "(`voucher_not_active`, `voucher_expired`, `voucher_exhausted`, "
         "`insufficient_balance`, `hold_not_open`)."
     ),
-    415: _error("`unsupported_media_type` — send `Content-Type: application/json`."),
+    415: error_response("`unsupported_media_type` — send `Content-Type: application/json`."),
 }
 
 

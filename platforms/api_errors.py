@@ -66,6 +66,9 @@ def first_validation_error(detail: Any, path: str = "") -> tuple[str | None, str
         for name, sub in detail.items():
             if name in ("non_field_errors", "__all__"):
                 child = path
+            elif isinstance(name, int):
+                # A ListField reports its items' errors by index.
+                child = f"{path}[{name}]"
             else:
                 child = f"{path}.{name}" if path else str(name)
             field, message = first_validation_error(sub, child)

@@ -9,12 +9,16 @@ exactly that request.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import http_sf
 from cryptography.exceptions import InvalidSignature as CryptoInvalidSignature
 from http_message_signatures import ContentDigest, InvalidSignature
+
+from vouchers.codes import normalize_code
 
 from .keys import load_ed25519_public_key
 
@@ -60,3 +64,76 @@ def evidence_verify(
             ContentDigest.verify(digests[0], body)
         except InvalidSignature as exc:
             raise EvidenceInvalid("the body does not match the signed Content-Digest") from exc
+
+
+def _signed_record(body: Any, reference: str) -> Mapping[str, Any] | None:
+    """The charge with ``reference`` in a signed body: the body itself, or one batch record."""
+    if isinstance(body, dict) and body.get("reference") == reference:
+        return body
+    records = body.get("records") if isinstance(body, dict) else None
+    for record in records if isinstance(records, list) else []:
+        if isinstance(record, dict) and record.get("reference") == reference:
+            return record
+    return None
+
+
+def redemption_evidence_verify(redemption: Any) -> dict[str, Any]:
+    """Re-verify the platform's signature over the request that made ``redemption``.
+
+    Checks, without trusting anything the server computed: the signature
+    verifies with the platform's registered public key (revoked keys too:
+    they were valid when used), the stored body matches the signed
+    Content-Digest, and the signed body reports this very charge (reference,
+    voucher, billed amount, usage). Returns what was verified; raises
+    :class:`EvidenceInvalid` naming the first problem.
+    """
+    from .models import PlatformKey, SignedRequestBody
+
+    evidence = redemption.request_evidence
+    if not isinstance(evidence, dict) or not evidence.get("signature"):
+        raise EvidenceInvalid("no signed request is stored with this redemption")
+    key = PlatformKey.objects.filter(
+        key_id=evidence.get("key_id"), platform_id=redemption.platform_id
+    ).first()
+    if key is None:
+        raise EvidenceInvalid(f"key {evidence.get('key_id')!r} is not a key of this platform")
+    stored = SignedRequestBody.objects.filter(sha256=evidence.get("body_sha256") or "").first()
+    if stored is None:
+        raise EvidenceInvalid("the signed body is not stored")
+    body = bytes(stored.body)
+    evidence_verify(evidence, public_key_pem=key.public_key_pem, body=body)
+    try:
+        parsed = json.loads(body)
+    except ValueError as exc:
+        raise EvidenceInvalid("the signed body is not JSON") from exc
+    record = _signed_record(parsed, redemption.reference)
+    if record is None:
+        raise EvidenceInvalid(f"the signed body reports no charge {redemption.reference!r}")
+    voucher = record.get("voucher")
+    if voucher is not None and normalize_code(str(voucher)) != redemption.voucher.code:
+        raise EvidenceInvalid("the signed body names another voucher")
+    billed = record.get("billed_amount")
+    if redemption.billed_amount is not None and (
+        not isinstance(billed, str) or Decimal(billed) != redemption.billed_amount
+    ):
+        raise EvidenceInvalid("the signed billed_amount differs from the recorded one")
+    signed_usage = [
+        (line.get("model"), line.get("input_tokens", 0), line.get("output_tokens", 0))
+        for line in record.get("usage") or []
+        if isinstance(line, dict)
+    ]
+    recorded_usage = [
+        (line.get("model"), line.get("input_tokens", 0), line.get("output_tokens", 0))
+        for line in redemption.usage or []
+    ]
+    if signed_usage != recorded_usage:
+        raise EvidenceInvalid("the signed usage lines differ from the recorded ones")
+    return {
+        "redemption": redemption.pk,
+        "reference": redemption.reference,
+        "key_id": key.key_id,
+        "key_revoked": key.is_revoked(),
+        "signed_at": evidence.get("created"),
+        "body_sha256": stored.sha256,
+        "target_uri": evidence.get("target_uri"),
+    }

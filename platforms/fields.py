@@ -7,11 +7,19 @@ from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 _DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
+# Positive, plain digits, at most 2 decimal places: what every amount must be.
+AMOUNT_PATTERN = r"^(?=.*[1-9])[0-9]{1,14}(\.[0-9]{1,2})?$"
+
+
+@extend_schema_field(
+    {"type": "string", "format": "decimal", "pattern": AMOUNT_PATTERN, "example": "120.00"}
+)
 class DecimalStringField(serializers.DecimalField):
     """A money or points amount sent as a decimal string (``"120.00"``).
 
@@ -44,6 +52,14 @@ class CNYAmountField(DecimalStringField):
         super().__init__(decimal_places=2, **kwargs)
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "decimal",
+        "pattern": r"^(?=.*[1-9])[0-9]{1,14}$",
+        "example": "1500",
+    }
+)
 class PointsAmountField(DecimalStringField):
     """A points amount: whole points, as a string."""
 

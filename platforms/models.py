@@ -194,3 +194,32 @@ class IdempotencyRecord(models.Model):
 
     def body_bytes(self) -> Any:
         return bytes(self.response_body)
+
+
+class SignedRequestBody(models.Model):
+    """The exact body bytes of an accepted signed request that changed a voucher.
+
+    Kept beside the evidence stored with the ledger entries (signature base,
+    signature, key id), keyed by the body's SHA-256, so that a usage report
+    can be re-verified against the platform's public key at any later time
+    (``python manage.py verify_evidence``). A usage batch's body is stored
+    once for all of its records. Never edited; kept as long as the ledger.
+    """
+
+    sha256 = models.CharField(_("SHA-256 of the body"), max_length=64, primary_key=True)
+    platform = models.ForeignKey(
+        ComputePlatform, on_delete=models.PROTECT, related_name="+", verbose_name=_("platform")
+    )
+    body = models.BinaryField(_("body"))
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("signed request body")
+        verbose_name_plural = _("signed request bodies")
+
+    def __str__(self) -> str:
+        return self.sha256
+
+    @classmethod
+    def scope_q(cls, scope: Scope) -> models.Q:
+        return _platform_scope_q(scope)

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
+from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import ComputePlatform
+from vouchers.codes import normalize_code
+from vouchers.errors import BusinessError, Code
+from vouchers.models import Redemption
+from vouchers.services_vouchers import RedemptionResult, format_amount
 
 from .models import ModelCatalogEntry, PlatformKey
 
@@ -50,3 +58,73 @@ def platform_keys(platform: ComputePlatform) -> QuerySet[PlatformKey]:
 def platform_key_for_verification(key_id: str) -> PlatformKey | None:
     """The key named by a signature's ``keyid``, with its platform, or None."""
     return PlatformKey.objects.select_related("platform").filter(key_id=key_id).first()
+
+
+def _encode_cursor(created_at: datetime.datetime, pk: int) -> str:
+    raw = f"{created_at.astimezone(datetime.UTC).isoformat()}|{pk}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime.datetime, int]:
+    """The position a cursor names; a cursor we did not hand out is a validation error."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, _sep, pk = raw.partition("|")
+        parsed = datetime.datetime.fromisoformat(moment)
+        if parsed.tzinfo is None:
+            raise ValueError("naive")
+        return parsed, int(pk)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BusinessError(
+            Code.VALIDATION_ERROR, _("This cursor is not one the server returned."), "cursor"
+        ) from exc
+
+
+def redemption_list_item(redemption: Redemption) -> dict[str, Any]:
+    """One redemption as the listing shows it: its result, with what has become of it."""
+    body = RedemptionResult.of(
+        redemption, code=redemption.voucher.code, unit=redemption.voucher.unit, replayed=False
+    ).as_dict()
+    del body["replayed"]
+    body["status"] = str(redemption.status)
+    body["occurred_at"] = timezone.localtime(redemption.occurred_at).isoformat()
+    body["reversed_amount"] = format_amount(redemption.reversed_amount, redemption.voucher.unit)
+    return body
+
+
+def redemption_page(
+    *,
+    platform: ComputePlatform,
+    since: datetime.datetime | None = None,
+    voucher_code: str | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
+) -> dict[str, Any]:
+    """A page of the platform's own redemptions, oldest first, and the cursor after it.
+
+    Keyset pagination on (created_at, id), served by the index
+    ``redemption_platform_time``: a page costs the same however deep it is,
+    and rows made while a client pages through appear at the end, never twice.
+    """
+    rows = Redemption.objects.filter(platform=platform).select_related("voucher")
+    if since is not None:
+        rows = rows.filter(created_at__gte=since)
+    if voucher_code is not None:
+        code = normalize_code(voucher_code)
+        if code is None:
+            raise BusinessError(
+                Code.VALIDATION_ERROR,
+                _("This is not a valid voucher code; please check it for typos."),
+                "voucher",
+            )
+        rows = rows.filter(voucher__code=code)
+    if cursor is not None:
+        after, after_pk = _decode_cursor(cursor)
+        rows = rows.filter(Q(created_at__gt=after) | Q(created_at=after, pk__gt=after_pk))
+    page = list(rows.order_by("created_at", "id")[: limit + 1])
+    more = len(page) > limit
+    page = page[:limit]
+    return {
+        "results": [redemption_list_item(r) for r in page],
+        "next_cursor": _encode_cursor(page[-1].created_at, page[-1].pk) if more else None,
+    }

@@ -5,11 +5,33 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from .api import NotFoundView, PingView
 from .schema import SPECTACULAR_API_SETTINGS
+from .views import (
+    HoldCaptureView,
+    HoldReleaseView,
+    HoldsView,
+    RedemptionsView,
+    ReversalsView,
+    UsageBatchesView,
+    VoucherDetailView,
+)
 
 app_name = "platform_api"
 
 urlpatterns = [
     path("ping", PingView.as_view(), name="ping"),
+    # Path ids are matched loosely and checked by the view, so that a bad id
+    # gets the contract's hold_not_found / redemption_not_found, not a bare 404.
+    path("vouchers/<str:code>", VoucherDetailView.as_view(), name="voucher-detail"),
+    path("redemptions", RedemptionsView.as_view(), name="redemptions"),
+    path(
+        "redemptions/<str:redemption_id>/reversals",
+        ReversalsView.as_view(),
+        name="redemption-reversals",
+    ),
+    path("holds", HoldsView.as_view(), name="holds"),
+    path("holds/<str:hold_id>/capture", HoldCaptureView.as_view(), name="hold-capture"),
+    path("holds/<str:hold_id>/release", HoldReleaseView.as_view(), name="hold-release"),
+    path("usage-batches", UsageBatchesView.as_view(), name="usage-batches"),
     path(
         "schema/",
         SpectacularAPIView.as_view(custom_settings=SPECTACULAR_API_SETTINGS),

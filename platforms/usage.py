@@ -1,0 +1,219 @@
+"""From a platform's signed usage report to the voucher services.
+
+This is the API layer's half of a charge (DESIGN.md: ``vouchers`` never
+imports ``platforms``): it prices usage lines into points with the
+platform's model catalog, checks the currency, gathers the request's
+evidence and keeps the signed body, then calls the voucher services with
+plain values. The single-charge endpoints and every record of a usage batch
+go through the same functions here, so a record in a batch is judged exactly
+like the same body sent alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from audit.services import Actor
+from vouchers.codes import normalize_code
+from vouchers.errors import BusinessError, Code
+from vouchers.models import Hold, Program, Voucher
+from vouchers.services_vouchers import (
+    HoldResult,
+    RedemptionResult,
+    ReversalResult,
+    hold_capture,
+    hold_create,
+    hold_release,
+    redemption_reverse,
+    voucher_redeem,
+)
+
+from .catalog import usage_to_points
+from .models import SignedRequestBody
+from .signatures import VerifiedRequest
+
+
+@dataclass
+class SignedCall:
+    """One accepted signed request: who signed it, from where, and its body.
+
+    ``evidence`` is what every ledger entry the request causes keeps; the
+    body itself is stored once (:class:`SignedRequestBody`), the first time
+    the request changes something.
+    """
+
+    verified: VerifiedRequest
+    body: bytes
+    source_ip: str | None = None
+    _body_stored: bool = field(default=False, repr=False)
+
+    @property
+    def platform(self) -> Any:
+        return self.verified.platform
+
+    @property
+    def body_sha256(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
+
+    def evidence(self) -> dict[str, Any]:
+        return {**self.verified.evidence(), "body_sha256": self.body_sha256}
+
+    def actor(self) -> Actor:
+        return Actor.platform_key(
+            self.verified.key_id, source_ip=self.source_ip, evidence=self.evidence()
+        )
+
+    def store_body(self) -> None:
+        """Keep the signed body (once per request; a no-op when already kept)."""
+        if self._body_stored:
+            return
+        SignedRequestBody.objects.bulk_create(
+            [
+                SignedRequestBody(
+                    sha256=self.body_sha256, platform_id=self.platform.pk, body=self.body
+                )
+            ],
+            ignore_conflicts=True,
+        )
+        self._body_stored = True
+
+
+def _unit_of_voucher(code: Any) -> str | None:
+    normalized = normalize_code(code) if isinstance(code, str) else None
+    if normalized is None:
+        return None
+    return Voucher.objects.filter(code=normalized).values_list("unit", flat=True).first()
+
+
+def _priced(
+    call: SignedCall, data: Mapping[str, Any], unit: str | None
+) -> tuple[int | None, list[dict[str, Any]]]:
+    """Check the currency and price the usage lines: (points used, priced lines).
+
+    For POINTS vouchers the usage lines are the charge; for CNY vouchers they
+    are optional evidence, priced all the same so that the catalog row in
+    force is recorded with the charge (the anomaly detectors compare bills
+    with it).
+    """
+    billed = data.get("billed_amount")
+    if billed is not None and data.get("currency") is None:
+        raise BusinessError(
+            Code.VALIDATION_ERROR, _('Give the currency ("CNY") with billed_amount.'), "currency"
+        )
+    if unit == Program.Unit.CNY and billed is not None and data.get("currency") != "CNY":
+        raise BusinessError(Code.VALIDATION_ERROR, _('The currency must be "CNY".'), "currency")
+    lines = data.get("usage") or []
+    if unit == Program.Unit.POINTS and not lines:
+        raise BusinessError(
+            Code.VALIDATION_ERROR, _("usage is required for vouchers in points."), "usage"
+        )
+    if not lines:
+        return None, []
+    total, priced = usage_to_points(call.platform, lines, data["occurred_at"])
+    points = total if unit == Program.Unit.POINTS else None
+    return points, [line.as_dict() for line in priced]
+
+
+def redeem(call: SignedCall, data: Mapping[str, Any]) -> RedemptionResult:
+    """Charge one redemption body (``POST redemptions``, or one batch record)."""
+    unit = _unit_of_voucher(data["voucher"])
+    points, lines = _priced(call, data, unit)
+    with transaction.atomic():
+        result = voucher_redeem(
+            actor=call.actor(),
+            platform=call.platform,
+            reference=data["reference"],
+            occurred_at=data["occurred_at"],
+            voucher_code=data["voucher"],
+            billed_amount=data.get("billed_amount"),
+            points_used=points,
+            usage=lines,
+            allow_partial=data.get("allow_partial", True),
+            request_evidence=call.evidence(),
+        )
+        if not result.replayed:
+            call.store_body()
+    return result
+
+
+def capture(call: SignedCall, hold_id: int, data: Mapping[str, Any]) -> RedemptionResult:
+    """Charge an open hold (``POST holds/{id}/capture``)."""
+    unit = (
+        Hold.objects.filter(pk=hold_id, platform=call.platform)
+        .values_list("voucher__unit", flat=True)
+        .first()
+    )
+    if unit is None:
+        raise BusinessError(Code.HOLD_NOT_FOUND, _("No such hold."), "hold")
+    points, lines = _priced(call, data, unit)
+    with transaction.atomic():
+        result = hold_capture(
+            actor=call.actor(),
+            platform=call.platform,
+            hold_id=hold_id,
+            reference=data["reference"],
+            occurred_at=data["occurred_at"],
+            billed_amount=data.get("billed_amount"),
+            points_used=points,
+            usage=lines,
+            allow_partial=data.get("allow_partial", True),
+            request_evidence=call.evidence(),
+        )
+        if not result.replayed:
+            call.store_body()
+    return result
+
+
+def hold(call: SignedCall, data: Mapping[str, Any]) -> HoldResult:
+    """Reserve part of a voucher (``POST holds``)."""
+    amount: Decimal = data["amount"]
+    with transaction.atomic():
+        result = hold_create(
+            actor=call.actor(),
+            platform=call.platform,
+            reference=data["reference"],
+            amount=amount,
+            voucher_code=data["voucher"],
+            expires_in=data["expires_in"],
+            request_evidence=call.evidence(),
+        )
+        if not result.replayed:
+            call.store_body()
+    return result
+
+
+def release(call: SignedCall, hold_id: int) -> HoldResult:
+    """Give a hold back (``POST holds/{id}/release``)."""
+    with transaction.atomic():
+        result = hold_release(
+            actor=call.actor(),
+            platform=call.platform,
+            hold_id=hold_id,
+            request_evidence=call.evidence(),
+        )
+        call.store_body()
+    return result
+
+
+def reverse(call: SignedCall, redemption_id: int, data: Mapping[str, Any]) -> ReversalResult:
+    """Refund all or part of a charge (``POST redemptions/{id}/reversals``)."""
+    with transaction.atomic():
+        result = redemption_reverse(
+            actor=call.actor(),
+            platform=call.platform,
+            redemption_id=redemption_id,
+            amount=data["amount"],
+            reference=data["reference"],
+            reason=data.get("reason", ""),
+            request_evidence=call.evidence(),
+        )
+        if not result.replayed:
+            call.store_body()
+    return result
