@@ -34,6 +34,7 @@ RECEIVABLE_CREATED = "receivable.created"
 PROGRAM_RATE_STEPPED = "program.rate_stepped"
 PROGRAM_CLOSED_AT_EXIT = "program.closed_at_exit"
 LEDGER_EXPORTED = "ledger.exported"
+SETTLEMENT_EXPORTED = "settlement.exported"
 
 # Programs, eligibility and applications (issue 3).
 PROGRAM_OPENED = "program.opened"

@@ -16,4 +16,5 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("platforms.urls")),
+    path("operator/", include("platforms.operator_urls")),
 ]

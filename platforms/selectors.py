@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import base64
 import datetime
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import ComputePlatform
+from accounts.scoping import scope_for, scoped
 from vouchers.codes import normalize_code
 from vouchers.errors import BusinessError, Code
-from vouchers.models import Redemption
+from vouchers.models import Hold, Program, Redemption, Reversal
 from vouchers.services_vouchers import RedemptionResult, format_amount
 
 from .models import ModelCatalogEntry, PlatformKey
@@ -127,4 +131,143 @@ def redemption_page(
     return {
         "results": [redemption_list_item(r) for r in page],
         "next_cursor": _encode_cursor(page[-1].created_at, page[-1].pk) if more else None,
+    }
+
+
+# -- operators' pages ---------------------------------------------------------
+
+
+def operator_platforms(user: Any) -> QuerySet[ComputePlatform]:
+    """The platforms whose operator pages ``user`` may open: the ones they
+    operate (superusers: all)."""
+    scope = scope_for(user)
+    platforms = scoped(ComputePlatform.objects.order_by("name"), user)
+    if scope.is_superuser:
+        return platforms
+    return platforms.filter(pk__in=scope.platform_ids)
+
+
+def month_bounds(month: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
+    """The first instant of ``month`` and of the next one, in China Standard Time."""
+    tz = timezone.get_default_timezone()
+    start = datetime.datetime(month.year, month.month, 1, tzinfo=tz)
+    following = (start + datetime.timedelta(days=32)).replace(day=1)
+    return start, following
+
+
+@dataclass(frozen=True)
+class SettlementRow:
+    """What one program owes the platform for one month."""
+
+    program_id: int
+    program: str
+    district: str
+    unit: str
+    charges: int
+    billed: Decimal
+    covered: Decimal
+    reversed: Decimal
+
+    @property
+    def net(self) -> Decimal:
+        return self.covered - self.reversed
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """A platform's monthly settlement statement: covered amounts by program."""
+
+    platform: ComputePlatform
+    month: datetime.date
+    starts_at: datetime.datetime
+    ends_at: datetime.datetime
+    rows: list[SettlementRow]
+
+    def totals(self) -> list[dict[str, Any]]:
+        """Sums per unit (yuan and points are never added together)."""
+        units: dict[str, dict[str, Any]] = {}
+        for row in self.rows:
+            total = units.setdefault(
+                row.unit,
+                {"unit": row.unit, "charges": 0, "covered": Decimal("0"), "reversed": Decimal("0")},
+            )
+            total["charges"] += row.charges
+            total["covered"] += row.covered
+            total["reversed"] += row.reversed
+        for total in units.values():
+            total["net"] = total["covered"] - total["reversed"]
+        return [units[u] for u in sorted(units)]
+
+
+def settlement_statement(*, platform: ComputePlatform, month: datetime.date) -> Settlement:
+    """What each program owes ``platform`` for ``month``: charges made in the
+    month less reversals made in it (a reversal of an earlier month's charge
+    is settled in the month it happens, as on a bank statement)."""
+    start, end = month_bounds(month)
+    zero = Value(Decimal("0"), output_field=DecimalField(max_digits=18, decimal_places=2))
+    charged = (
+        Redemption.objects.filter(platform=platform, created_at__gte=start, created_at__lt=end)
+        .values("voucher__program_id")
+        .annotate(
+            charges=Count("id"),
+            billed=Coalesce(Sum("billed_amount"), zero),
+            covered=Coalesce(Sum("covered"), zero),
+        )
+    )
+    reversed_ = (
+        Reversal.objects.filter(platform=platform, created_at__gte=start, created_at__lt=end)
+        .values("redemption__voucher__program_id")
+        .annotate(amount=Coalesce(Sum("amount"), zero))
+    )
+    figures: dict[int, dict[str, Any]] = {}
+    for row in charged:
+        figures[row["voucher__program_id"]] = {
+            "charges": row["charges"],
+            "billed": row["billed"],
+            "covered": row["covered"],
+            "reversed": Decimal("0"),
+        }
+    for reversal in reversed_:
+        entry = figures.setdefault(
+            reversal["redemption__voucher__program_id"],
+            {
+                "charges": 0,
+                "billed": Decimal("0"),
+                "covered": Decimal("0"),
+                "reversed": Decimal("0"),
+            },
+        )
+        entry["reversed"] = reversal["amount"]
+    programs = Program.objects.select_related("district").in_bulk(list(figures))
+    rows = [
+        SettlementRow(
+            program_id=pk,
+            program=programs[pk].display_name,
+            district=programs[pk].district.display_name,
+            unit=programs[pk].unit,
+            **figures[pk],
+        )
+        for pk in sorted(figures, key=lambda pk: (programs[pk].district.code, pk))
+    ]
+    return Settlement(platform=platform, month=month, starts_at=start, ends_at=end, rows=rows)
+
+
+def operator_activity(*, platform: ComputePlatform, limit: int = 50) -> dict[str, Any]:
+    """The latest redemptions, reversals and the open holds of ``platform``."""
+    return {
+        "redemptions": list(
+            Redemption.objects.filter(platform=platform)
+            .select_related("voucher", "voucher__program", "voucher__enterprise")
+            .order_by("-created_at", "-id")[:limit]
+        ),
+        "reversals": list(
+            Reversal.objects.filter(platform=platform)
+            .select_related("redemption__voucher")
+            .order_by("-created_at", "-id")[:limit]
+        ),
+        "holds": list(
+            Hold.objects.filter(platform=platform, status=Hold.Status.OPEN)
+            .select_related("voucher", "voucher__enterprise")
+            .order_by("expires_at", "id")[:limit]
+        ),
     }
