@@ -65,7 +65,7 @@ class Actor:
         )
 
 
-def audit_record(
+def audit_event(
     *,
     actor: Actor,
     event_type: str,
@@ -80,16 +80,11 @@ def audit_record(
     object_id: str = "",
     object_repr: str = "",
 ) -> AuditEvent:
-    """Append one event about ``obj``; call it inside the change's transaction.
-
-    ``object_type`` and ``object_id`` (and ``object_repr``) name the object
-    when there is no instance (a failed login for an unknown address, an
-    object just deleted).
-    """
+    """Build (without saving) one event about ``obj``; see :func:`audit_record`."""
     if obj is not None:
         object_type = f"{obj._meta.app_label}.{obj._meta.model_name}"
         object_id = str(obj.pk)
-    event = AuditEvent.objects.create(
+    return AuditEvent(
         event_type=event_type,
         actor_kind=actor.kind,
         actor_user=actor.user,
@@ -106,8 +101,27 @@ def audit_record(
         evidence=actor.evidence,
         note=note,
     )
+
+
+def audit_record(**kwargs: Any) -> AuditEvent:
+    """Append one event about ``obj``; call it inside the change's transaction.
+
+    Takes the keyword arguments of :func:`audit_event`. ``object_type`` and
+    ``object_id`` (and ``object_repr``) name the object when there is no
+    instance (a failed login for an unknown address, an object just deleted).
+    """
+    event = audit_event(**kwargs)
+    event.save(force_insert=True)
     _request_seal()
     return event
+
+
+def audit_record_all(events: list[AuditEvent]) -> list[AuditEvent]:
+    """Append several built events (:func:`audit_event`) in one INSERT, in order."""
+    if events:
+        AuditEvent.objects.bulk_create(events)
+        _request_seal()
+    return events
 
 
 def client_ip(request: Any) -> str | None:

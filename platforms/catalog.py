@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from accounts.models import ComputePlatform
 from vouchers.errors import BusinessError, Code
 
-from .selectors import catalog_entry_in_force
+from .selectors import CatalogSnapshot, catalog_entry_in_force
 
 POINTS_PER_YUAN = 250_000
 MAX_TOKENS_PER_LINE = 10**12
@@ -74,13 +74,16 @@ def usage_to_points(
     platform: ComputePlatform | int,
     usage_lines: Sequence[Mapping[str, Any]],
     on: datetime.datetime,
+    *,
+    catalog: CatalogSnapshot | None = None,
 ) -> tuple[int, list[UsageLinePoints]]:
     """Convert usage lines (``model``, ``input_tokens``, ``output_tokens``) into points.
 
     Returns the total and one priced line per usage line, naming the catalog
     row in force at ``on`` that priced it. A model the platform's catalog does
     not list at ``on`` is refused with ``validation_error`` on
-    ``usage[i].model``.
+    ``usage[i].model``. ``catalog`` (a snapshot of the platform's catalog)
+    saves a query per line when many reports are priced at once.
     """
     if not usage_lines:
         raise BusinessError(
@@ -96,7 +99,11 @@ def usage_to_points(
             )
         input_tokens = _token_count(line, "input_tokens", index)
         output_tokens = _token_count(line, "output_tokens", index)
-        entry = catalog_entry_in_force(platform, model, on=on)
+        entry = (
+            catalog.in_force(model, on=on)
+            if catalog is not None
+            else catalog_entry_in_force(platform, model, on=on)
+        )
         if entry is None:
             raise BusinessError(
                 Code.VALIDATION_ERROR,

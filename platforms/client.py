@@ -166,7 +166,7 @@ class PlatformClient:
     def _delay(self, attempt: int, response: requests.Response | None) -> float:
         if response is not None:
             retry_after = response.headers.get("Retry-After", "")
-            if retry_after.isdigit():
+            if retry_after.isascii() and retry_after.isdigit():
                 return min(float(retry_after), self.max_backoff)
         # Exponential backoff with jitter, so retrying clients spread out.
         return min(self.backoff * (2**attempt), self.max_backoff) * (0.5 + random.random() / 2)  # noqa: S311

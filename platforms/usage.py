@@ -26,6 +26,7 @@ from vouchers.errors import BusinessError, Code
 from vouchers.models import Hold, Program, Voucher
 from vouchers.services_vouchers import (
     HoldResult,
+    RedeemInput,
     RedemptionResult,
     ReversalResult,
     hold_capture,
@@ -33,10 +34,14 @@ from vouchers.services_vouchers import (
     hold_release,
     redemption_reverse,
     voucher_redeem,
+    voucher_redeem_batch,
 )
 
+from .api_errors import error_body, first_validation_error
 from .catalog import usage_to_points
 from .models import SignedRequestBody
+from .selectors import CatalogSnapshot
+from .serializers import RedemptionRequestSerializer
 from .signatures import VerifiedRequest
 
 
@@ -92,8 +97,23 @@ def _unit_of_voucher(code: Any) -> str | None:
     return Voucher.objects.filter(code=normalized).values_list("unit", flat=True).first()
 
 
+def _units_of_vouchers(codes: list[Any]) -> dict[Any, str]:
+    """The unit of each voucher code (as sent) that names a voucher, in one query."""
+    normalized = {code: normalize_code(code) for code in codes if isinstance(code, str) and code}
+    units = dict(
+        Voucher.objects.filter(code__in={c for c in normalized.values() if c}).values_list(
+            "code", "unit"
+        )
+    )
+    return {code: units[n] for code, n in normalized.items() if n in units}
+
+
 def _priced(
-    call: SignedCall, data: Mapping[str, Any], unit: str | None
+    call: SignedCall,
+    data: Mapping[str, Any],
+    unit: str | None,
+    *,
+    catalog: CatalogSnapshot | None = None,
 ) -> tuple[int | None, list[dict[str, Any]]]:
     """Check the currency and price the usage lines: (points used, priced lines).
 
@@ -116,7 +136,7 @@ def _priced(
         )
     if not lines:
         return None, []
-    total, priced = usage_to_points(call.platform, lines, data["occurred_at"])
+    total, priced = usage_to_points(call.platform, lines, data["occurred_at"], catalog=catalog)
     points = total if unit == Program.Unit.POINTS else None
     return points, [line.as_dict() for line in priced]
 
@@ -141,6 +161,77 @@ def redeem(call: SignedCall, data: Mapping[str, Any]) -> RedemptionResult:
         if not result.replayed:
             call.store_body()
     return result
+
+
+def redeem_batch(call: SignedCall, records: list[Any]) -> list[dict[str, Any]]:
+    """Charge a usage batch: each record judged as ``POST redemptions`` would judge
+    it alone; the results in order, each ``captured``, ``replayed`` or ``rejected``.
+
+    Shape, currency and usage pricing are checked record by record here; the
+    charges themselves go to :func:`vouchers.services_vouchers.voucher_redeem_batch`
+    in one call, which writes the accepted ones in bulk.
+    """
+    results: list[dict[str, Any] | None] = [None] * len(records)
+    valid: list[tuple[int, dict[str, Any]]] = []
+    for index, record in enumerate(records):
+        serializer = RedemptionRequestSerializer(data=record)
+        if serializer.is_valid():
+            valid.append((index, dict(serializer.validated_data)))
+        else:
+            field, message = first_validation_error(serializer.errors)
+            results[index] = error_body(Code.VALIDATION_ERROR, message, field)
+    units = _units_of_vouchers([data["voucher"] for _index, data in valid])
+    catalog = CatalogSnapshot(call.platform)
+    charged: list[tuple[int, RedeemInput]] = []
+    for index, data in valid:
+        try:
+            points, lines = _priced(call, data, units.get(data["voucher"]), catalog=catalog)
+        except BusinessError as refusal:
+            results[index] = refusal.as_body()
+            continue
+        charged.append(
+            (
+                index,
+                RedeemInput(
+                    reference=data["reference"],
+                    occurred_at=data["occurred_at"],
+                    voucher_code=data["voucher"],
+                    billed_amount=data.get("billed_amount"),
+                    points_used=points,
+                    usage=lines,
+                    allow_partial=data.get("allow_partial", True),
+                ),
+            )
+        )
+    with transaction.atomic():
+        outcomes = voucher_redeem_batch(
+            actor=call.actor(),
+            platform=call.platform,
+            items=[item for _index, item in charged],
+            request_evidence=call.evidence(),
+        )
+        if any(isinstance(o, RedemptionResult) and not o.replayed for o in outcomes):
+            call.store_body()
+    for (index, _item), outcome in zip(charged, outcomes, strict=True):
+        if isinstance(outcome, BusinessError):
+            results[index] = outcome.as_body()
+        else:
+            body = outcome.as_dict()
+            body["status"] = "replayed" if outcome.replayed else "captured"
+            results[index] = body
+    answers: list[dict[str, Any]] = []
+    for index, result in enumerate(results):
+        if result is None:  # every record got an answer above; never reached
+            raise RuntimeError(f"batch record {index} has no result")
+        if "error" in result:
+            result = {"reference": _reference_of(records[index]), "status": "rejected", **result}
+        answers.append(result)
+    return answers
+
+
+def _reference_of(record: Any) -> str | None:
+    reference = record.get("reference") if isinstance(record, dict) else None
+    return reference if isinstance(reference, str) else None
 
 
 def capture(call: SignedCall, hold_id: int, data: Mapping[str, Any]) -> RedemptionResult:

@@ -24,7 +24,6 @@ from vouchers.services_vouchers import voucher_lookup
 
 from . import usage
 from .api import IDEMPOTENCY_KEY, POST_ERRORS, SIGNED_ERRORS, PlatformAPIView, error_response
-from .api_errors import error_body, first_validation_error
 from .idempotency import idempotent
 from .selectors import redemption_page
 from .serializers import (
@@ -53,7 +52,8 @@ def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[st
 
 def _object_id(text: str, code: str, message: Any, field: str) -> int:
     """A path id as an integer; anything else names no object (404, never 500)."""
-    if not text.isdigit() or not 0 < int(text) <= MAX_ID:
+    # isdigit() alone admits "¹" and other digits int() refuses.
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_ID:
         raise BusinessError(code, message, field)
     return int(text)
 
@@ -217,28 +217,6 @@ class ReversalsView(SignedView):
         return Response(result.as_dict(), status=201)
 
 
-def _batch_record(call: usage.SignedCall, record: Any) -> dict[str, Any]:
-    """Judge one batch record exactly as ``POST redemptions`` would; it stands alone."""
-    reference = record.get("reference") if isinstance(record, dict) else None
-    if not isinstance(reference, str):
-        reference = None
-    serializer = RedemptionRequestSerializer(data=record)
-    if not serializer.is_valid():
-        field, message = first_validation_error(serializer.errors)
-        return {
-            "reference": reference,
-            "status": "rejected",
-            **error_body(Code.VALIDATION_ERROR, message, field),
-        }
-    try:
-        result = usage.redeem(call, serializer.validated_data)
-    except BusinessError as refusal:
-        return {"reference": reference, "status": "rejected", **refusal.as_body()}
-    body = result.as_dict()
-    body["status"] = "replayed" if result.replayed else "captured"
-    return body
-
-
 class UsageBatchesView(SignedView):
     @extend_schema(
         operation_id="usage_batch_create",
@@ -254,9 +232,5 @@ class UsageBatchesView(SignedView):
     @idempotent
     def post(self, request: Request) -> Response:
         data = _valid(UsageBatchRequestSerializer, request.data)
-        call = self.call(request)
-        results = []
-        # Each record is charged in its own transaction (a savepoint when the
-        # batch runs under an Idempotency-Key): a refused one undoes only itself.
-        results = [_batch_record(call, record) for record in data["records"]]
+        results = usage.redeem_batch(self.call(request), data["records"])
         return Response({"results": results}, status=200)

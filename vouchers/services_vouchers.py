@@ -99,7 +99,7 @@ from django_fsm import can_proceed
 from accounts.models import ComputePlatform, Enterprise
 from accounts.uscc import uscc_problem
 from audit import events
-from audit.services import Actor, audit_record
+from audit.services import Actor, audit_event, audit_record, audit_record_all
 
 from .codes import generate_code, normalize_code
 from .errors import BusinessError, Code
@@ -393,7 +393,7 @@ def _locked_voucher(
     return voucher
 
 
-def _record(
+def _entry(
     voucher: Voucher,
     *,
     kind: str,
@@ -409,11 +409,11 @@ def _record(
     evidence: dict[str, Any] | None = None,
     note: str = "",
 ) -> LedgerEntry:
-    """Apply one change to the (locked) voucher and write its ledger entry and
-    audit event. The caller saves the voucher."""
+    """Apply one change to the (locked) voucher in memory and build, without
+    saving, its ledger entry. The caller saves both and records the event."""
     voucher.balance += balance_change
     voucher.held += held_change
-    entry = LedgerEntry.objects.create(
+    return LedgerEntry(
         voucher=voucher,
         kind=kind,
         amount=amount,
@@ -432,24 +432,37 @@ def _record(
         request_evidence=evidence,
         note=note,
     )
-    audit_record(
+
+
+def _entry_event(entry: LedgerEntry, *, actor: Actor) -> Any:
+    """The audit event of a saved ledger entry (built, not saved)."""
+    voucher = entry.voucher
+    return audit_event(
         actor=actor,
         event_type=events.LEDGER_ENTRY_RECORDED,
         obj=entry,
         after={
             "voucher": voucher.code,
-            "kind": kind,
-            "amount": str(amount),
-            "balance_after": str(voucher.balance),
-            "held_after": str(voucher.held),
-            "program_return": str(program_return),
-            "reference": _reference_of(redemption, hold, reversal),
+            "kind": entry.kind,
+            "amount": str(entry.amount),
+            "balance_after": str(entry.balance_after),
+            "held_after": str(entry.held_after),
+            "program_return": str(entry.program_return),
+            "reference": _reference_of(entry.redemption, entry.hold, entry.reversal),
         },
         district_id=voucher.program.district_id,
         enterprise_id=voucher.enterprise_id,
-        platform_id=platform.pk if platform else None,
-        note=note,
+        platform_id=entry.platform_id,
+        note=entry.note,
     )
+
+
+def _record(voucher: Voucher, *, actor: Actor, **change: Any) -> LedgerEntry:
+    """Apply one change to the (locked) voucher and write its ledger entry and
+    audit event (:func:`_entry` takes the change). The caller saves the voucher."""
+    entry = _entry(voucher, actor=actor, **change)
+    entry.save(force_insert=True)
+    audit_record_all([_entry_event(entry, actor=actor)])
     return entry
 
 
@@ -780,6 +793,262 @@ def _redeem(
     )
     fields += _settle_status(voucher, actor=actor)
     voucher.save(update_fields=["balance", "held", *fields])
+    return RedemptionResult.of(redemption, code=voucher.code, unit=voucher.unit, replayed=False)
+
+
+class _BatchWrites:
+    """The rows a batch has decided to write, inserted in bulk on :meth:`flush`."""
+
+    def __init__(self, actor: Actor) -> None:
+        self.actor = actor
+        self.redemptions: list[Redemption] = []
+        self.entries: list[LedgerEntry] = []
+
+    def flush(self) -> None:
+        Redemption.objects.bulk_create(self.redemptions)
+        for entry in self.entries:
+            entry.redemption_id = entry.redemption.pk  # type: ignore[union-attr]
+        LedgerEntry.objects.bulk_create(self.entries)
+        audit_record_all([_entry_event(entry, actor=self.actor) for entry in self.entries])
+        self.redemptions = []
+        self.entries = []
+
+
+@dataclass(frozen=True)
+class RedeemInput:
+    """One charge of :func:`voucher_redeem_batch`: the arguments of :func:`voucher_redeem`."""
+
+    reference: Any
+    occurred_at: Any
+    voucher_code: Any
+    billed_amount: Any = None
+    points_used: Any = None
+    usage: Any = ()
+    allow_partial: bool = True
+
+
+@dataclass
+class _Prepared:
+    index: int
+    reference: str
+    occurred_at: datetime.datetime
+    code: str
+    lines: list[dict[str, Any]]
+    item: RedeemInput
+    fingerprint: str
+
+
+def _prepare(index: int, item: RedeemInput) -> _Prepared:
+    reference = _reference(item.reference)
+    occurred_at = _occurred_at(item.occurred_at)
+    code = _code(item.voucher_code)
+    lines = _usage_lines(item.usage)
+    fingerprint = _fingerprint(
+        voucher=code,
+        occurred_at=occurred_at,
+        billed_amount=item.billed_amount,
+        points_used=item.points_used,
+        usage=lines,
+        allow_partial=bool(item.allow_partial),
+    )
+    return _Prepared(index, reference, occurred_at, code, lines, item, fingerprint)
+
+
+def voucher_redeem_batch(
+    *,
+    actor: Actor,
+    platform: ComputePlatform,
+    items: Sequence[RedeemInput],
+    request_evidence: dict[str, Any] | None = None,
+) -> list[RedemptionResult | BusinessError]:
+    """Charge many redemptions at once (a usage batch): one result per item, in order.
+
+    Each item is judged exactly as :func:`voucher_redeem` would judge it sent
+    alone, in the order given (a later item sees the balance the earlier ones
+    left), and stands or falls alone: a refused item is a ``BusinessError``
+    in its place and changes nothing. The accepted ones are written together —
+    every voucher involved locked once, in id order, and the redemptions,
+    ledger entries and audit events inserted in bulk — which is what makes a
+    batch of 1,000 records cheap. If the bulk write meets a concurrent request
+    with one of the same references, the batch is re-run item by item through
+    :func:`voucher_redeem`, so the answers are the same either way.
+    """
+    try:
+        with transaction.atomic():
+            return _redeem_batch(
+                actor=actor, platform=platform, items=items, evidence=request_evidence
+            )
+    except IntegrityError as exc:
+        if not _is_reference_clash(exc):
+            raise
+    results: list[RedemptionResult | BusinessError] = []
+    for item in items:
+        try:
+            results.append(
+                voucher_redeem(
+                    actor=actor,
+                    platform=platform,
+                    reference=item.reference,
+                    occurred_at=item.occurred_at,
+                    voucher_code=item.voucher_code,
+                    billed_amount=item.billed_amount,
+                    points_used=item.points_used,
+                    usage=item.usage,
+                    allow_partial=item.allow_partial,
+                    request_evidence=request_evidence,
+                )
+            )
+        except BusinessError as refusal:
+            results.append(refusal)
+    return results
+
+
+def _redeem_batch(
+    *,
+    actor: Actor,
+    platform: ComputePlatform,
+    items: Sequence[RedeemInput],
+    evidence: dict[str, Any] | None,
+) -> list[RedemptionResult | BusinessError]:
+    results: list[RedemptionResult | BusinessError | None] = [None] * len(items)
+    prepared: list[_Prepared] = []
+    for index, raw in enumerate(items):
+        try:
+            prepared.append(_prepare(index, raw))
+        except BusinessError as refusal:
+            results[index] = refusal
+    existing = {
+        r.reference: r
+        for r in Redemption.objects.filter(
+            platform=platform, reference__in={p.reference for p in prepared}
+        ).select_related("voucher")
+    }
+    vouchers: dict[str, Voucher] = {
+        v.code: v
+        for v in Voucher.objects.select_for_update(of=("self",))
+        .select_related("program", "program__district", "enterprise")
+        .prefetch_related("program__phase_steps")
+        .annotate(
+            platform_bound=Exists(
+                Program.platforms.through.objects.filter(
+                    program_id=OuterRef("program_id"), computeplatform_id=platform.pk
+                )
+            )
+        )
+        .filter(code__in={p.code for p in prepared})
+        .order_by("pk")
+    }
+    made: dict[str, tuple[str, Redemption]] = {}  # reference → (fingerprint, new redemption)
+    writes = _BatchWrites(actor)
+    dirty: dict[int, tuple[Voucher, set[str]]] = {}
+    for item in prepared:
+        try:
+            results[item.index] = _redeem_one_in_batch(
+                item,
+                actor=actor,
+                platform=platform,
+                evidence=evidence,
+                existing=existing,
+                made=made,
+                vouchers=vouchers,
+                writes=writes,
+                dirty=dirty,
+            )
+        except BusinessError as refusal:
+            results[item.index] = refusal
+    writes.flush()
+    for voucher, fields in dirty.values():
+        voucher.save(update_fields=["balance", "held", *sorted(fields)])
+    # Results were built before the insert gave the rows their ids.
+    return [
+        RedemptionResult.of(r.redemption, code=r.voucher, unit=r.unit, replayed=r.replayed)
+        if isinstance(r, RedemptionResult)
+        else r
+        for r in results
+        if r is not None
+    ]
+
+
+def _redeem_one_in_batch(
+    item: _Prepared,
+    *,
+    actor: Actor,
+    platform: ComputePlatform,
+    evidence: dict[str, Any] | None,
+    existing: dict[str, Redemption],
+    made: dict[str, tuple[str, Redemption]],
+    vouchers: dict[str, Voucher],
+    writes: _BatchWrites,
+    dirty: dict[int, tuple[Voucher, set[str]]],
+) -> RedemptionResult:
+    """One item of a batch, against the batch's locked vouchers (in memory)."""
+    conflict = BusinessError(
+        Code.REFERENCE_CONFLICT,
+        _("This reference was already used for a different charge."),
+        "reference",
+    )
+    if item.reference in existing:
+        old = existing[item.reference]
+        if old.request_fingerprint != item.fingerprint:
+            raise conflict
+        return RedemptionResult.of(old, code=old.voucher.code, unit=old.voucher.unit, replayed=True)
+    if item.reference in made:
+        fingerprint, twin = made[item.reference]
+        if fingerprint != item.fingerprint:
+            raise conflict
+        return RedemptionResult.of(
+            twin, code=twin.voucher.code, unit=twin.voucher.unit, replayed=True
+        )
+    voucher = vouchers.get(item.code)
+    if voucher is None:
+        raise _not_found()
+    fields = _check_usable(voucher, platform=platform, occurred_at=item.occurred_at, actor=actor)
+    charge = _charge(
+        voucher,
+        occurred_at=item.occurred_at,
+        billed_amount=item.item.billed_amount,
+        points_used=item.item.points_used,
+    )
+    allow_partial = bool(item.item.allow_partial)
+    covered = _cover(charge, limit=voucher.available, allow_partial=allow_partial)
+    redemption = Redemption(
+        voucher=voucher,
+        platform=platform,
+        reference=item.reference,
+        occurred_at=item.occurred_at,
+        billed_amount=charge.billed_amount,
+        rate_applied=charge.rate,
+        points_used=charge.points_used,
+        covered=covered,
+        payable_by_enterprise=charge.asked - covered,
+        usage=item.lines,
+        allow_partial=allow_partial,
+        balance_after=voucher.available - covered,
+        request_fingerprint=item.fingerprint,
+        request_evidence=evidence,
+        created_at=timezone.now(),
+    )
+    made[item.reference] = (item.fingerprint, redemption)
+    writes.redemptions.append(redemption)
+    writes.entries.append(
+        _entry(
+            voucher,
+            kind=LedgerEntry.Kind.CAPTURE,
+            amount=covered,
+            balance_change=-covered,
+            actor=actor,
+            platform=platform,
+            redemption=redemption,
+            evidence=evidence,
+        )
+    )
+    if voucher.available == 0 and voucher.held == 0:
+        # The voucher is about to be exhausted: its audit event must follow
+        # the ledger entries that exhausted it, as it does for single charges.
+        writes.flush()
+    fields += _settle_status(voucher, actor=actor)
+    _voucher, changed = dirty.setdefault(voucher.pk, (voucher, set()))
+    changed.update(fields)
     return RedemptionResult.of(redemption, code=voucher.code, unit=voucher.unit, replayed=False)
 
 

@@ -380,7 +380,7 @@ def test_holds_of_other_platforms_and_bad_ids_are_hold_not_found(
     ).json()
     other = register_key()
     refused(post(client, other, f"holds/{hold['id']}/release", {}), 404, "hold_not_found")
-    for bad in ("abc", "0", "99999999999999999999999"):
+    for bad in ("abc", "0", "99999999999999999999999", "¹", "٣"):
         refused(post(client, signing_key, f"holds/{bad}/release", {}), 404, "hold_not_found")
 
 
