@@ -149,11 +149,14 @@ class Line:
         if fact is None:
             return {"label": self.fact, "found": str(self.found), "required": str(self.value)}
         parsed = fact.parse(self.value)
-        return {
-            "label": str(fact.label),
-            "found": fact.show(self.found),
-            "required": f"{op.label} {fact.show(parsed)}",
-        }
+        if fact.type == FactType.BOOLEAN:
+            # "equal to yes" says no more than "yes": a yes/no fact requires
+            # the answer itself.
+            wanted = parsed if op.key == "eq" else not parsed
+            required = fact.show(wanted)
+        else:
+            required = f"{op.label} {fact.show(parsed)}"
+        return {"label": str(fact.label), "found": fact.show(self.found), "required": required}
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.functional import Promise
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Enterprise
@@ -51,6 +51,8 @@ class Fact:
     read: Callable[[Enterprise, Context], Any]
     choices: tuple[tuple[str, Any], ...] = field(default=())
     unit: Promise | str = ""
+    # For units whose word depends on the number ("1 year", "2 years").
+    counted: Callable[[int, str], str] | None = None
 
     def parse(self, raw: Any) -> Any:
         """Turn a rule's stored value into the fact's type; ValueError when it cannot."""
@@ -101,6 +103,8 @@ class Fact:
         if self.type == FactType.NUMBER:
             number = Decimal(value)
             text = f"{number:,.0f}" if number == number.to_integral() else f"{number:,}"
+            if self.counted is not None:
+                return self.counted(int(number), text)
             return f"{text} {self.unit}".strip() if self.unit else text
         if self.type == FactType.CHOICE:
             labels = dict(self.choices)
@@ -137,6 +141,10 @@ def fact_choices() -> list[tuple[str, str]]:
     return [(f.key, str(f.label)) for f in FACTS.values()]
 
 
+def _years(count: int, text: str) -> str:
+    return ngettext("%(number)s year", "%(number)s years", count) % {"number": text}
+
+
 def today() -> datetime.date:
     return timezone.localdate()
 
@@ -160,7 +168,7 @@ for _fact in [
         _("years since founding"),
         FactType.NUMBER,
         _years_since_founding,
-        unit=_("years"),
+        counted=_years,
     ),
     Fact(
         "industry",

@@ -23,6 +23,7 @@ from audit.services import Actor, client_ip
 from eligibility.evaluator import record_rows
 from eligibility.models import RuleSet
 
+from .admin_display import amount_display, own_unit, program_unit
 from .errors import BusinessError
 from .models import Application, PhaseStep, Program
 from .phasedown import Step, schedule_problems
@@ -37,6 +38,7 @@ from .services import (
     program_pause,
     program_resume,
 )
+from .templatetags.voucher_tags import amount
 
 # --- Programs -------------------------------------------------------------
 
@@ -91,7 +93,7 @@ class ProgramForm(forms.ModelForm):
             self.add_error(
                 "total_budget",
                 gettext("%(committed)s is already committed; the budget cannot be less.")
-                % {"committed": f"{self.instance.committed_amount:,.2f}"},
+                % {"committed": amount(self.instance.committed_amount, self.instance.unit)},
             )
         threshold = data.get("four_eyes_threshold")
         cap = data.get("per_enterprise_cap")
@@ -119,9 +121,9 @@ class ProgramAdmin(AuditedModelAdmin):
         "district",
         "kind",
         "status",
-        "total_budget",
-        "reserved_amount",
-        "issued_amount",
+        amount_display(Program, "total_budget", unit=own_unit),
+        amount_display(Program, "reserved_amount", unit=own_unit),
+        amount_display(Program, "issued_amount", unit=own_unit),
         "application_closes_on",
     ]
     list_filter = ["status", "kind", "district"]
@@ -297,8 +299,8 @@ class ApplicationAdmin(AuditedModelAdmin):
         "id",
         "enterprise",
         "program",
-        "requested_amount",
-        "approved_amount",
+        amount_display(Application, "requested_amount", unit=program_unit),
+        amount_display(Application, "approved_amount", unit=program_unit),
         "status",
         "submitted_at",
     ]

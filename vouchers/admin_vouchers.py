@@ -4,7 +4,7 @@ districts, each voucher with its ledger, the actions it allows now
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -13,13 +13,14 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from accounts.models import Membership
 from accounts.scoping import scope_for, scoped
 from audit.admin_mixins import AuditedModelAdmin
 from audit.services import Actor, client_ip
 
+from .admin_display import amount_display, own_unit, voucher_unit, yuan
 from .errors import BusinessError
 from .models import Hold, LedgerEntry, Program, Receivable, Redemption, Voucher
 from .services_vouchers import (
@@ -60,20 +61,34 @@ class LedgerEntryInline(admin.TabularInline):
     extra = 0
     can_delete = False
     ordering = ["id"]
-    fields = (
+    # "ledger" lets admin.css drop the caption Django puts over each row
+    # (the entry's str(), "Charge 5520.00"), which only repeats the columns.
+    classes = ["ledger"]
+    # Any: Django takes callables among read-only fields; the stubs allow
+    # only names.
+    fields: ClassVar[Any] = (
         "created_at",
-        "kind",
-        "amount",
-        "balance_change",
-        "held_change",
-        "balance_after",
-        "held_after",
-        "program_return",
+        "entry_kind",
+        # No "amount" column: the signed changes of balance and held say it.
+        amount_display(LedgerEntry, "balance_change", unit=voucher_unit),
+        amount_display(LedgerEntry, "held_change", unit=voucher_unit),
+        amount_display(LedgerEntry, "balance_after", unit=voucher_unit),
+        amount_display(LedgerEntry, "held_after", unit=voucher_unit),
+        amount_display(LedgerEntry, "program_return", unit=voucher_unit),
         "platform",
         "actor_label",
         "note",
     )
     readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).select_related("voucher", "platform")
+
+    # The model field's label, "kind", reads 券种 (a program's kind of
+    # voucher) in Chinese; an entry's kind is its type.
+    @admin.display(description=pgettext_lazy("ledger entry", "Type"))
+    def entry_kind(self, obj: LedgerEntry) -> str:
+        return obj.get_kind_display()
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -89,9 +104,9 @@ class VoucherAdmin(ReadOnlyAdmin):
         "enterprise",
         "program",
         "status",
-        "face_value",
-        "balance",
-        "held",
+        amount_display(Voucher, "face_value", unit=own_unit),
+        amount_display(Voucher, "balance", unit=own_unit),
+        amount_display(Voucher, "held", unit=own_unit),
         "expires_at",
     ]
     # Only districts and programs that appear in the official's own vouchers.
@@ -103,14 +118,16 @@ class VoucherAdmin(ReadOnlyAdmin):
     ]
     search_fields = ["code", "enterprise__name", "enterprise__uscc"]
     list_select_related = ["enterprise", "program", "program__district"]
-    readonly_fields = (
+    # Any: Django takes callables among read-only fields; the stubs allow
+    # only names.
+    readonly_fields: ClassVar[Any] = (
         "code",
         "program",
         "enterprise",
         "unit",
-        "face_value",
-        "balance",
-        "held",
+        amount_display(Voucher, "face_value", unit=own_unit),
+        amount_display(Voucher, "balance", unit=own_unit),
+        amount_display(Voucher, "held", unit=own_unit),
         "valid_from",
         "expires_at",
         "status",
@@ -267,10 +284,10 @@ class RedemptionAdmin(ReadOnlyAdmin):
         "reference",
         "voucher",
         "platform",
-        "billed_amount",
+        amount_display(Redemption, "billed_amount", unit=yuan),
         "rate_applied",
-        "covered",
-        "reversed_amount",
+        amount_display(Redemption, "covered", unit=voucher_unit),
+        amount_display(Redemption, "reversed_amount", unit=voucher_unit),
         "status",
     ]
     list_filter = ["status", ("platform", admin.RelatedOnlyFieldListFilter)]
@@ -285,7 +302,7 @@ class HoldAdmin(ReadOnlyAdmin):
         "reference",
         "voucher",
         "platform",
-        "amount",
+        amount_display(Hold, "amount", unit=voucher_unit),
         "status",
         "expires_at",
     ]
@@ -296,7 +313,13 @@ class HoldAdmin(ReadOnlyAdmin):
 
 @admin.register(Receivable)
 class ReceivableAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "enterprise", "voucher", "amount", "unit", "status"]
+    list_display = [
+        "created_at",
+        "enterprise",
+        "voucher",
+        amount_display(Receivable, "amount", unit=own_unit),
+        "status",
+    ]
     list_filter = ["status"]
     search_fields = ["enterprise__name", "voucher__code"]
     list_select_related = ["enterprise", "voucher"]

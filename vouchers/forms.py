@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .documents import max_bytes
 from .models import Program
+from .templatetags.voucher_tags import amount as format_amount
 
 
 class ApplicationForm(forms.Form):
@@ -47,9 +48,8 @@ class ApplicationForm(forms.Form):
         self.program = program
         amount: Any = self.fields["requested_amount"]
         amount.max_value = program.per_enterprise_cap
-        amount.help_text = gettext("At most %(cap)s (%(unit)s) per enterprise.") % {
-            "cap": f"{program.per_enterprise_cap:,.2f}",
-            "unit": program.get_unit_display(),
+        amount.help_text = gettext("At most %(cap)s per enterprise.") % {
+            "cap": format_amount(program.per_enterprise_cap, program.unit),
         }
         from django.core.validators import MaxValueValidator
 

@@ -134,8 +134,23 @@ def test_boolean_facts_and_the_one_person_company_track() -> None:
         assert decision.lines[1].texts() == {
             "label": "one-person company",
             "found": "yes",
-            "required": "equal to yes",
+            "required": "yes",
         }
+
+
+@pytest.mark.parametrize(
+    ("op", "value", "required_en", "required_zh"),
+    [("eq", "yes", "yes", "是"), ("eq", "no", "no", "否"), ("ne", "yes", "no", "否")],
+)
+def test_a_yes_no_requirement_reads_as_the_answer_required(
+    op: str, value: str, required_en: str, required_zh: str
+) -> None:
+    rule = {"all": [{"fact": "is_one_person_company", "op": op, "value": value}]}
+    decision = evaluate_definition(rule, EnterpriseFactory(is_one_person_company=False))
+    with translation.override("en"):
+        assert decision.lines[1].texts()["required"] == required_en
+    with translation.override("zh-hans"):
+        assert decision.lines[1].texts()["required"] == required_zh
 
 
 def test_years_since_founding_counts_whole_years_on_the_day() -> None:
