@@ -145,3 +145,18 @@ def test_concurrent_twins_with_one_key_write_once_and_answer_alike(signing_key: 
     assert {r.status_code for r in results} == {201}
     assert len({r.content for r in results}) == 1
     assert _writes() == 1
+
+
+def test_a_key_past_its_24_hours_is_free_again(client: Client, signing_key: SigningKey) -> None:
+    assert (
+        _post(client, signing_key, {"reference": "inv-1", "amount": "1.00"}, "old").status_code
+        == 201
+    )
+    IdempotencyRecord.objects.filter(key="old").update(
+        created_at=datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=25)
+    )
+    again = _post(client, signing_key, {"reference": "inv-2", "amount": "2.00"}, "old")
+    assert again.status_code == 201, again.content
+    assert "Idempotent-Replayed" not in again
+    assert IdempotencyRecord.objects.filter(key="old").count() == 1
+    assert _writes() == 2
