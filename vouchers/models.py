@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin, transition
 
+from accounts.fields import BulkJSONField
 from accounts.models import ComputePlatform, District, Enterprise, Membership, localized
 from accounts.scoping import scope_for
 from eligibility.models import RuleSet
@@ -929,7 +930,7 @@ class Hold(models.Model):
     expires_at = models.DateTimeField(_("expires at"))
     balance_after = models.DecimalField(_("available after"), **_MONEY)
     request_fingerprint = models.CharField(_("request fingerprint"), max_length=64, editable=False)
-    request_evidence = models.JSONField(_("request evidence"), null=True, blank=True)
+    request_evidence = BulkJSONField(_("request evidence"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
 
@@ -995,14 +996,14 @@ class Redemption(models.Model):
         _("payable by the enterprise"), **_MONEY, null=True, blank=True
     )
     reversed_amount = models.DecimalField(_("reversed"), **_MONEY, default=Decimal("0"))
-    usage = models.JSONField(_("usage lines"), default=list, blank=True)
+    usage = BulkJSONField(_("usage lines"), default=list, blank=True)
     allow_partial = models.BooleanField(_("partial coverage allowed"), default=True)
     balance_after = models.DecimalField(_("available after"), **_MONEY)
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.CAPTURED
     )
     request_fingerprint = models.CharField(_("request fingerprint"), max_length=64, editable=False)
-    request_evidence = models.JSONField(_("request evidence"), null=True, blank=True)
+    request_evidence = BulkJSONField(_("request evidence"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
 
     class Meta:
@@ -1053,7 +1054,7 @@ class Reversal(models.Model):
     reason = models.TextField(_("reason"), blank=True)
     balance_after = models.DecimalField(_("available after"), **_MONEY)
     request_fingerprint = models.CharField(_("request fingerprint"), max_length=64, editable=False)
-    request_evidence = models.JSONField(_("request evidence"), null=True, blank=True)
+    request_evidence = BulkJSONField(_("request evidence"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
@@ -1154,7 +1155,7 @@ class LedgerEntry(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
     )
-    request_evidence = models.JSONField(_("request evidence"), null=True, blank=True)
+    request_evidence = BulkJSONField(_("request evidence"), null=True, blank=True)
     note = models.TextField(_("note"), blank=True)
     created_at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
 
