@@ -1,0 +1,399 @@
+"""Who may open what: every URL the project serves × every role.
+
+The URL resolver is walked, so a page added without a rule here fails
+``test_every_url_has_a_rule``. Each URL is requested by each role against
+objects that belong to district X (Jianghan), enterprise X, platform X; the
+rule says who must be let in (``ALLOW``), who must be kept out (``DENY``:
+401, 403, 404, or a redirect that does not lead to the page), and that
+nobody ever gets a server error. Admin pages follow one generic rule:
+people who are not officials never see them, an official of another
+district never sees district X's objects, and the superuser sees them all.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Model
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
+
+from accounts.scoping import scoped
+from tests.accounts.factories import World, add_totp, build_world
+from tests.vouchers.factories import application as make_application
+from tests.vouchers.voucher_factories import issue
+
+pytestmark = pytest.mark.django_db
+
+ROLES = [
+    "anonymous",
+    "ent_admin_x",
+    "ent_member_x",
+    "ent_admin_y",
+    "official_x",
+    "official_wuhan",
+    "official_y",
+    "operator_x",
+    "operator_y",
+    "superuser",
+]
+NOT_OFFICIALS = {
+    "anonymous",
+    "ent_admin_x",
+    "ent_member_x",
+    "ent_admin_y",
+    "operator_x",
+    "operator_y",
+}
+ENTERPRISE_X = {"ent_admin_x", "ent_member_x"}
+
+ALLOW, DENY, ANY = "allow", "deny", "any"
+
+
+def walk(
+    patterns: list[Any], prefix: str = "", namespace: str | None = None
+) -> Iterator[tuple[str, str | None]]:
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from walk(
+                pattern.url_patterns, prefix + str(pattern.pattern), pattern.namespace or namespace
+            )
+        elif isinstance(pattern, URLPattern):
+            yield prefix + str(pattern.pattern), pattern.name
+
+
+ALL_ROUTES = sorted(set(walk(get_resolver().url_patterns)), key=lambda r: r[0])
+
+
+@dataclass
+class Objects:
+    """district X's objects, by kind, for filling URL parameters."""
+
+    world: World
+    application: Any
+    document: Any
+    voucher: Any
+
+
+# -- rules -------------------------------------------------------------------------
+# A rule maps a route to (path or None to skip, {role: ALLOW | DENY | ANY}).
+
+Rule = Callable[[str, Objects], tuple[str | None, dict[str, str]]]
+
+
+def _everyone(outcome: str) -> dict[str, str]:
+    return dict.fromkeys(ROLES, outcome)
+
+
+def public(path: str) -> Rule:
+    return lambda route, o: (path, _everyone(ANY))
+
+
+def signed_api(path: str) -> Rule:
+    # Session cookies are no credential for the platform API.
+    return lambda route, o: (path, _everyone(DENY))
+
+
+def enterprise_page(
+    path_of: Callable[[Objects], str], *, post_only: bool = False, district_reads: bool = False
+) -> Rule:
+    """An enterprise's own page: its members; with ``district_reads``, the
+    officials of the program's district may read it too (vouchers, documents).
+
+    A POST-only page answers its own members' GET with 405, which says
+    nothing about who may POST: ``test_others_cannot_withdraw_*`` does.
+    """
+
+    def rule(route: str, o: Objects) -> tuple[str, dict[str, str]]:
+        outcome = _everyone(DENY)
+        for role in ENTERPRISE_X:
+            outcome[role] = ANY if post_only else ALLOW
+        if district_reads:
+            outcome["official_x"] = ALLOW
+        outcome["superuser"] = ANY
+        return path_of(o), outcome
+
+    return rule
+
+
+def signed_in(path: str, allowed: set[str] | None = None) -> Rule:
+    """A page for every signed-in person (or only ``allowed``); anonymous goes to log in."""
+
+    def rule(route: str, o: Objects) -> tuple[str, dict[str, str]]:
+        outcome = _everyone(ANY if allowed is None else DENY)
+        outcome["anonymous"] = DENY
+        for role in allowed or ():
+            outcome[role] = ALLOW
+        return path, outcome
+
+    return rule
+
+
+def operator_page(path_of: Callable[[Objects], str]) -> Rule:
+    def rule(route: str, o: Objects) -> tuple[str, dict[str, str]]:
+        outcome = _everyone(DENY)
+        outcome["operator_x"] = ALLOW
+        outcome["superuser"] = ALLOW
+        return path_of(o), outcome
+
+    return rule
+
+
+def skip(reason: str) -> Rule:
+    return lambda route, o: (None, {})
+
+
+def _month() -> str:
+    return timezone.localdate().strftime("%Y-%m")
+
+
+RULES: dict[str, Rule] = {
+    # Public pages and allauth's own flows (they answer everyone: a form, or a
+    # redirect for those already signed in).
+    "": public("/"),
+    "i18n/setlang/": public("/i18n/setlang/"),
+    "programs/": public("/programs/"),
+    "accounts/login/": public("/accounts/login/"),
+    "accounts/signup/": public("/accounts/signup/"),
+    "accounts/inactive/": public("/accounts/inactive/"),
+    "accounts/confirm-email/": public("/accounts/confirm-email/"),
+    "accounts/password/reset/": public("/accounts/password/reset/"),
+    "accounts/password/reset/done/": public("/accounts/password/reset/done/"),
+    "accounts/password/reset/key/done/": public("/accounts/password/reset/key/done/"),
+    "accounts/login/code/confirm/": public("/accounts/login/code/confirm/"),
+    "accounts/^confirm-email/(?P<key>[-:\\w]+)/$": public("/accounts/confirm-email/not-a-key/"),
+    "accounts/^password/reset/key/(?P<uidb36>[0-9A-Za-z]+)-(?P<key>.+)/$": public(
+        "/accounts/password/reset/key/zz-not-a-key/"
+    ),
+    "accounts/2fa/authenticate/": public("/accounts/2fa/authenticate/"),
+    "accounts/logout/": signed_in("/accounts/logout/"),
+    "accounts/reauthenticate/": signed_in("/accounts/reauthenticate/"),
+    "accounts/email/": signed_in("/accounts/email/"),
+    "accounts/password/change/": signed_in("/accounts/password/change/"),
+    "accounts/password/set/": signed_in("/accounts/password/set/"),
+    "accounts/2fa/": signed_in("/accounts/2fa/"),
+    "accounts/2fa/reauthenticate/": signed_in("/accounts/2fa/reauthenticate/"),
+    "accounts/2fa/totp/activate/": signed_in("/accounts/2fa/totp/activate/"),
+    "accounts/2fa/totp/deactivate/": signed_in("/accounts/2fa/totp/deactivate/"),
+    "accounts/2fa/recovery-codes/": signed_in("/accounts/2fa/recovery-codes/"),
+    "accounts/2fa/recovery-codes/generate/": signed_in("/accounts/2fa/recovery-codes/generate/"),
+    "accounts/2fa/recovery-codes/download/": signed_in("/accounts/2fa/recovery-codes/download/"),
+    # The signed-in landing pages.
+    "portal/": signed_in("/portal/"),
+    "enterprise/register/": signed_in("/enterprise/register/"),
+    "applications/": signed_in("/applications/"),
+    "vouchers/": signed_in("/vouchers/"),
+    # Any signed-in person may read a program's application page (an
+    # enterprise outside the district sees why it does not qualify); the
+    # services refuse the application itself.
+    "programs/<int:program_id>/apply/": signed_in("/programs/{prog}/apply/"),
+    # An enterprise's own objects (enterprise X's).
+    "applications/<int:pk>/": enterprise_page(lambda o: f"/applications/{o.application.pk}/"),
+    "applications/<int:pk>/edit/": enterprise_page(
+        lambda o: f"/applications/{o.application.pk}/edit/"
+    ),
+    "applications/<int:pk>/withdraw/": enterprise_page(
+        lambda o: f"/applications/{o.application.pk}/withdraw/", post_only=True
+    ),
+    "applications/<int:pk>/documents/<int:document_id>/": enterprise_page(
+        lambda o: f"/applications/{o.application.pk}/documents/{o.document.pk}/",
+        district_reads=True,
+    ),
+    "applications/<int:pk>/documents/<int:document_id>/remove/": enterprise_page(
+        lambda o: f"/applications/{o.application.pk}/documents/{o.document.pk}/remove/",
+        post_only=True,
+    ),
+    "vouchers/<int:pk>/": enterprise_page(
+        lambda o: f"/vouchers/{o.voucher.pk}/", district_reads=True
+    ),
+    "vouchers/<int:pk>/ledger.csv": enterprise_page(
+        lambda o: f"/vouchers/{o.voucher.pk}/ledger.csv", district_reads=True
+    ),
+    "vouchers/<int:pk>/certificate.pdf": enterprise_page(
+        lambda o: f"/vouchers/{o.voucher.pk}/certificate.pdf", district_reads=True
+    ),
+    # Platform operators' pages (platform X's).
+    "operator/": lambda r, o: (
+        "/operator/",
+        {**_everyone(DENY), "operator_x": ANY, "superuser": ANY},  # ANY: a redirect to their page
+    ),
+    "operator/<slug:slug>/": operator_page(lambda o: f"/operator/{o.world.platform_x.slug}/"),
+    "operator/<slug:slug>/settlements/<str:month>.<str:fmt>": operator_page(
+        lambda o: f"/operator/{o.world.platform_x.slug}/settlements/{_month()}.csv"
+    ),
+    # The platform API: signatures only.
+    "api/v1/ping": signed_api("/api/v1/ping"),
+    "api/v1/vouchers/<str:code>": lambda r, o: (
+        f"/api/v1/vouchers/{o.voucher.code}",
+        _everyone(DENY),
+    ),
+    "api/v1/redemptions": signed_api("/api/v1/redemptions"),
+    "api/v1/redemptions/<str:redemption_id>/reversals": signed_api(
+        "/api/v1/redemptions/1/reversals"
+    ),
+    "api/v1/holds": signed_api("/api/v1/holds"),
+    "api/v1/holds/<str:hold_id>/capture": signed_api("/api/v1/holds/1/capture"),
+    "api/v1/holds/<str:hold_id>/release": signed_api("/api/v1/holds/1/release"),
+    "api/v1/usage-batches": signed_api("/api/v1/usage-batches"),
+    "api/v1/^.*$": signed_api("/api/v1/no-such-endpoint"),
+    "api/v1/schema/": public("/api/v1/schema/"),
+    "api/v1/docs/": public("/api/v1/docs/"),
+}
+
+
+# -- admin: one generic rule ---------------------------------------------------------
+
+ADMIN_MODEL_ROUTE = re.compile(r"^admin/(?P<app>\w+)/(?P<model>\w+)/(?P<rest>.*)$")
+
+
+def _x_object(model: type[Model], o: Objects) -> tuple[Model | None, bool]:
+    """An object of ``model`` district X's official sees, and whether the
+    other district's official sees it too."""
+    w = o.world
+    mine = scoped(model._default_manager.all(), w.official_x)
+    theirs = scoped(model._default_manager.all(), w.official_y)
+    only_mine = mine.exclude(pk__in=theirs.values("pk")).order_by("pk").first()
+    if only_mine is not None:
+        return only_mine, False
+    anything = model._default_manager.order_by("pk").first()
+    return anything, anything is not None and theirs.filter(pk=anything.pk).exists()
+
+
+def admin_rule(route: str, o: Objects) -> tuple[str | None, dict[str, str]]:
+    outcome = _everyone(ANY)
+    for role in NOT_OFFICIALS:
+        outcome[role] = DENY
+    if route in ("admin/login/", "admin/logout/"):
+        return "/" + route, _everyone(ANY)
+    if route == "admin/jsi18n/":
+        return "/" + route, _everyone(ANY)
+    match = ADMIN_MODEL_ROUTE.match(route)
+    if route.startswith("admin/r/"):
+        voucher_type = ContentType.objects.get_for_model(type(o.voucher))
+        return f"/admin/r/{voucher_type.pk}/{o.voucher.pk}/", outcome
+    labels = {config.label for config in apps.get_app_configs()}
+    if match is None or match["app"] not in labels:
+        path = re.sub(r"<[^>]+>|\^|\$|\(\?P<\w+>[^)]*\)", "", route)
+        return "/" + path.replace("(.*)", "no-such-page/"), outcome
+    try:
+        model = apps.get_model(match["app"], match["model"])
+    except LookupError:
+        return "/" + route, outcome
+    rest = match["rest"]
+    obj, shared = _x_object(model, o)
+    if "<" in rest:
+        if obj is None:
+            return None, {}
+        rest = re.sub(r"<path:object_id>|<int:pk>", str(obj.pk), rest)
+        rest = rest.replace("<str:move>", "open").replace("<str:action>", "suspend")
+        rest = rest.replace("<str:fmt>", "csv")
+        if not shared:
+            # District Y's official must not reach district X's object.
+            outcome["official_y"] = DENY
+    if rest.startswith("timeline/"):
+        voucher = o.voucher
+        rest = f"timeline/vouchers/voucher/{voucher.pk}/"
+        outcome["official_y"] = DENY
+    # The superuser opens every list; object pages may be refused for good
+    # reasons (read-only models have no add page, drafts stay private).
+    outcome["superuser"] = ALLOW if rest == "" else ANY
+    return f"/admin/{match['app']}/{match['model']}/{rest}", outcome
+
+
+def rule_for(route: str) -> Rule | None:
+    if route in RULES:
+        return RULES[route]
+    if route.startswith("admin/"):
+        return admin_rule
+    return None
+
+
+def test_every_url_has_a_rule() -> None:
+    unclassified = [route for route, _name in ALL_ROUTES if rule_for(route) is None]
+    assert unclassified == [], "Classify these URLs in tests/test_authorization_matrix.py"
+
+
+# -- the world -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def objects(settings: Any, tmp_path: Any) -> Objects:
+    settings.PRIVATE_MEDIA_ROOT = str(tmp_path)
+    w = build_world()
+    for user in (w.official_x, w.official_wuhan, w.official_y, w.superuser):
+        add_totp(user)
+    application = make_application(w.ent_jianghan, w.prog_jianghan)
+    document = application.documents.get()
+    voucher = issue(w.prog_jianghan, w.ent_jianghan, amount="1000.00")
+    return Objects(world=w, application=application, document=document, voucher=voucher)
+
+
+def _client(role: str, o: Objects) -> Client:
+    client = Client()
+    if role != "anonymous":
+        client.force_login(getattr(o.world, role))
+    return client
+
+
+def _verdict(response: Any, path: str) -> str:
+    if response.status_code >= 500:
+        return "error"
+    if response.status_code == 200:
+        return ALLOW
+    if response.status_code in (301, 302, 303, 307, 308):
+        location = response["Location"].split("?")[0]
+        return ALLOW if location.rstrip("/") == path.split("?")[0].rstrip("/") else DENY
+    if response.status_code in (401, 403, 404, 405):
+        return DENY
+    return f"status {response.status_code}"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_gets_what_the_matrix_says_on_every_url(role: str, objects: Objects) -> None:
+    client = _client(role, objects)
+    wrong: list[str] = []
+    for route, _name in ALL_ROUTES:
+        rule = rule_for(route)
+        assert rule is not None, route
+        path, expected = rule(route, objects)
+        if path is None:
+            continue
+        path = path.replace("{prog}", str(objects.world.prog_jianghan.pk))
+        response = client.get(path)
+        got = _verdict(response, path)
+        want = expected.get(role, ANY)
+        if got == "error" or (want != ANY and got != want):
+            wrong.append(
+                f"{role}: {route} → GET {path}: wanted {want}, got {got} ({response.status_code})"
+            )
+    assert wrong == [], "\n".join(wrong)
+
+
+@pytest.mark.parametrize("who", ["ent_admin_y", "official_x", "operator_x"])
+def test_others_cannot_withdraw_an_enterprises_application_or_remove_its_documents(
+    who: str, objects: Objects
+) -> None:
+    client = _client(who, objects)
+    application, document = objects.application, objects.document
+    withdraw = client.post(f"/applications/{application.pk}/withdraw/")
+    remove = client.post(f"/applications/{application.pk}/documents/{document.pk}/remove/")
+    assert withdraw.status_code in (302, 403, 404)
+    assert remove.status_code in (302, 403, 404)
+    application.refresh_from_db()
+    assert application.status == application.Status.DRAFT
+    assert application.documents.filter(pk=document.pk).exists()
+
+
+def test_the_enterprise_itself_may_withdraw_its_application(objects: Objects) -> None:
+    client = _client("ent_admin_x", objects)
+    response = client.post(f"/applications/{objects.application.pk}/withdraw/")
+    assert response.status_code == 302
+    objects.application.refresh_from_db()
+    assert objects.application.status == objects.application.Status.WITHDRAWN
