@@ -91,6 +91,7 @@ class EnterpriseAdmin(ScopedModelAdmin):
             {
                 "fields": [
                     "legal_representative",
+                    "legal_representative_id_number",
                     "contact_name",
                     "contact_phone",
                     "contact_email",

@@ -21,6 +21,7 @@ from django.utils.functional import cached_property
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from .fields import EncryptedCharField
 from .uscc import validate_uscc
 
 if TYPE_CHECKING:
@@ -212,8 +213,12 @@ class Enterprise(models.Model):
         verbose_name=_("registered division code"),
     )
     legal_representative = models.CharField(_("legal representative"), max_length=100)
+    # Personal data PIPL treats as sensitive: encrypted at rest.
+    legal_representative_id_number = EncryptedCharField(
+        _("legal representative's ID number"), max_length=18, blank=True
+    )
     contact_name = models.CharField(_("contact person"), max_length=100)
-    contact_phone = models.CharField(_("contact phone"), max_length=30)
+    contact_phone = EncryptedCharField(_("contact phone"), max_length=30)
     contact_email = models.EmailField(_("contact e-mail"), blank=True)
     address = models.CharField(_("registered address"), max_length=300, blank=True)
     headcount = models.PositiveIntegerField(_("headcount"))

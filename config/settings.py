@@ -10,6 +10,8 @@ Two modes, chosen by ``DJANGO_MODE``:
   checklist, so ``manage.py check --deploy`` reports nothing.
 """
 
+import base64
+import hashlib
 from pathlib import Path
 
 import environ
@@ -38,6 +40,22 @@ else:
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# Personal data encrypted at rest (accounts.fields.EncryptedCharField): Fernet
+# keys, comma-separated, the first one encrypting, all decrypting (rotation:
+# docs/encryption.md). Required in production; development derives one from
+# SECRET_KEY so the demo needs no set-up.
+if PRODUCTION:
+    FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS")
+else:
+    FIELD_ENCRYPTION_KEYS = env.list(
+        "FIELD_ENCRYPTION_KEYS",
+        default=[
+            base64.urlsafe_b64encode(
+                hashlib.sha256(b"field-encryption:" + SECRET_KEY.encode()).digest()
+            ).decode()
+        ],
+    )
 
 INSTALLED_APPS = [
     "accounts.apps.AccountsConfig",

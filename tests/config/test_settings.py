@@ -4,6 +4,7 @@ needs nothing set up."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -79,6 +80,7 @@ def production_env(**extra: str) -> dict[str, str]:
         DJANGO_MODE="production",
         SECRET_KEY=secrets.token_urlsafe(64),
         ALLOWED_HOSTS="vouchers.example.gov.cn",
+        FIELD_ENCRYPTION_KEYS=base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         **extra,
     )
 
@@ -108,7 +110,7 @@ def test_production_mode_is_hardened() -> None:
     assert s["csrf_cookie_secure"] is True
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS"])
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS", "FIELD_ENCRYPTION_KEYS"])
 def test_production_mode_refuses_to_start_without_its_secrets(missing: str) -> None:
     env = production_env()
     del env[missing]
