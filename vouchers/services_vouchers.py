@@ -647,6 +647,42 @@ def _cover(charge: _Charge, *, limit: Decimal, allow_partial: bool) -> Decimal:
     return covered
 
 
+def _redemption(
+    voucher: Voucher,
+    *,
+    platform: ComputePlatform,
+    reference: str,
+    occurred_at: datetime.datetime,
+    charge: _Charge,
+    covered: Decimal,
+    usage: list[dict[str, Any]],
+    allow_partial: bool,
+    balance_after: Decimal,
+    fingerprint: str,
+    evidence: dict[str, Any] | None,
+    hold: Hold | None = None,
+) -> Redemption:
+    """A charge's redemption row, built (not saved) from what was decided."""
+    return Redemption(
+        voucher=voucher,
+        platform=platform,
+        hold=hold,
+        reference=reference,
+        occurred_at=occurred_at,
+        billed_amount=charge.billed_amount,
+        rate_applied=charge.rate,
+        points_used=charge.points_used,
+        covered=covered,
+        payable_by_enterprise=charge.asked - covered,
+        usage=usage,
+        allow_partial=allow_partial,
+        balance_after=balance_after,
+        request_fingerprint=fingerprint,
+        request_evidence=evidence,
+        created_at=timezone.now(),
+    )
+
+
 def _usage_lines(usage: Any) -> list[dict[str, Any]]:
     if usage is None:
         return []
@@ -765,22 +801,20 @@ def _redeem(
         voucher, occurred_at=occurred_at, billed_amount=billed_amount, points_used=points_used
     )
     covered = _cover(charge, limit=voucher.available, allow_partial=allow_partial)
-    redemption = Redemption.objects.create(
-        voucher=voucher,
+    redemption = _redemption(
+        voucher,
         platform=platform,
         reference=reference,
         occurred_at=occurred_at,
-        billed_amount=charge.billed_amount,
-        rate_applied=charge.rate,
-        points_used=charge.points_used,
+        charge=charge,
         covered=covered,
-        payable_by_enterprise=charge.asked - covered,
         usage=usage,
         allow_partial=allow_partial,
         balance_after=voucher.available - covered,
-        request_fingerprint=fingerprint,
-        request_evidence=evidence,
+        fingerprint=fingerprint,
+        evidence=evidence,
     )
+    redemption.save(force_insert=True)
     _record(
         voucher,
         kind=LedgerEntry.Kind.CAPTURE,
@@ -1011,22 +1045,18 @@ def _redeem_one_in_batch(
     )
     allow_partial = bool(item.item.allow_partial)
     covered = _cover(charge, limit=voucher.available, allow_partial=allow_partial)
-    redemption = Redemption(
-        voucher=voucher,
+    redemption = _redemption(
+        voucher,
         platform=platform,
         reference=item.reference,
         occurred_at=item.occurred_at,
-        billed_amount=charge.billed_amount,
-        rate_applied=charge.rate,
-        points_used=charge.points_used,
+        charge=charge,
         covered=covered,
-        payable_by_enterprise=charge.asked - covered,
         usage=item.lines,
         allow_partial=allow_partial,
         balance_after=voucher.available - covered,
-        request_fingerprint=item.fingerprint,
-        request_evidence=evidence,
-        created_at=timezone.now(),
+        fingerprint=item.fingerprint,
+        evidence=evidence,
     )
     made[item.reference] = (item.fingerprint, redemption)
     writes.redemptions.append(redemption)
@@ -1315,23 +1345,21 @@ def _hold_capture(
     covered = _cover(charge, limit=hold.amount, allow_partial=allow_partial)
     # What is released becomes available again, what is covered leaves.
     balance_after = voucher.available + hold.amount - covered
-    redemption = Redemption.objects.create(
-        voucher=voucher,
+    redemption = _redemption(
+        voucher,
         platform=platform,
         hold=hold,
         reference=reference,
         occurred_at=occurred_at,
-        billed_amount=charge.billed_amount,
-        rate_applied=charge.rate,
-        points_used=charge.points_used,
+        charge=charge,
         covered=covered,
-        payable_by_enterprise=charge.asked - covered,
         usage=usage,
         allow_partial=allow_partial,
         balance_after=balance_after,
-        request_fingerprint=fingerprint,
-        request_evidence=evidence,
+        fingerprint=fingerprint,
+        evidence=evidence,
     )
+    redemption.save(force_insert=True)
     _record(
         voucher,
         kind=LedgerEntry.Kind.CAPTURE,
