@@ -17,6 +17,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts.reauthentication import require_recent_reauthentication
 from accounts.scoping import scoped
 from audit.admin_mixins import AuditedModelAdmin
 from audit.services import Actor, client_ip
@@ -163,6 +164,21 @@ class ProgramAdmin(AuditedModelAdmin):
         (_("Where vouchers are spent"), {"fields": ["platforms", "cross_region"]}),
         (_("Eligibility"), {"fields": ["rule_set"]}),
     ]
+
+    # Changing what a program may spend needs a fresh password or TOTP code.
+    MONEY_FIELDS = frozenset(
+        {"total_budget", "per_enterprise_cap", "per_charge_cap", "four_eyes_threshold", "base_rate"}
+    )
+
+    def save_model(self, request: HttpRequest, obj: Program, form: Any, change: bool) -> None:
+        if change and self.MONEY_FIELDS & set(form.changed_data):
+            require_recent_reauthentication(request)
+        super().save_model(request, obj, form, change)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if change and formset.model is PhaseStep and formset.has_changed():
+            require_recent_reauthentication(request)
+        super().save_formset(request, form, formset, change)
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "rule_set":

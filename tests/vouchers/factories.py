@@ -197,3 +197,23 @@ def client_for(user: User) -> Any:
     client = Client()
     client.force_login(user, backend=BACKEND)
     return client
+
+
+def reauthenticated(client: Any, user: User) -> Any:
+    """Record in ``client``'s session that ``user`` just re-entered a credential,
+    as allauth's re-authentication page does (needed to change budgets and rates)."""
+    import time
+
+    from allauth.account.internal.flows.login import (
+        _AUTHENTICATION_METHODS_USER_SESSION_KEY,
+        AUTHENTICATION_METHODS_SESSION_KEY,
+    )
+    from allauth.account.internal.userkit import user_id_to_str
+
+    session = client.session
+    session[_AUTHENTICATION_METHODS_USER_SESSION_KEY] = user_id_to_str(user)
+    session[AUTHENTICATION_METHODS_SESSION_KEY] = [
+        {"method": "password", "at": time.time(), "reauthenticated": True}
+    ]
+    session.save()
+    return client

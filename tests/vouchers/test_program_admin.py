@@ -13,7 +13,14 @@ from accounts.models import Membership
 from vouchers.models import PhaseStep, Program
 from vouchers.selectors import program_projection
 
-from .factories import ProgramFactory, client_for, official, with_mfa, with_schedule
+from .factories import (
+    ProgramFactory,
+    client_for,
+    official,
+    reauthenticated,
+    with_mfa,
+    with_schedule,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -42,8 +49,14 @@ def _post(program: Program, steps: list[tuple[str, str]]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def manager_client(jianghan: Any) -> Any:
-    return client_for(with_mfa(official(jianghan, Membership.Role.PROGRAM_MANAGER)))
+def manager(jianghan: Any) -> Any:
+    return with_mfa(official(jianghan, Membership.Role.PROGRAM_MANAGER))
+
+
+@pytest.fixture
+def manager_client(manager: Any) -> Any:
+    # Budgets and rates change only after a fresh re-authentication.
+    return reauthenticated(client_for(manager), manager)
 
 
 def test_a_rising_schedule_is_refused_with_a_clear_message(
@@ -154,3 +167,46 @@ def test_the_application_list_for_reviewers_has_a_fixed_query_count(
         response = client.get(reverse("admin:vouchers_application_changelist"))
     assert response.status_code == 200
     assert response.content.decode().count("/change/") >= 8
+
+
+def test_changing_the_budget_asks_for_the_password_again_and_loses_nothing(
+    manager: Any, jianghan: Any
+) -> None:
+    manager.set_password("Voucher-Demo-2026")
+    manager.save()
+    program = ProgramFactory(district=jianghan, total_budget=Decimal("1000000"))
+    client = client_for(manager)  # signed in long ago: no fresh credential
+    data = _post(program, [("2027-01-01", "0.20"), ("2028-01-01", "0.10"), ("2029-01-01", "0")])
+    data["total_budget"] = "2000000"
+    url = reverse("admin:vouchers_program_change", args=[program.pk])
+    response = client.post(url, data)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_reauthenticate"))
+    program.refresh_from_db()
+    assert program.total_budget == Decimal("1000000")
+    assert not PhaseStep.objects.filter(program=program).exists()
+
+    # The password again: allauth replays the interrupted POST.
+    again = client.post(response["Location"], {"password": "Voucher-Demo-2026"}, follow=False)
+    assert again.status_code == 302, again.content.decode()[:2000]
+    program.refresh_from_db()
+    assert program.total_budget == Decimal("2000000")
+    assert PhaseStep.objects.filter(program=program).count() == 3
+
+
+def test_changing_only_the_name_needs_no_re_authentication(manager: Any, jianghan: Any) -> None:
+    program = ProgramFactory(district=jianghan, total_budget=Decimal("1000000"))
+    data = _post(program, [])
+    data["total_budget"] = "1000000.00"
+    data["per_enterprise_cap"] = str(program.per_enterprise_cap)
+    data["base_rate"] = str(program.base_rate)
+    data["application_opens_on"] = str(program.application_opens_on)
+    data["application_closes_on"] = str(program.application_closes_on)
+    data["name"] = "江汉区算力券（更名）"
+    response = client_for(manager).post(
+        reverse("admin:vouchers_program_change", args=[program.pk]), data
+    )
+    assert response.status_code == 302
+    assert not response["Location"].startswith(reverse("account_reauthenticate"))
+    program.refresh_from_db()
+    assert program.name == "江汉区算力券（更名）"
