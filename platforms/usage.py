@@ -127,8 +127,6 @@ def _priced(
         raise BusinessError(
             Code.VALIDATION_ERROR, _('Give the currency ("CNY") with billed_amount.'), "currency"
         )
-    if unit == Program.Unit.CNY and billed is not None and data.get("currency") != "CNY":
-        raise BusinessError(Code.VALIDATION_ERROR, _('The currency must be "CNY".'), "currency")
     lines = data.get("usage") or []
     if unit == Program.Unit.POINTS and not lines:
         raise BusinessError(
@@ -143,7 +141,10 @@ def _priced(
 
 def redeem(call: SignedCall, data: Mapping[str, Any]) -> RedemptionResult:
     """Charge one redemption body (``POST redemptions``, or one batch record)."""
-    unit = _unit_of_voucher(data["voucher"])
+    # The voucher's unit matters only for pricing usage lines: without lines
+    # a POINTS voucher is refused by the service (usage is required), so a
+    # plain CNY charge saves the look-up.
+    unit = _unit_of_voucher(data["voucher"]) if data.get("usage") else None
     points, lines = _priced(call, data, unit)
     with transaction.atomic():
         result = voucher_redeem(
@@ -236,13 +237,15 @@ def _reference_of(record: Any) -> str | None:
 
 def capture(call: SignedCall, hold_id: int, data: Mapping[str, Any]) -> RedemptionResult:
     """Charge an open hold (``POST holds/{id}/capture``)."""
-    unit = (
-        Hold.objects.filter(pk=hold_id, platform=call.platform)
-        .values_list("voucher__unit", flat=True)
-        .first()
-    )
-    if unit is None:
-        raise BusinessError(Code.HOLD_NOT_FOUND, _("No such hold."), "hold")
+    unit = None
+    if data.get("usage"):
+        unit = (
+            Hold.objects.filter(pk=hold_id, platform=call.platform)
+            .values_list("voucher__unit", flat=True)
+            .first()
+        )
+        if unit is None:
+            raise BusinessError(Code.HOLD_NOT_FOUND, _("No such hold."), "hold")
     points, lines = _priced(call, data, unit)
     with transaction.atomic():
         result = hold_capture(

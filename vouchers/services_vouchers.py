@@ -602,6 +602,10 @@ def _charge(
         else _amount(billed_amount, unit=Program.Unit.CNY, field_name="billed_amount")
     )
     if voucher.unit == Program.Unit.POINTS:
+        if points_used is None:
+            raise BusinessError(
+                Code.VALIDATION_ERROR, _("usage is required for vouchers in points."), "usage"
+            )
         if isinstance(points_used, bool) or not isinstance(points_used, int) or points_used <= 0:
             raise BusinessError(
                 Code.VALIDATION_ERROR,
