@@ -26,8 +26,9 @@ from django.utils.translation import gettext_lazy as _
 from accounts.admin_scoping import ScopedModelAdmin
 from accounts.scoping import scope_for, scoped
 
-# admin_accounts registers the audited admins of people and organisations.
-from . import admin_accounts, events  # noqa: F401
+# admin_accounts registers the audited admins of people and organisations,
+# admin_flags the anomaly queue and the detector thresholds.
+from . import admin_accounts, admin_flags, events  # noqa: F401
 from .models import AuditEvent
 from .services import Actor, audit_record, client_ip
 

@@ -31,6 +31,7 @@ from demo.seed_programs import seed_programs
 from vouchers.models import Program
 
 from .seed_audit import seed_audit
+from .seed_usage import seed_usage
 from .seed_vouchers import seed_vouchers
 
 DEMO_PASSWORD = "Voucher-Demo-2026"
@@ -167,6 +168,26 @@ ENTERPRISES: list[dict[str, Any]] = [
         "is_one_person_company": False,
         "status": Enterprise.Status.VERIFIED,
         "login": "admin@baoding-annotate.example.com",
+    },
+    {
+        # The operator of the Jianghan token platform, registered as an
+        # enterprise too, with the same legal representative as Hanjiang:
+        # the related-party and shared-contact stories of seed_usage.
+        "key": "jianghan-ciyuan",
+        "name": "武汉江汉词元科技有限公司",
+        "uscc": demo_uscc("420103", "4JT9C3W"),
+        "legal_representative": "陈立华",
+        "contact_name": "高远",
+        "contact_phone": "027-8561-7730",
+        "address": "武汉市江汉区发展大道99号",
+        "headcount": 18,
+        "prior_year_revenue": Decimal("5600000.00"),
+        "local_tax_paid": Decimal("260000.00"),
+        "industry": Enterprise.Industry.INFORMATION,
+        "founded_on": datetime.date(2022, 8, 8),
+        "is_one_person_company": False,
+        "status": Enterprise.Status.VERIFIED,
+        "login": "admin@jianghan-ciyuan.example.com",
     },
     {
         "key": "pujiang-agent",
@@ -423,11 +444,10 @@ def seed() -> dict[str, Any]:
     # Schedules, rules, opening (through the service), reviewers, applications.
     logins += seed_programs(programs)
 
-    vouchers = seed_vouchers(
-        programs=programs,
-        enterprises=enterprises,
-        uscc_by_key={s["key"]: s["uscc"] for s in ENTERPRISES},
-    )
+    uscc_by_key = {s["key"]: s["uscc"] for s in ENTERPRISES}
+    vouchers = seed_vouchers(programs=programs, enterprises=enterprises, uscc_by_key=uscc_by_key)
+    # A month of usage with planted frauds, then the detectors over it.
+    flags = seed_usage(programs=programs, enterprises=enterprises, uscc_by_key=uscc_by_key)
     return {
         "vouchers": vouchers,
         "districts": [
@@ -452,5 +472,6 @@ def seed() -> dict[str, Any]:
             for e in enterprises
         ],
         "logins": logins,
+        "anomaly_flags": flags,
         "audit": seed_audit(),
     }

@@ -94,7 +94,14 @@ def _story(voucher: Voucher, key: str, story: str, platform: ComputePlatform) ->
         if story == "busy-small":
             bills = bills[:3]
         results = [
-            _charge(voucher, platform, f"{key}-inv-{i + 1:04d}", days_ago=20 - 3 * i, billed=bill)
+            # A few minutes' jitter: real invoices are not exactly three days apart.
+            _charge(
+                voucher,
+                platform,
+                f"{key}-inv-{i + 1:04d}",
+                days_ago=20 - 3 * i + (i * i % 5) * 0.0071,
+                billed=bill,
+            )
             for i, bill in enumerate(bills)
         ]
         redemption_reverse(

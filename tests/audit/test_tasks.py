@@ -63,9 +63,16 @@ def test_a_failed_verification_mails_every_auditor_and_is_recorded(settings: Any
 def test_setup_periodic_tasks_is_idempotent() -> None:
     call_command("setup_periodic_tasks", stdout=None)
     call_command("setup_periodic_tasks", stdout=None)
-    # One command installs every app's schedule; the audit log's part is these three.
+    # One command installs every app's schedule; the audit log's part is these
+    # three, and the daily anomaly detection.
     tasks = {t.task: t for t in PeriodicTask.objects.filter(task__startswith="audit.")}
-    assert set(tasks) == {"audit.seal", "audit.checkpoint", "audit.verify_nightly"}
+    assert set(tasks) == {
+        "audit.seal",
+        "audit.checkpoint",
+        "audit.verify_nightly",
+        "audit.detect_anomalies",
+    }
     assert tasks["audit.seal"].interval.every == 10
     assert tasks["audit.verify_nightly"].crontab.hour == "2"
-    assert PeriodicTask.objects.filter(task__startswith="audit.").count() == 3
+    assert tasks["audit.detect_anomalies"].crontab.hour == "4"
+    assert PeriodicTask.objects.filter(task__startswith="audit.").count() == 4
