@@ -55,3 +55,7 @@ APPLICATION_FIRST_APPROVAL = "application.first_approval"
 APPLICATION_APPROVED = "application.approved"
 APPLICATION_REJECTED = "application.rejected"
 APPLICATION_RETURNED = "application.returned"
+
+# Reports and disclosure (audit/dashboard.py).
+PROGRAM_REPORT_PRINTED = "program.report_printed"
+DISCLOSURE_EXPORTED = "program.disclosure_exported"

@@ -14,6 +14,9 @@ urlpatterns = [
     path("", include("vouchers.urls")),
     path("accounts/", include("allauth.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
+    # Scoped: the dashboard, program reports and disclosures read only the
+    # programs accounts.scoping.scoped lets the official see.
+    path("admin/dashboard/", include("audit.dashboard")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("platforms.urls")),
     path("operator/", include("platforms.operator_urls")),

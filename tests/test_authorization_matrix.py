@@ -53,6 +53,7 @@ NOT_OFFICIALS = {
     "operator_y",
 }
 ENTERPRISE_X = {"ent_admin_x", "ent_member_x"}
+OFFICIALS_AND_SUPERUSER = {"official_x", "official_wuhan", "official_y", "superuser"}
 
 ALLOW, DENY, ANY = "allow", "deny", "any"
 
@@ -245,6 +246,21 @@ RULES: dict[str, Rule] = {
     "api/v1/^.*$": signed_api("/api/v1/no-such-endpoint"),
     "api/v1/schema/": public("/api/v1/schema/"),
     "api/v1/docs/": public("/api/v1/docs/"),
+    # The reports (audit/dashboard.py), scoped: every official opens their own
+    # district's dashboard; district X's program report and disclosure are
+    # district X's officials' (and the superuser's) only.
+    "admin/dashboard/": lambda r, o: (
+        "/admin/dashboard/",
+        {**_everyone(DENY), **dict.fromkeys(OFFICIALS_AND_SUPERUSER, ALLOW)},
+    ),
+    "admin/dashboard/programs/<int:pk>/report.pdf": lambda r, o: (
+        f"/admin/dashboard/programs/{o.world.prog_jianghan.pk}/report.pdf",
+        {**_everyone(DENY), "official_x": ALLOW, "superuser": ALLOW},
+    ),
+    "admin/dashboard/programs/<int:pk>/disclosure.<str:fmt>": lambda r, o: (
+        f"/admin/dashboard/programs/{o.world.prog_jianghan.pk}/disclosure.csv",
+        {**_everyone(DENY), "official_x": ALLOW, "superuser": ALLOW},
+    ),
 }
 
 

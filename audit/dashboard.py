@@ -1,0 +1,447 @@
+"""The officials' dashboard, the program report (PDF) and the public
+disclosure export (CSV, XLSX).
+
+Every view runs inside the admin (``admin_view``: signed-in staff with
+two-factor authentication) and reads only programs that
+:func:`accounts.scoping.scoped` lets the user see: an official sees their
+districts, a superuser picks any. Another district's program is a 404, never
+a hint that it exists.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import hashlib
+import io
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone, translation
+from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import gettext as _
+
+from accounts.models import District
+from vouchers.models import Program
+
+from . import charts, events, reports
+from .services import Actor, audit_record, checkpoint_body, client_ip
+
+# --- The period form -----------------------------------------------------
+
+
+class PeriodForm(forms.Form):
+    """From and to dates (both included); empty means the year to date."""
+
+    date_from = forms.DateField(
+        label=gettext_lazy("From"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    date_to = forms.DateField(
+        label=gettext_lazy("To"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().clean() or {}
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            raise forms.ValidationError(_("The start date is after the end date."))
+        return data
+
+    def period(self) -> reports.Period:
+        default = reports.Period.default()
+        if not self.is_valid():
+            return default
+        start = self.cleaned_data.get("date_from") or default.starts_on
+        end = self.cleaned_data.get("date_to") or max(default.ends_on, start)
+        return reports.Period(start, end)
+
+
+def _period_form(request: HttpRequest) -> tuple[PeriodForm, reports.Period]:
+    data = {k: request.GET[k] for k in ("date_from", "date_to") if request.GET.get(k)}
+    form = PeriodForm(data or None)
+    period = form.period()
+    if not data:
+        form = PeriodForm(initial={"date_from": period.starts_on, "date_to": period.ends_on})
+    return form, period
+
+
+def _period_query(period: reports.Period) -> str:
+    return f"date_from={period.starts_on:%Y-%m-%d}&date_to={period.ends_on:%Y-%m-%d}"
+
+
+# --- Figures and charts, shared by the dashboard and the report --------------
+
+
+def _age_labels() -> list[str]:
+    a, b, c = reports.AGE_BUCKETS
+    return [
+        _("under %(days)s days") % {"days": a},
+        _("%(low)s–%(high)s days") % {"low": a, "high": b},
+        _("%(low)s–%(high)s days") % {"low": b, "high": c},
+        _("%(days)s days or more") % {"days": c},
+    ]
+
+
+def _by_unit(rows: list[Any]) -> list[tuple[str, list[Any]]]:
+    """Rows grouped by unit, yuan first (amounts of different units never add up)."""
+    units = sorted({r.unit for r in rows}, key=lambda u: (u != Program.Unit.CNY, u))
+    return [(u, [r for r in rows if r.unit == u]) for u in units]
+
+
+def _unit_label(unit: str) -> str:
+    return str(dict(Program.Unit.choices).get(unit, unit))
+
+
+def figures(
+    programs: list[Program], *, period: reports.Period, now: datetime.datetime | None = None
+) -> dict[str, Any]:
+    """The figures and charts of ``programs`` (already scoped) for ``period``."""
+    now = now or timezone.now()
+    today = timezone.localtime(now).date()
+    budgets = reports.budget_by_program(programs, today=today)
+    burns = reports.burn_over_time(programs, today=today)
+    platforms = reports.redemptions_by_platform(programs, period=period)
+    models = reports.redemptions_by_model(programs, period=period)
+    recipients = reports.top_enterprises(programs, period=period)
+    waiting = reports.applications_waiting(programs, now=now, bucket_labels=_age_labels())
+
+    budget_chart = charts.budget_chart(
+        [
+            charts.BudgetBar(
+                label=b.program.display_name,
+                unit=b.unit,
+                total=b.budget.total,
+                redeemed=b.budget.redeemed,
+                issued_unredeemed=b.issued_unredeemed,
+                reserved=b.budget.reserved,
+                remaining=b.budget.remaining,
+            )
+            for b in budgets
+        ],
+        title=_("Budget by program"),
+    )
+    burn_sections = [
+        {
+            "burn": burn,
+            "chart": charts.burn_chart(
+                [
+                    charts.BurnPoint(
+                        label=f"{m.month:%Y-%m}",
+                        covered=m.covered,
+                        projected=m.projected,
+                        rate=m.rate,
+                        current=m.month == today.replace(day=1),
+                    )
+                    for m in burn.months
+                ],
+                unit=burn.unit,
+                title=_("Burn over time: %(program)s") % {"program": burn.program.display_name},
+            ),
+        }
+        for burn in burns
+    ]
+    platform_sections = [
+        {
+            "unit": unit,
+            "unit_label": _unit_label(unit),
+            "rows": rows,
+            "chart": charts.bar_chart(
+                [(r.name, r.covered) for r in rows],
+                unit=unit,
+                title=_("Covered by platform (%(unit)s)") % {"unit": _unit_label(unit)},
+            ),
+        }
+        for unit, rows in _by_unit(platforms)
+    ]
+    model_sections = [
+        {
+            "unit": unit,
+            "unit_label": _unit_label(unit),
+            "rows": rows,
+            "chart": charts.bar_chart(
+                [(r.model or _("(no usage lines)"), r.covered) for r in rows[:12]],
+                unit=unit,
+                title=_("Covered by model (%(unit)s)") % {"unit": _unit_label(unit)},
+            ),
+        }
+        for unit, rows in _by_unit(models)
+    ]
+    recipient_sections = [
+        {
+            "unit": unit,
+            "unit_label": _unit_label(unit),
+            "rows": rows,
+            "chart": charts.bar_chart(
+                [(r.name, r.covered) for r in rows],
+                unit=unit,
+                title=_("Top enterprises (%(unit)s)") % {"unit": _unit_label(unit)},
+            ),
+        }
+        for unit, rows in _by_unit(recipients)
+    ]
+    return {
+        "period": period,
+        "today": today,
+        "now": now,
+        "budgets": budgets,
+        "budget_chart": budget_chart,
+        "burn_sections": burn_sections,
+        "platform_sections": platform_sections,
+        "model_sections": model_sections,
+        "recipient_sections": recipient_sections,
+        "waiting": waiting,
+        "waiting_chart": charts.count_chart(
+            waiting.buckets, title=_("Applications waiting, by age")
+        ),
+    }
+
+
+# --- Views -------------------------------------------------------------------
+
+
+def _require_reader(request: HttpRequest) -> None:
+    if not reports.may_read_reports(request.user):
+        raise PermissionDenied
+
+
+def _chosen_district(request: HttpRequest, districts: list[District]) -> District:
+    raw = request.GET.get("district", "")
+    if raw:
+        for district in districts:
+            if str(district.pk) == raw:
+                return district
+        # Someone else's district, or none at all: not found either way.
+        raise Http404
+    if not districts:
+        raise Http404
+    return districts[0]
+
+
+def dashboard_view(request: HttpRequest) -> HttpResponse:
+    """One district's programs: budget, burn, platforms, models, recipients, waiting."""
+    _require_reader(request)
+    districts = list(reports.districts_for_user(request.user))
+    district = _chosen_district(request, districts)
+    form, period = _period_form(request)
+    programs = list(reports.programs_for_district(user=request.user, district=district))
+    context = {
+        **admin.site.each_context(request),
+        "title": _("Dashboard: %(district)s") % {"district": district.display_name},
+        "district": district,
+        "districts": districts,
+        "form": form,
+        "programs": programs,
+        "period_query": _period_query(period),
+        **figures(programs, period=period),
+    }
+    return TemplateResponse(request, "admin/audit/dashboard.html", context)
+
+
+def _program(request: HttpRequest, pk: int) -> Program:
+    _require_reader(request)
+    program = reports.program_for_user(user=request.user, pk=pk)
+    if program is None:
+        raise Http404
+    return program
+
+
+def report_context(
+    program: Program, *, period: reports.Period, now: datetime.datetime | None = None
+) -> dict[str, Any]:
+    """Everything the program report prints."""
+    checkpoint = reports.latest_checkpoint()
+    return {
+        "program": program,
+        "district": program.district,
+        "period_figures": reports.period_figures(program, period=period),
+        "checkpoint": checkpoint,
+        # The signed fields exactly as published, so a reader can compare text.
+        "checkpoint_signed": checkpoint_body(checkpoint) if checkpoint else None,
+        **figures([program], period=period, now=now),
+    }
+
+
+def program_report_pdf(program: Program, *, period: reports.Period, language: str) -> bytes:
+    """The program report for ``period`` in ``language``, as PDF bytes."""
+    from weasyprint import HTML
+
+    with translation.override(language):
+        context = {**report_context(program, period=period), "language": language}
+        html = render_to_string("pdf/program_report.html", context)
+    return HTML(string=html).write_pdf()
+
+
+def _language(request: HttpRequest) -> str:
+    """The report's language: ``?lang=`` if it is one of the site's, else the page's."""
+    wanted = request.GET.get("lang", "")
+    codes = [code for code, _name in settings.LANGUAGES]
+    return wanted if wanted in codes else (get_language() or codes[0])
+
+
+def program_report_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The program report PDF; printing it is recorded in the audit log."""
+    program = _program(request, pk)
+    _form, period = _period_form(request)
+    language = _language(request)
+    checkpoint = reports.latest_checkpoint()
+    pdf = program_report_pdf(program, period=period, language=language)
+    with transaction.atomic():
+        audit_record(
+            actor=Actor.for_user(request.user, source_ip=client_ip(request)),
+            event_type=events.PROGRAM_REPORT_PRINTED,
+            obj=program,
+            district_id=program.district_id,
+            after={
+                "from": period.starts_on.isoformat(),
+                "to": period.ends_on.isoformat(),
+                "language": language,
+                "checkpoint_tree_size": checkpoint.tree_size if checkpoint else None,
+                "checkpoint_root_hash": checkpoint.root_hash if checkpoint else None,
+                # Ties a printed copy to this event: the file's own digest.
+                "pdf_sha256": hashlib.sha256(pdf).hexdigest(),
+            },
+        )
+    response = HttpResponse(pdf, content_type="application/pdf")
+    name = f"program-{program.pk}-report-{period.starts_on:%Y%m%d}-{period.ends_on:%Y%m%d}.pdf"
+    response["Content-Disposition"] = f'inline; filename="{name}"'
+    return response
+
+
+# --- The public disclosure --------------------------------------------------
+
+
+def _cell(text: str) -> str:
+    """A text cell; a leading = + - @ is escaped so spreadsheets never run it."""
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text
+
+
+def disclosure_header(program: Program) -> list[str]:
+    unit = _unit_label(program.unit)
+    return [
+        _("Recipient enterprise"),
+        _("Unified Social Credit Code"),
+        _("Amount approved (%(unit)s)") % {"unit": unit},
+        _("Amount used (%(unit)s)") % {"unit": unit},
+    ]
+
+
+def _number(value: Decimal, unit: str) -> Decimal:
+    return value.quantize(Decimal("1") if unit == Program.Unit.POINTS else Decimal("0.01"))
+
+
+def disclosure_csv(program: Program, rows: list[reports.DisclosureRow]) -> bytes:
+    """UTF-8 with a byte-order mark, so spreadsheet programs read Chinese correctly."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(disclosure_header(program))
+    for row in rows:
+        writer.writerow(
+            [
+                _cell(row.name),
+                _cell(row.uscc),
+                str(_number(row.approved, program.unit)),
+                str(_number(row.used, program.unit)),
+            ]
+        )
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def disclosure_xlsx(program: Program, rows: list[reports.DisclosureRow]) -> bytes:
+    """One sheet: the header, a row per recipient, amounts as numbers."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    sheet = book.worksheets[0]
+    sheet.title = _("Disclosure")[:31]
+    sheet.append(disclosure_header(program))
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    number_format = "#,##0" if program.unit == Program.Unit.POINTS else "#,##0.00"
+    for row in rows:
+        sheet.append(
+            [
+                row.name,
+                row.uscc,
+                _number(row.approved, program.unit),
+                _number(row.used, program.unit),
+            ]
+        )
+        name_cell, uscc_cell, approved_cell, used_cell = sheet[sheet.max_row]
+        for cell in (name_cell, uscc_cell):
+            # Text stays text: a name starting with "=" is never a formula.
+            cell.data_type = "s"
+        approved_cell.number_format = number_format
+        used_cell.number_format = number_format
+    for column, width in zip("ABCD", (44, 24, 22, 22), strict=True):
+        sheet.column_dimensions[column].width = width
+    sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+DISCLOSURE_FORMATS = {
+    "csv": ("text/csv; charset=utf-8", disclosure_csv),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", disclosure_xlsx),
+}
+
+
+def disclosure_view(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
+    """The program's recipients for publication; the export is recorded first."""
+    program = _program(request, pk)
+    if fmt not in DISCLOSURE_FORMATS:
+        raise Http404
+    content_type, render = DISCLOSURE_FORMATS[fmt]
+    rows = reports.disclosure_rows(program)
+    with transaction.atomic():
+        audit_record(
+            actor=Actor.for_user(request.user, source_ip=client_ip(request)),
+            event_type=events.DISCLOSURE_EXPORTED,
+            obj=program,
+            district_id=program.district_id,
+            after={"format": fmt, "rows": len(rows), "language": get_language()},
+        )
+    response = HttpResponse(render(program, rows), content_type=content_type)
+    stamp = timezone.localdate().strftime("%Y%m%d")
+    response["Content-Disposition"] = (
+        f'attachment; filename="program-{program.pk}-disclosure-{stamp}.{fmt}"'
+    )
+    return response
+
+
+def dashboard_url(district: District | None = None) -> str:
+    url = reverse("audit_dashboard")
+    return f"{url}?district={district.pk}" if district is not None else url
+
+
+# Included under /admin/dashboard/ by config/urls.py. Scoped: every view reads
+# programs through accounts.scoping.scoped (officials: their districts only).
+urlpatterns = [
+    path("", admin.site.admin_view(dashboard_view), name="audit_dashboard"),
+    path(
+        "programs/<int:pk>/report.pdf",
+        admin.site.admin_view(program_report_view),
+        name="audit_program_report",
+    ),
+    path(
+        "programs/<int:pk>/disclosure.<str:fmt>",
+        admin.site.admin_view(disclosure_view),
+        name="audit_program_disclosure",
+    ),
+]
