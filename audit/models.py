@@ -21,6 +21,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin, transition
 
+from accounts.fields import BulkJSONField
+
 if TYPE_CHECKING:
     from accounts.scoping import Scope
 
@@ -60,9 +62,10 @@ class AuditEvent(models.Model):
     district_id = models.BigIntegerField(_("district id"), null=True, blank=True, db_index=True)
     enterprise_id = models.BigIntegerField(_("enterprise id"), null=True, blank=True, db_index=True)
     platform_id = models.BigIntegerField(_("platform id"), null=True, blank=True, db_index=True)
-    before = models.JSONField(_("before"), null=True, blank=True)
-    after = models.JSONField(_("after"), null=True, blank=True)
-    evidence = models.JSONField(
+    # BulkJSONField: a usage batch inserts its events in bulk (see the field).
+    before = BulkJSONField(_("before"), null=True, blank=True)
+    after = BulkJSONField(_("after"), null=True, blank=True)
+    evidence = BulkJSONField(
         _("request evidence"),
         null=True,
         blank=True,
