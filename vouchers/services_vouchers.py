@@ -845,7 +845,10 @@ class _BatchWrites:
     def flush(self) -> None:
         Redemption.objects.bulk_create(self.redemptions)
         for entry in self.entries:
-            entry.redemption_id = entry.redemption.pk  # type: ignore[union-attr]
+            # Re-assign the object (now with its id) rather than setting
+            # redemption_id: that would drop the cached redemption, and the
+            # audit event below would fetch each one again.
+            entry.redemption = entry.redemption
         LedgerEntry.objects.bulk_create(self.entries)
         audit_record_all([_entry_event(entry, actor=self.actor) for entry in self.entries])
         self.redemptions = []
