@@ -245,6 +245,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         "form": form,
         "programs": programs,
         "period_query": _period_query(period),
+        "flags": reports.anomaly_flags(district=district),
         **figures(programs, period=period),
     }
     return TemplateResponse(request, "admin/audit/dashboard.html", context)
@@ -270,6 +271,9 @@ def report_context(
         "checkpoint": checkpoint,
         # The signed fields exactly as published, so a reader can compare text.
         "checkpoint_signed": checkpoint_body(checkpoint) if checkpoint else None,
+        "flags": reports.anomaly_flags(
+            district=program.district, programs=[program], period=period, limit=50
+        ),
         **figures([program], period=period, now=now),
     }
 

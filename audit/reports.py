@@ -619,3 +619,47 @@ def period_figures(program: Program, *, period: Period) -> PeriodFigures:
 def latest_checkpoint() -> AuditCheckpoint | None:
     """The newest signed tree head of the audit log, which a report prints."""
     return AuditCheckpoint.objects.order_by("-tree_size", "-id").first()
+
+
+@dataclass(frozen=True)
+class FlagOverview:
+    """The anomaly flags of a district (or of some programs): counts and the open ones."""
+
+    open: int
+    confirmed: int
+    dismissed: int
+    latest_open: list[Any]
+    decided: list[Any]
+
+
+def anomaly_flags(
+    *,
+    district: District,
+    programs: Sequence[Program] | None = None,
+    period: Period | None = None,
+    limit: int = 10,
+) -> FlagOverview:
+    """Flags of ``district`` (limited to ``programs`` and to flags overlapping
+    ``period`` when given): how many in each state, the newest open ones, and
+    the latest decisions with their outcome."""
+    from .detectors import flag_summary
+    from .models import AnomalyFlag
+
+    flags = AnomalyFlag.objects.filter(district=district)
+    if programs is not None:
+        flags = flags.filter(program__in=[p.pk for p in programs])
+    if period is not None:
+        flags = flags.filter(period_start__lte=period.ends_on, period_end__gte=period.starts_on)
+    counts = dict(flags.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    related = flags.select_related("program", "enterprise", "decided_by")
+    latest_open = list(related.filter(status=AnomalyFlag.Status.OPEN).order_by("-pk")[:limit])
+    decided = list(related.exclude(status=AnomalyFlag.Status.OPEN).order_by("-decided_at")[:limit])
+    for flag in [*latest_open, *decided]:
+        flag.summary = flag_summary(flag)  # type: ignore[attr-defined]
+    return FlagOverview(
+        open=counts.get(AnomalyFlag.Status.OPEN, 0),
+        confirmed=counts.get(AnomalyFlag.Status.CONFIRMED, 0),
+        dismissed=counts.get(AnomalyFlag.Status.DISMISSED, 0),
+        latest_open=latest_open,
+        decided=decided,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Membership
 from vouchers.models import Application
@@ -239,3 +241,66 @@ def test_each_program_costs_a_bounded_number_of_queries(setting: dict) -> None:
         ProgramFactory(district=setting["jianghan"], name=f"江汉区数据券{i}")
     # program_budget (the vouchers app's) reads three aggregates per program.
     assert _count(client) <= one + 3 * 3
+
+
+def test_the_dashboard_and_the_report_show_the_districts_anomaly_flags(
+    tmp_path: Any,
+) -> None:
+    import shutil
+    import subprocess
+
+    from django.test import Client
+
+    from audit.models import AnomalyFlag
+    from tests.accounts.factories import add_totp, build_world
+
+    world = build_world()
+    add_totp(world.official_x)
+    today = timezone.localdate()
+    flag = AnomalyFlag.objects.create(
+        detector=AnomalyFlag.Detector.ROUND_BILLS,
+        district=world.jianghan,
+        program=world.prog_jianghan,
+        enterprise=world.ent_jianghan,
+        subject=f"enterprise:{world.ent_jianghan.pk}",
+        period_start=today - datetime.timedelta(days=30),
+        period_end=today,
+        score=Decimal("1.0"),
+        evidence={"measured": "1.0", "threshold": "0.8", "unit": "CNY"},
+    )
+    AnomalyFlag.objects.create(
+        detector=AnomalyFlag.Detector.ROUND_BILLS,
+        district=world.guiyang,
+        program=world.prog_guiyang,
+        enterprise=world.ent_guiyang,
+        subject=f"enterprise:{world.ent_guiyang.pk}",
+        period_start=today - datetime.timedelta(days=30),
+        period_end=today,
+        score=Decimal("1.0"),
+        evidence={},
+    )
+    client = Client()
+    client.force_login(world.official_x)
+    page = client.get("/admin/dashboard/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "1 awaiting a decision" in page
+    assert f"/admin/audit/anomalyflag/{flag.pk}/change/" in page
+    assert world.ent_jianghan.name in page
+    assert world.ent_guiyang.name not in page
+    if shutil.which("pdftotext") is None:
+        return
+    pdf = client.get(
+        f"/admin/dashboard/programs/{world.prog_jianghan.pk}/report.pdf?lang=en"
+    ).content
+    path = tmp_path / "report.pdf"
+    path.write_bytes(pdf)
+    text = subprocess.run(  # noqa: S603 - a fixed local tool on our own file
+        [shutil.which("pdftotext") or "pdftotext", "-layout", str(path), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "Anomaly flags" in text
+    flags_part = text[text.find("Anomaly flags") :]
+    assert "1 awaiting a decision" in flags_part
+    assert "Round-number" in flags_part  # the detector (the cell wraps)
+    assert "100 % of the bills are round amounts" in flags_part
