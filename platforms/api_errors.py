@@ -9,7 +9,8 @@ throttling is 429 ``rate_limited`` with ``Retry-After``. HTTP-level failures
 that the contract does not name get codes of their own, added to (never
 changing) the contract's list: ``not_found`` (404 for a path that does not
 exist), ``method_not_allowed`` (405), ``not_acceptable`` (406),
-``unsupported_media_type`` (415) and ``internal_error`` (500, a server fault,
+``unsupported_media_type`` (415), ``service_unavailable`` (503 with ``Retry-After``,
+while the database is unreachable) and ``internal_error`` (500, a server fault,
 never bad input). Messages are in the language negotiated from
 ``Accept-Language`` by Django's LocaleMiddleware.
 """
@@ -20,6 +21,7 @@ import logging
 import math
 from typing import Any
 
+from django import db
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import SuspiciousOperation
 from django.http import Http404
@@ -37,6 +39,7 @@ NOT_ACCEPTABLE = "not_acceptable"
 UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
 FORBIDDEN = "forbidden"
 INTERNAL_ERROR = "internal_error"
+SERVICE_UNAVAILABLE = "service_unavailable"
 
 # Codes of HTTP-level failures, beside the contract's business codes.
 HTTP_CODES: dict[str, int] = {
@@ -46,6 +49,7 @@ HTTP_CODES: dict[str, int] = {
     UNSUPPORTED_MEDIA_TYPE: 415,
     FORBIDDEN: 403,
     INTERNAL_ERROR: 500,
+    SERVICE_UNAVAILABLE: 503,
 }
 
 ALL_CODES: dict[str, int] = {**Code.STATUS, **HTTP_CODES}
@@ -166,6 +170,19 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, exceptions.APIException):
         code = Code.VALIDATION_ERROR if exc.status_code == 400 else INTERNAL_ERROR
         return Response(error_body(code, exc.detail), status=exc.status_code)
+    if isinstance(exc, (db.OperationalError, db.InterfaceError)):
+        # The database is restarting or unreachable: nothing was committed
+        # (the transaction died with the connection), so the client may retry
+        # the same request with the same Idempotency-Key.
+        logger.warning("Database unavailable in the platform API: %s", exc)
+        return Response(
+            error_body(
+                SERVICE_UNAVAILABLE,
+                _("The service is briefly unavailable; retry the same request shortly."),
+            ),
+            status=503,
+            headers={"Retry-After": "2"},
+        )
     logger.exception("Unhandled error in the platform API", exc_info=exc)
     return Response(
         error_body(INTERNAL_ERROR, _("Something went wrong on our side; it has been logged.")),

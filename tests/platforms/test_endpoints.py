@@ -574,3 +574,23 @@ def test_verify_evidence_reverifies_single_and_batched_charges_and_finds_tamperi
     with pytest.raises(CommandError):
         call_command("verify_evidence", str(ids[0]), stdout=out)
     assert "Content-Digest" in out.getvalue()
+
+
+def test_a_database_outage_is_503_with_retry_after_and_the_retry_succeeds(
+    client, signing_key, voucher
+) -> None:
+    from unittest import mock
+
+    from django.db import OperationalError
+
+    body = charge(voucher, reference="outage-1")
+    with mock.patch(
+        "vouchers.services_vouchers._redeem", side_effect=OperationalError("server closed")
+    ):
+        down = post(client, signing_key, "redemptions", body, **{"Idempotency-Key": "o-1"})
+    refused(down, 503, "service_unavailable")
+    assert down["Retry-After"] == "2"
+    assert Redemption.objects.count() == 0
+    again = post(client, signing_key, "redemptions", body, **{"Idempotency-Key": "o-1"})
+    assert again.status_code == 201, again.content
+    assert Redemption.objects.count() == 1
