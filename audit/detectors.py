@@ -102,11 +102,12 @@ class Candidate:
     """A flag a detector proposes: subject, period, measured value and evidence."""
 
     detector: str
-    district_id: int
-    subject: str
     period: Period
     score: Decimal
     evidence: dict[str, Any]
+    # Filled by for_voucher() for flags about one voucher.
+    district_id: int = 0
+    subject: str = ""
     program_id: int | None = None
     enterprise_id: int | None = None
     voucher_id: int | None = None
@@ -114,7 +115,10 @@ class Candidate:
 
     def for_voucher(self, voucher: Voucher, rows: Iterable[Redemption] = ()) -> Candidate:
         """Name the voucher, its program and enterprise, and the platform when
-        every charge involved was made on one."""
+        every charge involved was made on one; the district and subject
+        default to the voucher's program district and the voucher itself."""
+        self.district_id = self.district_id or voucher.program.district_id
+        self.subject = self.subject or f"voucher:{voucher.pk}"
         self.program_id = voucher.program_id
         self.enterprise_id = voucher.enterprise_id
         self.voucher_id = voucher.pk
@@ -258,8 +262,6 @@ def detect_usage_spikes(period: Period, thresholds: Thresholds | None = None) ->
             found.append(
                 Candidate(
                     detector=Detector.USAGE_SPIKE,
-                    district_id=voucher.program.district_id,
-                    subject=f"voucher:{voucher.pk}",
                     period=period,
                     score=worst,
                     evidence={
@@ -317,8 +319,6 @@ def detect_headcount_excess(
             found.append(
                 Candidate(
                     detector=Detector.HEADCOUNT,
-                    district_id=voucher.program.district_id,
-                    subject=f"voucher:{voucher.pk}",
                     period=period,
                     score=worst,
                     evidence={
@@ -363,8 +363,6 @@ def detect_round_bills(period: Period, thresholds: Thresholds | None = None) -> 
             found.append(
                 Candidate(
                     detector=Detector.ROUND_BILLS,
-                    district_id=voucher.program.district_id,
-                    subject=f"voucher:{voucher.pk}",
                     period=window,
                     score=_ratio(share),
                     evidence={
@@ -413,8 +411,6 @@ def detect_even_bills(period: Period, thresholds: Thresholds | None = None) -> l
             found.append(
                 Candidate(
                     detector=Detector.EVEN_BILLS,
-                    district_id=voucher.program.district_id,
-                    subject=f"voucher:{voucher.pk}",
                     period=window,
                     score=Decimal(length),
                     evidence={
@@ -463,8 +459,6 @@ def detect_night_usage(period: Period, thresholds: Thresholds | None = None) -> 
         found.append(
             Candidate(
                 detector=Detector.NIGHT_USAGE,
-                district_id=voucher.program.district_id,
-                subject=f"voucher:{voucher.pk}",
                 period=window,
                 score=Decimal(len(night)),
                 evidence={
@@ -708,8 +702,6 @@ def detect_expiry_drain(period: Period, thresholds: Thresholds | None = None) ->
         found.append(
             Candidate(
                 detector=Detector.EXPIRY_DRAIN,
-                district_id=voucher.program.district_id,
-                subject=f"voucher:{voucher.pk}",
                 period=Period(local_day(drain_from), local_day(voucher.expires_at)),
                 score=_ratio(share),
                 evidence={
