@@ -12,7 +12,7 @@ like the same body sent alone.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -89,6 +89,20 @@ class SignedCall:
         )
         self._body_stored = True
 
+    def perform(self, service: Callable[..., Any], **arguments: Any) -> Any:
+        """Call a voucher service as this platform, with this request's evidence,
+        and keep the signed body with what it changed, in one transaction."""
+        with transaction.atomic():
+            result = service(
+                actor=self.actor(),
+                platform=self.platform,
+                request_evidence=self.evidence(),
+                **arguments,
+            )
+            if not getattr(result, "replayed", False):
+                self.store_body()
+        return result
+
 
 def _unit_of_voucher(code: Any) -> str | None:
     normalized = normalize_code(code) if isinstance(code, str) else None
@@ -146,22 +160,16 @@ def redeem(call: SignedCall, data: Mapping[str, Any]) -> RedemptionResult:
     # plain CNY charge saves the look-up.
     unit = _unit_of_voucher(data["voucher"]) if data.get("usage") else None
     points, lines = _priced(call, data, unit)
-    with transaction.atomic():
-        result = voucher_redeem(
-            actor=call.actor(),
-            platform=call.platform,
-            reference=data["reference"],
-            occurred_at=data["occurred_at"],
-            voucher_code=data["voucher"],
-            billed_amount=data.get("billed_amount"),
-            points_used=points,
-            usage=lines,
-            allow_partial=data.get("allow_partial", True),
-            request_evidence=call.evidence(),
-        )
-        if not result.replayed:
-            call.store_body()
-    return result
+    return call.perform(
+        voucher_redeem,
+        reference=data["reference"],
+        occurred_at=data["occurred_at"],
+        voucher_code=data["voucher"],
+        billed_amount=data.get("billed_amount"),
+        points_used=points,
+        usage=lines,
+        allow_partial=data.get("allow_partial", True),
+    )
 
 
 def redeem_batch(call: SignedCall, records: list[Any]) -> list[dict[str, Any]]:
@@ -247,67 +255,44 @@ def capture(call: SignedCall, hold_id: int, data: Mapping[str, Any]) -> Redempti
         if unit is None:
             raise BusinessError(Code.HOLD_NOT_FOUND, _("No such hold."), "hold")
     points, lines = _priced(call, data, unit)
-    with transaction.atomic():
-        result = hold_capture(
-            actor=call.actor(),
-            platform=call.platform,
-            hold_id=hold_id,
-            reference=data["reference"],
-            occurred_at=data["occurred_at"],
-            billed_amount=data.get("billed_amount"),
-            points_used=points,
-            usage=lines,
-            allow_partial=data.get("allow_partial", True),
-            request_evidence=call.evidence(),
-        )
-        if not result.replayed:
-            call.store_body()
-    return result
+    return call.perform(
+        hold_capture,
+        hold_id=hold_id,
+        reference=data["reference"],
+        occurred_at=data["occurred_at"],
+        billed_amount=data.get("billed_amount"),
+        points_used=points,
+        usage=lines,
+        allow_partial=data.get("allow_partial", True),
+    )
 
 
 def hold(call: SignedCall, data: Mapping[str, Any]) -> HoldResult:
     """Reserve part of a voucher (``POST holds``)."""
     amount: Decimal = data["amount"]
-    with transaction.atomic():
-        result = hold_create(
-            actor=call.actor(),
-            platform=call.platform,
-            reference=data["reference"],
-            amount=amount,
-            voucher_code=data["voucher"],
-            expires_in=data["expires_in"],
-            request_evidence=call.evidence(),
-        )
-        if not result.replayed:
-            call.store_body()
-    return result
+    return call.perform(
+        hold_create,
+        reference=data["reference"],
+        amount=amount,
+        voucher_code=data["voucher"],
+        expires_in=data["expires_in"],
+    )
 
 
 def release(call: SignedCall, hold_id: int) -> HoldResult:
     """Give a hold back (``POST holds/{id}/release``)."""
-    with transaction.atomic():
-        result = hold_release(
-            actor=call.actor(),
-            platform=call.platform,
-            hold_id=hold_id,
-            request_evidence=call.evidence(),
-        )
-        call.store_body()
-    return result
+    return call.perform(
+        hold_release,
+        hold_id=hold_id,
+    )
 
 
 def reverse(call: SignedCall, redemption_id: int, data: Mapping[str, Any]) -> ReversalResult:
     """Refund all or part of a charge (``POST redemptions/{id}/reversals``)."""
-    with transaction.atomic():
-        result = redemption_reverse(
-            actor=call.actor(),
-            platform=call.platform,
-            redemption_id=redemption_id,
-            amount=data["amount"],
-            reference=data["reference"],
-            reason=data.get("reason", ""),
-            request_evidence=call.evidence(),
-        )
-        if not result.replayed:
-            call.store_body()
-    return result
+    return call.perform(
+        redemption_reverse,
+        redemption_id=redemption_id,
+        amount=data["amount"],
+        reference=data["reference"],
+        reason=data.get("reason", ""),
+    )
