@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import ComputePlatform
 from accounts.scoping import scope_for, scoped
+from config.db_router import reporting_reads
 from vouchers.codes import normalize_code
 from vouchers.errors import BusinessError, Code
 from vouchers.models import Hold, Program, Redemption, Reversal
@@ -219,10 +220,14 @@ class Settlement:
         return [units[u] for u in sorted(units)]
 
 
+@reporting_reads()
 def settlement_statement(*, platform: ComputePlatform, month: datetime.date) -> Settlement:
     """What each program owes ``platform`` for ``month``: charges made in the
     month less reversals made in it (a reversal of an earlier month's charge
-    is settled in the month it happens, as on a bank statement)."""
+    is settled in the month it happens, as on a bank statement).
+
+    Read from the replica when one is configured (``reporting_reads``): a
+    statement is a report, and may be a few seconds behind the primary."""
     start, end = month_bounds(month)
     zero = Value(Decimal("0"), output_field=DecimalField(max_digits=18, decimal_places=2))
     charged = (
