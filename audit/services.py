@@ -22,6 +22,8 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from accounts.bulk import copy_insert
+
 from . import canonical, signing
 from .merkle import Frontier
 from .models import AuditArchive, AuditCheckpoint, AuditEvent, AuditSeal
@@ -117,9 +119,9 @@ def audit_record(**kwargs: Any) -> AuditEvent:
 
 
 def audit_record_all(events: list[AuditEvent]) -> list[AuditEvent]:
-    """Append several built events (:func:`audit_event`) in one INSERT, in order."""
+    """Append several built events (:func:`audit_event`) in one COPY, in order."""
     if events:
-        AuditEvent.objects.bulk_create(events)
+        copy_insert(events)
         _request_seal()
     return events
 

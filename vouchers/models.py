@@ -1182,7 +1182,13 @@ class LedgerEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.amount}"
+        # Not get_kind_display(): that hashes every choice's lazy label on
+        # each call, and a usage batch names 1,000 entries in its audit events.
+        try:
+            kind = str(self.Kind(self.kind).label)
+        except ValueError:
+            kind = self.kind
+        return f"{kind} {self.amount}"
 
     @property
     def available_after(self) -> Decimal:
@@ -1252,7 +1258,9 @@ class VoucherReminder(models.Model):
         Voucher, verbose_name=_("voucher"), on_delete=models.CASCADE, related_name="reminders"
     )
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
-    sent_at = models.DateTimeField(_("sent at"), default=timezone.now)
+    # Empty until the e-mails have gone out: delivery checks it under a row
+    # lock, so a delivery task that runs twice sends them once.
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     recipients = models.JSONField(_("recipients"), default=list)
 
     class Meta:

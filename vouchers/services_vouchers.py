@@ -96,6 +96,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
+from accounts.bulk import copy_insert
 from accounts.models import ComputePlatform, Enterprise
 from accounts.uscc import uscc_problem
 from audit import events
@@ -759,6 +760,14 @@ def voucher_redeem(
         return replay
 
 
+def _reference_conflict() -> BusinessError:
+    return BusinessError(
+        Code.REFERENCE_CONFLICT,
+        _("This reference was already used for a different charge."),
+        "reference",
+    )
+
+
 def _redemption_replay(
     *, platform: ComputePlatform, reference: str, fingerprint: str
 ) -> RedemptionResult | None:
@@ -771,11 +780,7 @@ def _redemption_replay(
     if existing is None:
         return None
     if existing.request_fingerprint != fingerprint:
-        raise BusinessError(
-            Code.REFERENCE_CONFLICT,
-            _("This reference was already used for a different charge."),
-            "reference",
-        )
+        raise _reference_conflict()
     return RedemptionResult.of(
         existing, code=existing.voucher.code, unit=existing.voucher.unit, replayed=True
     )
@@ -843,13 +848,13 @@ class _BatchWrites:
         self.entries: list[LedgerEntry] = []
 
     def flush(self) -> None:
-        Redemption.objects.bulk_create(self.redemptions)
+        copy_insert(self.redemptions)
         for entry in self.entries:
             # Re-assign the object (now with its id) rather than setting
             # redemption_id: that would drop the cached redemption, and the
             # audit event below would fetch each one again.
             entry.redemption = entry.redemption
-        LedgerEntry.objects.bulk_create(self.entries)
+        copy_insert(self.entries)
         audit_record_all([_entry_event(entry, actor=self.actor) for entry in self.entries])
         self.redemptions = []
         self.entries = []
@@ -998,8 +1003,14 @@ def _redeem_batch(
         except BusinessError as refusal:
             results[item.index] = refusal
     writes.flush()
+    only_amounts = []
     for voucher, fields in dirty.values():
-        voucher.save(update_fields=["balance", "held", *sorted(fields)])
+        if fields:
+            voucher.save(update_fields=["balance", "held", *sorted(fields)])
+        else:
+            only_amounts.append(voucher)
+    # The common case — a voucher's balance changed and nothing else — in one UPDATE.
+    Voucher.objects.bulk_update(only_amounts, ["balance", "held"])
     # Results were built before the insert gave the rows their ids.
     return [
         RedemptionResult.of(r.redemption, code=r.voucher, unit=r.unit, replayed=r.replayed)
@@ -1023,20 +1034,15 @@ def _redeem_one_in_batch(
     dirty: dict[int, tuple[Voucher, set[str]]],
 ) -> RedemptionResult:
     """One item of a batch, against the batch's locked vouchers (in memory)."""
-    conflict = BusinessError(
-        Code.REFERENCE_CONFLICT,
-        _("This reference was already used for a different charge."),
-        "reference",
-    )
     if item.reference in existing:
         old = existing[item.reference]
         if old.request_fingerprint != item.fingerprint:
-            raise conflict
+            raise _reference_conflict()
         return RedemptionResult.of(old, code=old.voucher.code, unit=old.voucher.unit, replayed=True)
     if item.reference in made:
         fingerprint, twin = made[item.reference]
         if fingerprint != item.fingerprint:
-            raise conflict
+            raise _reference_conflict()
         return RedemptionResult.of(
             twin, code=twin.voucher.code, unit=twin.voucher.unit, replayed=True
         )
