@@ -143,17 +143,32 @@ def _recipients(voucher: Voucher) -> list[tuple[str, str]]:
     return people
 
 
+@transaction.atomic
 def reminder_deliver(*, reminder_id: int) -> None:
-    """E-mail one recorded reminder to its recipients, each in their language."""
-    reminder = VoucherReminder.objects.select_related(
-        "voucher__program__district", "voucher__enterprise"
-    ).get(pk=reminder_id)
+    """E-mail one recorded reminder to its recipients, each in their language.
+
+    Idempotent: the reminder is locked and marked as sent in the same
+    transaction, so once that has committed a task that runs again (its
+    worker was killed before it acknowledged the message) sends nothing. A
+    worker killed while sending, before the commit, leaves the reminder
+    unsent, and the next attempt sends all of it.
+    """
+    reminder = (
+        VoucherReminder.objects.select_for_update(of=("self",))
+        .select_related("voucher__program__district", "voucher__enterprise")
+        .filter(pk=reminder_id, sent_at__isnull=True)
+        .first()
+    )
+    if reminder is None:
+        return
     for address, language in reminder.recipients:
         with translation.override(language):
             context: dict[str, Any] = {"voucher": reminder.voucher, "kind": reminder.kind}
             subject = render_to_string("vouchers/voucher_reminder_subject.txt", context).strip()
             body = render_to_string("vouchers/voucher_reminder_email.txt", context)
         send_mail(subject, body, None, [address])
+    reminder.sent_at = timezone.now()
+    reminder.save(update_fields=["sent_at"])
 
 
 def _deliver_later(reminder_id: int) -> None:
