@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 # One sealer at a time: the key of PostgreSQL's advisory lock ("audit" in ASCII).
 SEAL_LOCK_KEY = 0x6175646974
 LOG_NAME = "compute-vouchers-audit"
+# From how many events audit_record_all() sends them with COPY.
+COPY_FROM = 20
 
 
 @dataclass(frozen=True)
@@ -119,9 +121,15 @@ def audit_record(**kwargs: Any) -> AuditEvent:
 
 
 def audit_record_all(events: list[AuditEvent]) -> list[AuditEvent]:
-    """Append several built events (:func:`audit_event`) in one COPY, in order."""
-    if events:
+    """Append several built events (:func:`audit_event`) in one statement, in order.
+
+    Many events (a usage batch's) go by COPY; a few by one INSERT, which is
+    one round trip where COPY takes two (the ids, then the rows).
+    """
+    if len(events) >= COPY_FROM:
         copy_insert(events)
+    elif events:
+        AuditEvent.objects.bulk_create(events)
         _request_seal()
     return events
 

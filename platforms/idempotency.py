@@ -27,7 +27,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -43,6 +43,12 @@ from .models import IdempotencyRecord
 HEADER = "Idempotency-Key"
 RETENTION = datetime.timedelta(hours=24)
 REPLAYED_HEADER = "Idempotent-Replayed"
+# The table name is the model's own (no input goes into the text).
+_CLAIM_SQL = (
+    f'INSERT INTO "{IdempotencyRecord._meta.db_table}" '  # noqa: S608
+    "(platform_id, key, request_hash, response_status, response_body, created_at) "
+    "VALUES (%s, %s, %s, 0, %s, %s) ON CONFLICT DO NOTHING"
+)
 
 
 def request_fingerprint(method: str, path: str, body: bytes) -> str:
@@ -106,25 +112,25 @@ def _live_record(
     ).first()
 
 
-def _claim(
-    platform: ComputePlatform, key: str, fingerprint: str, now: datetime.datetime
-) -> IdempotencyRecord:
-    """Insert the key's record; an expired record in the way (past its 24 h) is
-    deleted first, but only when the insert finds it, so the usual request
-    pays for one INSERT and nothing more."""
-    for attempt in range(2):
-        try:
-            with transaction.atomic():
-                return IdempotencyRecord.objects.create(
-                    platform=platform, key=key, request_hash=fingerprint, created_at=now
-                )
-        except IntegrityError:
-            expired = IdempotencyRecord.objects.filter(
-                platform=platform, key=key, created_at__lt=now - RETENTION
-            ).delete()[0]
-            if not expired or attempt:
-                raise
-    raise AssertionError("unreachable")
+def _claim(platform: ComputePlatform, key: str, fingerprint: str, now: datetime.datetime) -> bool:
+    """Insert the key's record unless one is there; True when this request inserted it.
+
+    ``ON CONFLICT DO NOTHING`` waits for a twin in flight with the same key on
+    the unique index, then inserts (the twin rolled back) or does nothing (it
+    committed) — no savepoint, no error to recover from. An expired record in
+    the way (past its 24 h) is deleted and the insert tried once more.
+    """
+    for _attempt in range(2):
+        with connection.cursor() as cursor:
+            cursor.execute(_CLAIM_SQL, [platform.pk, key, fingerprint, b"", now])
+            if cursor.rowcount == 1:
+                return True
+        expired = IdempotencyRecord.objects.filter(
+            platform=platform, key=key, created_at__lt=now - RETENTION
+        ).delete()[0]
+        if not expired:
+            return False
+    return False
 
 
 class _NotStored(Exception):
@@ -144,26 +150,22 @@ def run_idempotent(
         return handler()
     now = timezone.now()
     fingerprint = request_fingerprint(request.method or "POST", request.path, request.body)
-    existing = _live_record(platform, key, now)
-    if existing is not None:
-        return _replay_or_conflict(existing, fingerprint)
     try:
         with transaction.atomic():
-            try:
-                record = _claim(platform, key, fingerprint, now)
-            except IntegrityError:
-                # A twin committed first (we waited for it on the unique index).
-                twin = _live_record(platform, key, timezone.now())
-                if twin is None or twin.response_status == 0:
-                    raise
-                return _replay_or_conflict(twin, fingerprint)
+            if not _claim(platform, key, fingerprint, now):
+                # The key's record is there and committed (a twin in flight
+                # was waited for): the same request gets its answer again.
+                existing = _live_record(platform, key, timezone.now())
+                if existing is None or existing.response_status == 0:
+                    raise IntegrityError(f"Idempotency-Key {key!r} could not be claimed")
+                return _replay_or_conflict(existing, fingerprint)
             response = handler()
             if not 200 <= response.status_code < 300:
                 raise _NotStored(response)
             status, body = _render(response)
-            record.response_status = status
-            record.response_body = body
-            record.save(update_fields=["response_status", "response_body"])
+            IdempotencyRecord.objects.filter(platform=platform, key=key).update(
+                response_status=status, response_body=body
+            )
     except _NotStored as refused:
         return refused.response
     stored = HttpResponse(body, status=status, content_type="application/json")
