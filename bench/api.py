@@ -71,7 +71,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from queue import Empty
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,6 +144,7 @@ class PhaseResult:
     machine_cpu: float = 0.0
     server_cpu: float = 0.0
     db_cpu: float = 0.0
+    server_label: ClassVar[str] = "gunicorn"
 
     @property
     def rate(self) -> float:
@@ -155,7 +156,7 @@ class PhaseResult:
             return ""
         parts = [("clients", self.client_cpu)]
         if self.server_cpu:
-            parts.append(("gunicorn", self.server_cpu))
+            parts.append((self.server_label, self.server_cpu))
         parts.append(("postgres", self.db_cpu))
         other = self.machine_cpu - sum(v for _k, v in parts)
         text = " + ".join(f"{k} {v / self.window:.2f}" for k, v in parts)
@@ -836,6 +837,37 @@ def start_gunicorn(
         )
 
 
+def start_celery_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """One Celery worker (solo pool) for the audit sealing that gunicorn queues;
+    what the broker holds from an earlier run is purged first."""
+    subprocess.run(  # noqa: S603 - the venv's celery, fixed arguments
+        [str(VENV_BIN / "celery"), "-A", "config", "purge", "-f"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        check=False,
+    )
+    with log.open("wb") as out:
+        return subprocess.Popen(  # noqa: S603 - the venv's celery, fixed arguments
+            [
+                str(VENV_BIN / "celery"),
+                "-A",
+                "config",
+                "worker",
+                "--pool=solo",
+                "--without-gossip",
+                "--without-mingle",
+                "-l",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 def wait_until_up(
     proc: subprocess.Popen[bytes], base_url: str, key: tuple[str, bytes], log: Path
 ) -> None:
@@ -852,8 +884,10 @@ def wait_until_up(
             auth = HTTPSignatureAuth(
                 signature_algorithm=algorithms.ED25519, key=key[1], key_id=key[0], use_nonce=True
             )
-            response = requests.get(f"{base_url}/api/v1/ping", auth=auth, timeout=5)
-        except requests.ConnectionError:
+            # Workers load Django after they bind: on a busy machine the first
+            # answer can take longer than 5 s.
+            response = requests.get(f"{base_url}/api/v1/ping", auth=auth, timeout=20)
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.2)
             continue
         if response.status_code == 200:
@@ -922,6 +956,13 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=1000, help="records per batch (1000)")
     parser.add_argument(
         "--conn-max-age", default="60", help="CONN_MAX_AGE of gunicorn (60, as deploy/env.example)"
+    )
+    parser.add_argument(
+        "--broker",
+        metavar="URL",
+        help="production mode: gunicorn queues audit sealing to this Celery broker "
+        "(e.g. redis://127.0.0.1:6379/15) and one Celery worker seals; default: "
+        "development mode, sealing in the request",
     )
     parser.add_argument("--database", default="bench_vouchers")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432", help="server URL")
@@ -1009,6 +1050,11 @@ def main() -> int:
     gunicorn_env = dict(env, CONN_MAX_AGE=str(args.conn_max_age))
     workdir = Path(tempfile.mkdtemp(prefix="bench-api-"))
     log = workdir / "gunicorn.log"
+    celery = None
+    if args.broker:
+        gunicorn_env["CELERY_BROKER_URL"] = args.broker
+        celery = start_celery_worker(gunicorn_env, workdir / "celery.log")
+        PhaseResult.server_label = "gunicorn+celery"
     proc = start_gunicorn(gunicorn_env, port, args.workers, log)
     failed = False
     monitor = None
@@ -1020,16 +1066,21 @@ def main() -> int:
             rows = monitor.execute(
                 "SELECT pid FROM pg_stat_activity WHERE datname = %s", [args.database]
             ).fetchall()
-            return worker_pids(proc.pid), [row[0] for row in rows]
+            sealers = [celery.pid] if celery is not None else []
+            return worker_pids(proc.pid) + sealers, [row[0] for row in rows]
 
-        sealing = (
-            "audit events sealed in the request after each commit"
-            if settings.AUDIT_SEAL_AFTER_COMMIT
-            else "AUDIT_SEAL_AFTER_COMMIT=false: audit events left unsealed"
-        )
+        if not settings.AUDIT_SEAL_AFTER_COMMIT:
+            mode = "AUDIT_SEAL_AFTER_COMMIT=false: audit events left unsealed"
+        elif celery is not None:
+            mode = (
+                f"production mode (audit events sealed by one Celery worker, pid {celery.pid}, "
+                f"through {args.broker}; its CPU counts as the server's)"
+            )
+        else:
+            mode = "development mode (audit events sealed in the request after each commit)"
         print(
             f"gunicorn: {args.workers} sync workers at {base_url}, CONN_MAX_AGE={args.conn_max_age}, "
-            f"DEBUG=false, development mode ({sealing}), log {log}"
+            f"DEBUG=false, {mode}, log {log}"
         )
 
         first_workers = set(worker_pids(proc.pid))
@@ -1130,6 +1181,8 @@ def main() -> int:
         if monitor is not None:
             monitor.close()
         stop_gunicorn(proc)
+        if celery is not None:
+            stop_gunicorn(celery)  # the same polite stop: SIGTERM to its group, then SIGKILL
     return 1 if failed else 0
 
 
