@@ -170,6 +170,16 @@ class ProgramAdmin(AuditedModelAdmin):
         {"total_budget", "per_enterprise_cap", "per_charge_cap", "four_eyes_threshold", "base_rate"}
     )
 
+    # What a voucher or an application was made under: fixed once either exists
+    # (a CNY voucher must not become a points voucher, nor move district).
+    FIXED_ONCE_USED = ("district", "kind", "unit")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Program | None = None) -> Any:
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.pk and (obj.vouchers.exists() or obj.applications.exists()):
+            fields += [f for f in self.FIXED_ONCE_USED if f not in fields]
+        return fields
+
     def save_model(self, request: HttpRequest, obj: Program, form: Any, change: bool) -> None:
         if change and self.MONEY_FIELDS & set(form.changed_data):
             require_recent_reauthentication(request)

@@ -210,3 +210,26 @@ def test_changing_only_the_name_needs_no_re_authentication(manager: Any, jiangha
     assert not response["Location"].startswith(reverse("account_reauthenticate"))
     program.refresh_from_db()
     assert program.name == "江汉区算力券（更名）"
+
+
+def test_unit_kind_and_district_are_fixed_once_a_voucher_exists(
+    manager_client: Any, jianghan: Any
+) -> None:
+    from .voucher_factories import ProgramFactory as OpenProgramFactory
+    from .voucher_factories import issue
+
+    program = OpenProgramFactory(district=jianghan)
+    url = reverse("admin:vouchers_program_change", args=[program.pk])
+    assert 'name="unit"' in manager_client.get(url).content.decode()
+    issue(program, amount="100.00")
+    assert 'name="unit"' not in manager_client.get(url).content.decode()
+    data = _post(program, [])
+    data.update(unit=Program.Unit.POINTS, kind=Program.Kind.TOKEN)
+    response = manager_client.post(url, data)
+    assert response.status_code == 302
+    program.refresh_from_db()
+    assert (program.unit, program.kind, program.district_id) == (
+        Program.Unit.CNY,
+        Program.Kind.COMPUTE,
+        jianghan.pk,
+    )
