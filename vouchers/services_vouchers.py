@@ -760,6 +760,28 @@ def voucher_redeem(
         return replay
 
 
+def _save_amounts(vouchers: list[Voucher]) -> None:
+    """Write the balance and held amount of these (locked) vouchers in one UPDATE:
+    the common case of a batch, where a voucher's amounts changed and nothing else."""
+    if not vouchers:
+        return
+    connection = transaction.get_connection()
+    if connection.vendor != "postgresql":
+        Voucher.objects.bulk_update(vouchers, ["balance", "held"])
+        return
+    rows = ", ".join(["(%s, %s::numeric, %s::numeric)"] * len(vouchers))
+    params: list[Any] = []
+    for voucher in vouchers:
+        params += [voucher.pk, voucher.balance, voucher.held]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'UPDATE "{Voucher._meta.db_table}" AS v '  # noqa: S608 - placeholders only
+            "SET balance = d.balance, held = d.held "
+            f"FROM (VALUES {rows}) AS d(id, balance, held) WHERE v.id = d.id",
+            params,
+        )
+
+
 def _reference_conflict() -> BusinessError:
     return BusinessError(
         Code.REFERENCE_CONFLICT,
@@ -1009,8 +1031,7 @@ def _redeem_batch(
             voucher.save(update_fields=["balance", "held", *sorted(fields)])
         else:
             only_amounts.append(voucher)
-    # The common case — a voucher's balance changed and nothing else — in one UPDATE.
-    Voucher.objects.bulk_update(only_amounts, ["balance", "held"])
+    _save_amounts(only_amounts)
     # Results were built before the insert gave the rows their ids.
     return [
         RedemptionResult.of(r.redemption, code=r.voucher, unit=r.unit, replayed=r.replayed)
