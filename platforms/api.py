@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotAuthenticated, NotFound
@@ -65,7 +64,8 @@ POST_ERRORS: dict[int, OpenApiResponse] = {
 # For the POST endpoints' @extend_schema(parameters=[IDEMPOTENCY_KEY]).
 IDEMPOTENCY_KEY = OpenApiParameter(
     name="Idempotency-Key",
-    type=OpenApiTypes.STR,
+    # The limits the server enforces (platforms.idempotency.idempotency_key).
+    type={"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
     location=OpenApiParameter.HEADER,
     required=False,
     description="1–255 printable ASCII characters. The same key and body from the same "
