@@ -22,21 +22,3 @@ accesslog = "-"
 errorlog = "-"
 # The proxy in front (nginx) sets X-Forwarded-*; trust it only from here.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
-
-
-def post_worker_init(worker: object) -> None:
-    """Keep the garbage collector off the loaded application.
-
-    Once Django is loaded, a worker holds a few hundred thousand long-lived
-    objects (modules, models, URL patterns, translations) that every full
-    collection walks again. A usage batch allocates thousands of model
-    instances, which triggered such collections several times per request.
-    ``gc.freeze()`` moves what is loaded now out of the collector's sight,
-    and a larger first-generation threshold collects less often; cyclic
-    garbage is still collected.
-    """
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 20, 20)
