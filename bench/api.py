@@ -585,6 +585,26 @@ def api_client(
 # ---------------------------------------------------------------------------
 
 
+def use_bench_environment(database_url: str) -> dict[str, str]:
+    """The environment of the bench's Django and gunicorn: this process's, on
+    ``database_url``, in development mode with DEBUG off and no broker or shared
+    cache (unless a command adds them); also made this process's own."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DJANGO_MODE", "CELERY_BROKER_URL", "CACHE_URL")
+    }
+    env.update(
+        DATABASE_URL=database_url,
+        DEBUG="false",
+        ALLOWED_HOSTS="127.0.0.1",
+        DJANGO_SETTINGS_MODULE="config.settings",
+    )
+    os.environ.clear()
+    os.environ.update(env)
+    return env
+
+
 def recreate_database(admin_dsn: str, name: str) -> None:
     import psycopg
     from psycopg import sql
@@ -975,19 +995,7 @@ def main() -> int:
         parser.error("--database must start with 'bench' (it is dropped and recreated)")
 
     database_url = f"{args.pg}/{args.database}"
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DJANGO_MODE", "CELERY_BROKER_URL", "CACHE_URL")
-    }
-    env.update(
-        DATABASE_URL=database_url,
-        DEBUG="false",
-        ALLOWED_HOSTS="127.0.0.1",
-        DJANGO_SETTINGS_MODULE="config.settings",
-    )
-    os.environ.clear()
-    os.environ.update(env)
+    env = use_bench_environment(database_url)
 
     t = time.perf_counter()
     recreate_database(f"{args.pg}/postgres", args.database)

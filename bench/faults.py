@@ -234,19 +234,7 @@ def main() -> int:
         parser.error(f"at most {benchapi.KEYS} clients (one key each)")
 
     database_url = f"{args.pg}/{args.database}"
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DJANGO_MODE", "CELERY_BROKER_URL", "CACHE_URL")
-    }
-    env.update(
-        DATABASE_URL=database_url,
-        DEBUG="false",
-        ALLOWED_HOSTS="127.0.0.1",
-        DJANGO_SETTINGS_MODULE="config.settings",
-    )
-    os.environ.clear()
-    os.environ.update(env)
+    env = benchapi.use_bench_environment(database_url)
 
     proc = None
     clients: list[Any] = []

@@ -66,3 +66,17 @@ def _flush_past_the_truncate_guards() -> Any:
     flush.Command.handle = handle  # type: ignore[method-assign]
     yield
     flush.Command.handle = original  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def private_media(settings: Any, tmp_path: Any) -> Any:
+    """Private uploads (application documents) in a temporary folder of the test's own."""
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "private")},
+        },
+    }
+    return settings.PRIVATE_MEDIA_ROOT

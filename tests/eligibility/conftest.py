@@ -17,15 +17,8 @@ from tests.vouchers.factories import (
 
 
 @pytest.fixture(autouse=True)
-def _private_media(settings: Any, tmp_path: Any) -> None:
-    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "private")},
-        },
-    }
+def _private_media(private_media: Any) -> None:
+    """Uploads go to a temporary folder (``private_media`` in tests/conftest.py)."""
 
 
 @pytest.fixture

@@ -12,15 +12,8 @@ from .factories import DistrictFactory, EnterpriseFactory, member, official, ope
 
 
 @pytest.fixture(autouse=True)
-def _private_media(settings: Any, tmp_path: Any) -> None:
-    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "private")},
-        },
-    }
+def _private_media(private_media: Any) -> None:
+    """Uploads go to a temporary folder (``private_media`` in tests/conftest.py)."""
 
 
 @pytest.fixture
