@@ -26,6 +26,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.loader import render_to_string
@@ -44,6 +45,13 @@ from .services import Actor, audit_record, checkpoint_body, client_ip
 
 # --- The period form -----------------------------------------------------
 
+#: Dates a report can reach: one day either side of the calendar's ends
+#: overflows (the period's end is the next midnight, in China time).
+PERIOD_LIMITS = [
+    MinValueValidator(datetime.date(2000, 1, 1)),
+    MaxValueValidator(datetime.date(2099, 12, 31)),
+]
+
 
 class PeriodForm(forms.Form):
     """From and to dates (both included); empty means the year to date."""
@@ -51,11 +59,13 @@ class PeriodForm(forms.Form):
     date_from = forms.DateField(
         label=gettext_lazy("From"),
         required=False,
+        validators=PERIOD_LIMITS,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     date_to = forms.DateField(
         label=gettext_lazy("To"),
         required=False,
+        validators=PERIOD_LIMITS,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 

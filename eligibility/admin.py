@@ -132,6 +132,8 @@ class ImportForm(forms.Form):
                 gettext("This is not valid JSON (line %(line)s, column %(col)s): %(msg)s")
                 % {"line": exc.lineno, "col": exc.colno, "msg": exc.msg}
             ) from None
+        except RecursionError:
+            raise ValidationError(gettext("The rule tree is nested too deeply.")) from None
         if not isinstance(value, dict):
             raise ValidationError(gettext("The rule tree must be a JSON object."))
         return value

@@ -8,10 +8,12 @@ never edited either, a change is a new row.
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -94,6 +96,13 @@ class PlatformKeyAdmin(AuditedModelAdmin):
         self.message_user(request, _("%d key(s) revoked.") % revoked, messages.SUCCESS)
 
 
+#: Dates a catalog row can start from.
+CATALOG_DATE_LIMITS = [
+    MinValueValidator(datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)),
+    MaxValueValidator(datetime.datetime(2100, 1, 1, tzinfo=datetime.UTC)),
+]
+
+
 class CatalogEntryForm(forms.ModelForm):
     class Meta:
         model = ModelCatalogEntry
@@ -107,6 +116,11 @@ class CatalogEntryForm(forms.ModelForm):
             "points_output_per_1k",
             "valid_from",
         ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A date near year 1 or 9999 cannot be stored once moved to UTC.
+        self.fields["valid_from"].validators += CATALOG_DATE_LIMITS
 
 
 @admin.register(ModelCatalogEntry)

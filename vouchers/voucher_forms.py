@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import csv
+import datetime
+import io
 from typing import Any
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from .models import LedgerEntry, Program
+
+#: Dates a filter can reach: near year 1 or 9999 the next midnight overflows.
+DATE_LIMITS = [
+    MinValueValidator(datetime.date(2000, 1, 1)),
+    MaxValueValidator(datetime.date(2099, 12, 31)),
+]
 
 
 class LedgerFilterForm(forms.Form):
@@ -15,10 +25,16 @@ class LedgerFilterForm(forms.Form):
         label=_("Kind"), required=False, choices=[("", _("All kinds")), *LedgerEntry.Kind.choices]
     )
     date_from = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("From"),
+        required=False,
+        validators=DATE_LIMITS,
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
     date_to = forms.DateField(
-        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("To"),
+        required=False,
+        validators=DATE_LIMITS,
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
 
     def clean(self) -> dict[str, Any]:
@@ -83,10 +99,28 @@ class BulkIssueForm(forms.Form):
             except UnicodeDecodeError:
                 self.add_error("csv_file", _("The file must be UTF-8 text."))
                 return data
+            if "\x00" in data["csv_text"]:
+                # Text has no NUL characters (and the database refuses them).
+                self.add_error("csv_file", _("The file must be UTF-8 text."))
+                return data
             # Keep what was uploaded in the text box, so a correction loses nothing.
             kept = self.data.copy()  # type: ignore[attr-defined]
             kept["csv_text"] = data["csv_text"]
             self.data = kept
         if not (data.get("csv_text") or "").strip():
             self.add_error("csv_text", _("Upload a file or paste its lines."))
+            return data
+        # A lone carriage return ends a line too; the csv module would call it an error.
+        text = data["csv_text"].replace("\r\n", "\n").replace("\r", "\n")
+        data["csv_text"] = text
+        try:
+            for _cells in csv.reader(io.StringIO(text)):
+                pass
+        except csv.Error:
+            self.add_error(
+                "csv_file" if upload else "csv_text",
+                _(
+                    "The lines cannot be read as CSV: look for an unclosed quote or a very long line."
+                ),
+            )
         return data
