@@ -83,10 +83,11 @@ class RuleError(ValueError):
 
 def check_condition(fact_key: str, op_key: str, raw_value: Any) -> tuple[Fact, Operator, Any]:
     """Validate one condition; return the fact, the operator and the parsed value."""
-    fact = get_fact(fact_key)
+    # An imported tree is any JSON: a key that is not a string names nothing.
+    fact = get_fact(fact_key) if isinstance(fact_key, str) else None
     if fact is None:
         raise RuleError(gettext("Unknown fact “%(fact)s”.") % {"fact": fact_key})
-    op = OPERATORS.get(op_key)
+    op = OPERATORS.get(op_key) if isinstance(op_key, str) else None
     if op is None:
         raise RuleError(gettext("Unknown operator “%(op)s”.") % {"op": op_key})
     if fact.type not in op.types:

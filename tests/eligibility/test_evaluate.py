@@ -237,3 +237,11 @@ def test_the_frozen_record_carries_the_text_in_both_languages(jianghan: Any) -> 
 
 def test_no_rule_set_admits_everyone() -> None:
     assert evaluate(None, EnterpriseFactory()).eligible
+
+
+def test_a_fact_or_operator_that_is_not_a_string_is_a_problem_not_a_crash() -> None:
+    # An imported tree is any JSON (hypothesis found a list as the fact: a 500).
+    from eligibility.evaluator import check_definition
+
+    assert len(check_definition({"fact": [], "op": "eq", "value": 1})) == 1
+    assert len(check_definition({"all": [{"fact": "employees", "op": {"x": 1}, "value": 1}]})) == 1
