@@ -120,7 +120,9 @@ class CatalogEntryForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # A date near year 1 or 9999 cannot be stored once moved to UTC.
-        self.fields["valid_from"].validators += CATALOG_DATE_LIMITS
+        # (The field is absent where it is read-only, e.g. for an auditor.)
+        if "valid_from" in self.fields:
+            self.fields["valid_from"].validators += CATALOG_DATE_LIMITS
 
 
 @admin.register(ModelCatalogEntry)
