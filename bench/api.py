@@ -605,6 +605,23 @@ def use_bench_environment(database_url: str) -> dict[str, str]:
     return env
 
 
+def drop_database(server_url: str, name: str) -> None:
+    """Close this process's Django connections (if Django is set up) and drop ``name``."""
+    try:
+        from django.db import connections
+
+        connections.close_all()
+    except Exception:  # noqa: S110 - Django may not be set up yet
+        pass
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(f"{server_url}/postgres", autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
 def recreate_database(admin_dsn: str, name: str) -> None:
     import psycopg
     from psycopg import sql

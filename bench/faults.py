@@ -361,21 +361,7 @@ def main() -> int:
                 client.join(timeout=5)
         if proc is not None:
             benchapi.stop_gunicorn(proc)
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:  # noqa: S110 - Django may not be set up yet
-            pass
-        import psycopg
-        from psycopg import sql
-
-        with psycopg.connect(f"{args.pg}/postgres", autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    sql.Identifier(args.database)
-                )
-            )
+        benchapi.drop_database(args.pg, args.database)
     return 1 if failed else 0
 
 

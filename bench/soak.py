@@ -708,21 +708,7 @@ def main() -> int:
         print("soak: interrupted")
         return 130
     finally:
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:  # noqa: S110 - Django may not be set up yet
-            pass
-        import psycopg
-        from psycopg import sql
-
-        with psycopg.connect(f"{args.pg}/postgres", autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    sql.Identifier(args.database)
-                )
-            )
+        benchapi.drop_database(args.pg, args.database)
 
 
 if __name__ == "__main__":

@@ -28,14 +28,13 @@ from django.utils import timezone
 from accounts.models import District, Enterprise, Membership
 from accounts.scoping import scoped
 from audit.models import AnomalyFlag, AuditEvent, DetectorSettings
-from audit.services import Actor
-from platforms.services import catalog_entry_create
 from vouchers.models import Application, Hold, Program, Receivable, Redemption, Voucher
 from vouchers.services_vouchers import hold_create, voucher_redeem
 
 from .accounts.factories import World, add_totp, build_world
 from .accounts.factories import official as district_official
 from .platforms.conftest import SigningKey, error_of, register_key, send, sign
+from .platforms.factories import glm5_catalog_entry
 from .vouchers.factories import (
     PDF_BYTES,
     DistrictFactory,
@@ -322,17 +321,7 @@ def audited_world() -> dict[str, Any]:
         created_by="tests",
     )
     register_key(w.platform_x)
-    catalog_entry_create(
-        actor=Actor.system("test"),
-        platform=w.platform_x,
-        model_id="glm-5",
-        display_name="GLM-5",
-        price_input_per_1k=Decimal("0.004"),
-        price_output_per_1k=Decimal("0.016"),
-        points_input_per_1k=1000,
-        points_output_per_1k=4000,
-        valid_from=timezone.now() - datetime.timedelta(days=1),
-    )
+    glm5_catalog_entry(w.platform_x, timezone.now() - datetime.timedelta(days=1))
     rules = rule_set(w.jianghan, {"all": [{"fact": "headcount", "op": "gte", "value": "1"}]})
     DetectorSettings.objects.create(program=program)
     AnomalyFlag.objects.create(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
+from typing import Any
 
 import factory
 from cryptography.hazmat.primitives import serialization
@@ -34,6 +36,25 @@ class ModelCatalogEntryFactory(factory.django.DjangoModelFactory):
     price_output_per_1k = Decimal("0.021")
     points_input_per_1k = 1000
     points_output_per_1k = 5250
+
+
+def glm5_catalog_entry(platform: ComputePlatform, valid_from: datetime.datetime) -> Any:
+    """GLM-5 in ``platform``'s catalog through the service (audited), at the seed's
+    prices: 0.004 / 0.016 yuan and 1,000 / 4,000 points per 1,000 input / output tokens."""
+    from audit.services import Actor
+    from platforms.services import catalog_entry_create
+
+    return catalog_entry_create(
+        actor=Actor.system("test"),
+        platform=platform,
+        model_id="glm-5",
+        display_name="GLM-5",
+        price_input_per_1k=Decimal("0.004"),
+        price_output_per_1k=Decimal("0.016"),
+        points_input_per_1k=1000,
+        points_output_per_1k=4000,
+        valid_from=valid_from,
+    )
 
 
 def new_key_pair() -> tuple[bytes, str]:

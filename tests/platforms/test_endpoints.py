@@ -23,7 +23,6 @@ from accounts.models import ComputePlatform
 from audit.services import Actor
 from platforms.evidence import evidence_verify
 from platforms.models import SignedRequestBody
-from platforms.services import catalog_entry_create
 from vouchers.codes import generate_code
 from vouchers.ledger import ledger_differences
 from vouchers.models import LedgerEntry, Program, Redemption, Voucher
@@ -31,6 +30,7 @@ from vouchers.services_vouchers import voucher_revoke, voucher_suspend
 
 from ..vouchers.voucher_factories import ProgramFactory, bind, issue, official
 from .conftest import SigningKey, error_of, register_key, send, sign
+from .factories import glm5_catalog_entry
 
 pytestmark = pytest.mark.django_db
 
@@ -51,17 +51,7 @@ def voucher(program: Program) -> Voucher:
 def points_program(signing_key: SigningKey) -> Program:
     program = ProgramFactory(unit=Program.Unit.POINTS, kind=Program.Kind.TOKEN)
     bind(program, signing_key.platform)
-    catalog_entry_create(
-        actor=Actor.system("test"),
-        platform=signing_key.platform,
-        model_id="glm-5",
-        display_name="GLM-5",
-        price_input_per_1k=Decimal("0.004"),
-        price_output_per_1k=Decimal("0.016"),
-        points_input_per_1k=1000,
-        points_output_per_1k=4000,
-        valid_from=timezone.now() - datetime.timedelta(days=30),
-    )
+    glm5_catalog_entry(signing_key.platform, timezone.now() - datetime.timedelta(days=30))
     return program
 
 

@@ -51,14 +51,13 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
 )
 from schemathesis.specs.openapi.formats import unregister_string_format  # noqa: E402
 
-from audit.services import Actor  # noqa: E402
 from platforms.schema_links import LINKS  # noqa: E402
-from platforms.services import catalog_entry_create  # noqa: E402
 from vouchers.ledger import ledger_differences  # noqa: E402
 from vouchers.models import Hold, Program, Redemption, Reversal, Voucher  # noqa: E402
 
 from ..vouchers.voucher_factories import ProgramFactory, bind, issue  # noqa: E402
 from .conftest import register_key  # noqa: E402
+from .factories import glm5_catalog_entry  # noqa: E402
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -116,17 +115,7 @@ def _seed(platform: Any) -> list[Seeded]:
     unbound = ProgramFactory()
     bind(cny, platform)
     bind(points, platform)
-    catalog_entry_create(
-        actor=Actor.system("test"),
-        platform=platform,
-        model_id=MODEL,
-        display_name="GLM-5",
-        price_input_per_1k=Decimal("0.004"),
-        price_output_per_1k=Decimal("0.016"),
-        points_input_per_1k=1000,
-        points_output_per_1k=4000,
-        valid_from=timezone.now() - datetime.timedelta(days=30),
-    )
+    glm5_catalog_entry(platform, timezone.now() - datetime.timedelta(days=30))
     issued = [
         *((issue(cny, amount="100000.00", valid_from=an_hour_ago), True) for _ in range(3)),
         (issue(points, amount="400000", valid_from=an_hour_ago), True),
