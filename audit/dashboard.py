@@ -19,6 +19,7 @@ import csv
 import datetime
 import hashlib
 import io
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -111,6 +112,27 @@ def _age_labels() -> list[str]:
     ]
 
 
+def _unit_sections(
+    rows: Any, bars: Callable[[list[Any]], list[tuple[Any, Any]]], title: str
+) -> list[dict[str, Any]]:
+    """One table and bar chart per unit (yuan, points) of ``rows``; ``title``
+    takes the unit's name as ``%(unit)s``."""
+    sections = []
+    for unit, unit_rows in _by_unit(rows):
+        label = _unit_label(unit)
+        sections.append(
+            {
+                "unit": unit,
+                "unit_label": label,
+                "rows": unit_rows,
+                "chart": charts.bar_chart(
+                    bars(unit_rows), unit=unit, title=title % {"unit": label}
+                ),
+            }
+        )
+    return sections
+
+
 def _by_unit(rows: list[Any]) -> list[tuple[str, list[Any]]]:
     """Rows grouped by unit, yuan first (amounts of different units never add up)."""
     units = sorted({r.unit for r in rows}, key=lambda u: (u != Program.Unit.CNY, u))
@@ -169,45 +191,21 @@ def figures(
         }
         for burn in burns
     ]
-    platform_sections = [
-        {
-            "unit": unit,
-            "unit_label": _unit_label(unit),
-            "rows": rows,
-            "chart": charts.bar_chart(
-                [(r.name, r.covered) for r in rows],
-                unit=unit,
-                title=_("Covered by platform (%(unit)s)") % {"unit": _unit_label(unit)},
-            ),
-        }
-        for unit, rows in _by_unit(platforms)
-    ]
-    model_sections = [
-        {
-            "unit": unit,
-            "unit_label": _unit_label(unit),
-            "rows": rows,
-            "chart": charts.bar_chart(
-                [(r.model or _("(no usage lines)"), r.covered) for r in rows[:12]],
-                unit=unit,
-                title=_("Covered by model (%(unit)s)") % {"unit": _unit_label(unit)},
-            ),
-        }
-        for unit, rows in _by_unit(models)
-    ]
-    recipient_sections = [
-        {
-            "unit": unit,
-            "unit_label": _unit_label(unit),
-            "rows": rows,
-            "chart": charts.bar_chart(
-                [(r.name, r.covered) for r in rows],
-                unit=unit,
-                title=_("Top enterprises (%(unit)s)") % {"unit": _unit_label(unit)},
-            ),
-        }
-        for unit, rows in _by_unit(recipients)
-    ]
+    platform_sections = _unit_sections(
+        platforms,
+        lambda rows: [(r.name, r.covered) for r in rows],
+        _("Covered by platform (%(unit)s)"),
+    )
+    model_sections = _unit_sections(
+        models,
+        lambda rows: [(r.model or _("(no usage lines)"), r.covered) for r in rows[:12]],
+        _("Covered by model (%(unit)s)"),
+    )
+    recipient_sections = _unit_sections(
+        recipients,
+        lambda rows: [(r.name, r.covered) for r in rows],
+        _("Top enterprises (%(unit)s)"),
+    )
     return {
         "period": period,
         "today": today,
