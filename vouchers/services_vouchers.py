@@ -87,11 +87,11 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Sum
+from django.db.models import Exists, F, Model, OuterRef, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
@@ -124,6 +124,8 @@ HOLD_DEFAULT_SECONDS = 3600
 HOLD_MAX_SECONDS = 86400
 DEFAULT_VALIDITY_DAYS = 365
 BULK_MAX_ROWS = 5000
+
+M = TypeVar("M", bound=Model)
 
 
 # ---------------------------------------------------------------------------
@@ -369,6 +371,17 @@ def _is_reference_clash(exc: IntegrityError) -> bool:
     return "reference_unique_per_platform" in str(exc)
 
 
+def _only(queryset: QuerySet[M]) -> M | None:
+    """The one row of a query on a unique key, or None, with no ORDER BY.
+
+    ``.first()`` would add the model's ordering: on ``(platform, reference)``
+    of redemptions PostgreSQL then walked the platform's index on
+    ``(platform, created_at, id)`` backwards, filtering on the reference, so
+    a new reference (every charge's look-up) read all the platform's rows.
+    """
+    return next(iter(queryset.order_by()[:1]), None)
+
+
 def _locked_voucher(
     *,
     platform: ComputePlatform | None,
@@ -388,7 +401,7 @@ def _locked_voucher(
                 )
             )
         )
-    voucher = qs.filter(pk=voucher_id).first() if voucher_id else qs.filter(code=code).first()
+    voucher = _only(qs.filter(pk=voucher_id) if voucher_id else qs.filter(code=code))
     if voucher is None:
         raise _not_found()
     return voucher
@@ -794,10 +807,8 @@ def _redemption_replay(
     *, platform: ComputePlatform, reference: str, fingerprint: str
 ) -> RedemptionResult | None:
     """The stored result for a used reference, or None; a conflict raises."""
-    existing = (
-        Redemption.objects.filter(platform=platform, reference=reference)
-        .select_related("voucher")
-        .first()
+    existing = _only(
+        Redemption.objects.filter(platform=platform, reference=reference).select_related("voucher")
     )
     if existing is None:
         return None
@@ -1183,10 +1194,8 @@ def hold_create(
 def _hold_replay(
     *, platform: ComputePlatform, reference: str, fingerprint: str
 ) -> HoldResult | None:
-    existing = (
-        Hold.objects.filter(platform=platform, reference=reference)
-        .select_related("voucher")
-        .first()
+    existing = _only(
+        Hold.objects.filter(platform=platform, reference=reference).select_related("voucher")
     )
     if existing is None:
         return None
@@ -1517,10 +1526,10 @@ def redemption_reverse(
 def _reversal_replay(
     *, platform: ComputePlatform, reference: str, fingerprint: str
 ) -> ReversalResult | None:
-    existing = (
-        Reversal.objects.filter(platform=platform, reference=reference)
-        .select_related("redemption__voucher")
-        .first()
+    existing = _only(
+        Reversal.objects.filter(platform=platform, reference=reference).select_related(
+            "redemption__voucher"
+        )
     )
     if existing is None:
         return None
@@ -1647,7 +1656,7 @@ def _reverse(
 def voucher_lookup(*, platform: ComputePlatform, voucher_code: str) -> VoucherView:
     """The voucher as a platform may see it: only when bound to it."""
     code = _code(voucher_code)
-    voucher = (
+    vouchers = (
         Voucher.objects.select_related("program", "program__district", "enterprise")
         .annotate(
             platform_bound=Exists(
@@ -1657,8 +1666,8 @@ def voucher_lookup(*, platform: ComputePlatform, voucher_code: str) -> VoucherVi
             )
         )
         .filter(code=code)
-        .first()
     )
+    voucher = _only(vouchers)
     if voucher is None:
         raise _not_found()
     if platform.status == ComputePlatform.Status.SUSPENDED:
