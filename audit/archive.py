@@ -11,7 +11,6 @@ deleted, an :class:`~audit.models.AuditArchive` row keeps the end head, and
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import hashlib
 import json
@@ -19,9 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pgtrigger
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from . import canonical, events
@@ -36,6 +34,7 @@ from .services import (
     chain_head,
     checkpoint_export,
 )
+from .triggers import triggers_ignored
 from .verification import audit_verify
 
 FORMAT = "compute-vouchers-audit-archive/1"
@@ -196,15 +195,10 @@ def audit_archive(*, before: datetime.date, out: Path, delete: bool = False) -> 
             ).values_list("event_id", flat=True)
             # The one sanctioned deletion: the append-only triggers are
             # switched off for this transaction only.
-            ignore = (
-                pgtrigger.ignore(
-                    "audit.AuditEvent:audit_event_append_only",
-                    "audit.AuditSeal:audit_seal_append_only",
-                )
-                if connection.vendor == "postgresql"
-                else contextlib.nullcontext()
-            )
-            with ignore:
+            with triggers_ignored(
+                "audit.AuditEvent:audit_event_append_only",
+                "audit.AuditSeal:audit_seal_append_only",
+            ):
                 AuditEvent.objects.filter(id__in=list(archived_ids)).delete()
                 AuditSeal.objects.filter(seq__gt=start_seq, seq__lte=last_seq).delete()
             audit_record(

@@ -45,12 +45,14 @@ def _flush_past_the_truncate_guards() -> Any:
     The audit tables (and any other table guarded the same way) refuse
     TRUNCATE with a PostgreSQL trigger, and Django's ``flush`` TRUNCATEs every
     table between transactional tests. The flush alone runs with those
-    TRUNCATE guards ignored (``pgtrigger.ignore``, this connection only); the
+    TRUNCATE guards ignored (``audit.triggers.triggers_ignored``, this connection only); the
     UPDATE/DELETE guards are never ignored, and the tests themselves always run
     with every guard on.
     """
     import pgtrigger
     from django.core.management.commands import flush
+
+    from audit.triggers import triggers_ignored
 
     guards = [
         f"{model._meta.app_label}.{model._meta.object_name}:{trigger.name}"
@@ -60,7 +62,7 @@ def _flush_past_the_truncate_guards() -> Any:
     original = flush.Command.handle
 
     def handle(self: Any, *args: Any, **options: Any) -> Any:
-        with pgtrigger.ignore(*guards):
+        with triggers_ignored(*guards):
             return original(self, *args, **options)
 
     flush.Command.handle = handle  # type: ignore[method-assign]

@@ -73,10 +73,11 @@ def pytest_runtest_teardown(item: Any, nextitem: Any) -> Any:
     marker = item.get_closest_marker("django_db")
     if marker is None or not marker.kwargs.get("transaction"):
         return (yield)
-    import pgtrigger
     from django.conf import settings
+
+    from audit.triggers import triggers_ignored
 
     if not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
         return (yield)
-    with pgtrigger.ignore("audit.AuditEvent:audit_event_no_truncate"):
+    with triggers_ignored("audit.AuditEvent:audit_event_no_truncate"):
         return (yield)
