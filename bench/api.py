@@ -21,7 +21,9 @@ What it does, in order:
    voucher ``SELECT ... FOR UPDATE``, phase-step read, INSERT redemption,
    INSERT ledger entry, INSERT audit event, UPDATE voucher) and replays those
    statement shapes with fresh parameters straight through psycopg, one
-   process and connection per client, at 1, 8 and 32 concurrency.
+   process and connection per client, at 1, 8 and 32 concurrency, with the
+   parameters bound as the app binds them (server-side, so psycopg prepares
+   the statements, unless ``DATABASE_SERVER_SIDE_BINDING=false``).
 4. Starts gunicorn (``deploy/gunicorn.conf.py``, ``--workers`` sync workers,
    127.0.0.1 on a free port, development mode with DEBUG=false,
    ALLOWED_HOSTS=127.0.0.1, ``CONN_MAX_AGE`` as in ``deploy/env.example``,
@@ -452,7 +454,17 @@ def sql_client(
     _client_signals()
     report: dict[str, Any] = {"ok": 0, "latencies": [], "statuses": Counter(), "samples": []}
     try:
-        conn = psycopg.connect(dsn, cursor_factory=psycopg.ClientCursor, options="-c TimeZone=UTC")
+        # Bound as the app binds them (config/settings.py): server-side, so
+        # psycopg prepares each statement after its 5th run, as it does on
+        # a gunicorn worker's persistent connection; or client-side.
+        from django.conf import settings
+
+        server_side = settings.DATABASES["default"].get("OPTIONS", {}).get("server_side_binding")
+        conn = psycopg.connect(
+            dsn,
+            cursor_factory=psycopg.Cursor if server_side else psycopg.ClientCursor,
+            options="-c TimeZone=UTC",
+        )
         index: dict[str, int] = {}
         backend = conn.info.backend_pid
         barrier.wait()
@@ -469,6 +481,185 @@ def sql_client(
                 conn.commit()
                 report["ok"] += 1
                 report["statuses"]["2xx"] += 1
+            except psycopg.Error as exc:
+                conn.rollback()
+                report["statuses"][type(exc).__name__] += 1
+                if len(report["samples"]) < 3:
+                    report["samples"].append(f"{type(exc).__name__}: {exc}")
+            report["latencies"].append(time.perf_counter() - t)
+        report["db_cpu"] = (process_cpu(backend) or db0) - db0
+        conn.close()
+    except Exception:  # reported to the parent
+        report["samples"].append(traceback.format_exc(limit=3))
+        report["statuses"]["client_crash"] += 1
+        cpu0 = cpu_seconds()
+    report["cpu"] = cpu_seconds() - cpu0
+    report["finished"] = time.perf_counter()
+    queue.put(report)
+
+
+_LOCK_ONE = re.compile(
+    r'WHERE "vouchers_voucher"\."code" = %s (?:ORDER BY .* )?LIMIT 1 FOR UPDATE OF "vouchers_voucher"$',
+    re.S,
+)
+
+
+def _batch_statements(template: Template) -> dict[str, Any]:
+    """The statements of a usage batch, from those of one redemption: the
+    voucher lock on every code at once in id order, the one phase-step read,
+    and per table the columns and the captured row of its INSERT (sent by
+    COPY, as ``accounts.bulk.copy_insert`` sends them)."""
+    lock = next(step for step in template.steps if step.locks)
+    lock_sql, found = _LOCK_ONE.subn(
+        'WHERE "vouchers_voucher"."code" = ANY(%s) ORDER BY "vouchers_voucher"."id" '
+        'FOR UPDATE OF "vouchers_voucher"',
+        lock.sql,
+    )
+    if found != 1:
+        raise RuntimeError(f"unexpected voucher lock: {lock.sql[-200:]}")
+    rows = {}
+    for step in template.steps:
+        if step.verb == "INSERT":
+            columns = re.findall(r'"(\w+)"', _INSERT_COLUMNS.match(step.sql).group(1))
+            rows[step.table] = (["id", *columns], step.params)
+    return {
+        "lock": (lock_sql, [value for _role, value in lock.params]),
+        "steps": [step for step in template.steps if step.verb == "SELECT" and not step.locks],
+        "rows": rows,
+    }
+
+
+def replay_batch(
+    cur: Any, template: Template, batch: dict[str, Any], codes: list[str], name: str
+) -> int:
+    """One usage batch's SQL: the reference check, the locks, the phase steps,
+    ids from the three sequences, three COPYs and one UPDATE of the balances.
+    Returns the records written. (What it leaves out — the signature nonce,
+    the Idempotency-Key and the stored body — are a few rows per batch.)"""
+    from psycopg.types.json import Jsonb
+
+    references = [f"{name}-{i}" for i in range(len(codes))]
+    reference_step, phase_step = batch["steps"][0], batch["steps"][-1]
+    platform_id = next(v for r, v in reference_step.params if r == "keep")
+    cur.execute(
+        'SELECT "id", "reference", "request_fingerprint" FROM "vouchers_redemption" '
+        'WHERE "platform_id" = %s AND "reference" = ANY(%s)',
+        [platform_id, references],
+    )
+    cur.fetchall()
+    lock_sql, lock_params = batch["lock"]
+    cur.execute(lock_sql, [*lock_params[:-1], sorted(set(codes))])
+    names = [col.name for col in cur.description]
+    at = {n: names.index(n) for n in ("id", "code", "enterprise_id", "balance", "held")}
+    vouchers = {row[at["code"]]: list(row) for row in cur.fetchall()}
+    cur.execute(phase_step.sql, [value for _role, value in phase_step.params])
+    cur.fetchall()
+    ids = {}
+    for table in batch["rows"]:
+        cur.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [table, len(codes)],
+        )
+        ids[table] = sorted(row[0] for row in cur.fetchall())
+    now = datetime.datetime.now(datetime.UTC)
+    rows: dict[str, list[list[Any]]] = {table: [] for table in batch["rows"]}
+    for i, (code, reference) in enumerate(zip(codes, references, strict=True)):
+        voucher = vouchers[code]
+        voucher[at["balance"]] -= template.covered
+        state = {
+            "code": code,
+            "reference": reference,
+            "voucher_id": voucher[at["id"]],
+            "enterprise_id": voucher[at["enterprise_id"]],
+            "held": voucher[at["held"]],
+            "balance_new": voucher[at["balance"]],
+            "available_after": voucher[at["balance"]] - voucher[at["held"]],
+            "vouchers_redemption": ids["vouchers_redemption"][i],
+            "vouchers_ledgerentry": ids["vouchers_ledgerentry"][i],
+        }
+        for table, (_columns, params) in batch["rows"].items():
+            row: list[Any] = [ids[table][i]]
+            for role, value in params:
+                if role == "keep":
+                    tagged = isinstance(value, tuple) and value[:1] == ("__jsonb__",)
+                    row.append(Jsonb(value[1]) if tagged else value)
+                elif role == "now":
+                    row.append(now)
+                elif role == "fingerprint":
+                    row.append(hashlib.sha256(reference.encode()).hexdigest())
+                elif role.startswith("returned_str:"):
+                    row.append(str(state[role.partition(":")[2]]))
+                elif role.startswith("returned:"):
+                    row.append(state[role.partition(":")[2]])
+                elif role == "audit_after":
+                    after = dict(value[1])
+                    after.update(
+                        voucher=code,
+                        reference=reference,
+                        balance_after=str(state["balance_new"]),
+                        held_after=str(state["held"]),
+                    )
+                    row.append(Jsonb(after))
+                else:
+                    row.append(state[role])
+            rows[table].append(row)
+    for table, (columns, _params) in batch["rows"].items():
+        quoted = ", ".join(f'"{c}"' for c in columns)
+        with cur.copy(f'COPY "{table}" ({quoted}) FROM STDIN') as copy:
+            for row in rows[table]:
+                copy.write_row(row)
+    changed = list(vouchers.values())
+    cur.execute(
+        'UPDATE "vouchers_voucher" AS v SET balance = d.balance, held = d.held FROM (VALUES '  # noqa: S608 - placeholders only
+        + ", ".join(["(%s, %s::numeric, %s::numeric)"] * len(changed))
+        + ") AS d(id, balance, held) WHERE v.id = d.id",
+        [x for v in changed for x in (v[at["id"]], v[at["balance"]], v[at["held"]])],
+    )
+    return len(codes)
+
+
+def batch_sql_client(
+    dsn: str,
+    template: Template,
+    batch: dict[str, Any],
+    codes: list[str],
+    name: str,
+    batch_size: int,
+    barrier: Any,
+    queue: Any,
+    duration: float,
+) -> None:
+    """Usage batches' SQL straight through psycopg, one transaction per batch,
+    each record on a random voucher of ``codes`` (as the API batch client)."""
+    import psycopg
+
+    _client_signals()
+    report: dict[str, Any] = {
+        "ok": 0,
+        "latencies": [],
+        "statuses": Counter(),
+        "samples": [],
+        "records": Counter(),
+    }
+    try:
+        conn = psycopg.connect(dsn, options="-c TimeZone=UTC")
+        backend = conn.info.backend_pid
+        barrier.wait()
+        cpu0, start = cpu_seconds(), time.perf_counter()
+        db0 = process_cpu(backend) or 0.0
+        end = start + duration
+        n = 0
+        while time.perf_counter() < end:
+            n += 1
+            picked = [secrets.choice(codes) for _ in range(batch_size)]
+            t = time.perf_counter()
+            try:
+                with conn.cursor() as cur:
+                    written = replay_batch(cur, template, batch, picked, f"{name}-{n}")
+                conn.commit()
+                report["ok"] += 1
+                report["statuses"]["2xx"] += 1
+                report["records"]["captured"] += written
             except psycopg.Error as exc:
                 conn.rollback()
                 report["statuses"][type(exc).__name__] += 1
@@ -1044,11 +1235,20 @@ def main() -> int:
         f"load average {os.getloadavg()[0]:.2f}, autovacuum {autovacuum} (VACUUM ANALYZE after "
         f"seeding and after the SQL replay) ({time.perf_counter() - t:.1f} s)"
     )
-    print(f"sql_statements: {len(template.steps)} per redemption: {template.describe()}")
+    binding = (
+        "server-side, prepared after 5 runs"
+        if settings.DATABASES["default"].get("OPTIONS", {}).get("server_side_binding")
+        else "client-side"
+    )
+    print(
+        f"sql_statements: {len(template.steps)} per redemption: {template.describe()} "
+        f"(parameters bound {binding}, in the app and in the replay)"
+    )
 
     # (a) the raw SQL limit ---------------------------------------------------
     dsn = database_url
     sql_rate: dict[int, float] = {}
+    batch_sql_rate: dict[int, float] = {}
     connections.close_all()
     for c in (1, 8, 32):
         result = run_clients(
@@ -1062,6 +1262,25 @@ def main() -> int:
             f"p99={percentile(result.latencies, 0.99) * 1e3:.1f}ms{result.errors()}{result.cpu()}"
         )
         show_samples("sql_limit", result)
+    batch = _batch_statements(template)
+    for c in (1, args.batch_clients):
+        result = run_clients(
+            batch_sql_client,
+            [
+                (dsn, template, batch, seeded.codes, f"sqlb{c}-{i}", args.batch_size)
+                for i in range(c)
+            ],
+            duration,
+        )
+        records = result.records.get("captured", 0)
+        batch_sql_rate[c] = records / result.elapsed if result.elapsed else 0.0
+        print(
+            f"batch_sql_limit c={c} x{args.batch_size}: {batch_sql_rate[c]:.0f} records/s "
+            f"({result.ok} batches, p50={percentile(result.latencies, 0.5):.2f}s "
+            f"p99={percentile(result.latencies, 0.99):.2f}s per batch)"
+            f"{result.errors()}{result.cpu()}"
+        )
+        show_samples("batch_sql_limit", result)
     problems = ledger_differences()
     sealed = audit_seal_pending(full_scan=True)
     print(
@@ -1152,11 +1371,13 @@ def main() -> int:
         ):
             result = api(kind, clients, seeded.codes, f"{kind}{clients}", duration)
             captured = result.records.get("captured", 0)
+            rate = captured / result.elapsed if result.elapsed else 0.0
+            limit = batch_sql_rate.get(clients)
             others = {k: v for k, v in result.records.items() if k != "captured"}
             print(
                 f"usage_batches{label} c={clients} "
                 f"x{args.batch_size}: "
-                f"{captured / result.elapsed if result.elapsed else 0:.0f} records/s "
+                f"{rate:.0f} records/s" + (f" ratio={rate / limit:.2f}" if limit else "") + " "
                 f"({result.ok} batches ok, p50={percentile(result.latencies, 0.5):.2f}s "
                 f"p99={percentile(result.latencies, 0.99):.2f}s per batch"
                 + "".join(f", {k}={v}" for k, v in sorted(others.items()))
