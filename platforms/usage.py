@@ -194,8 +194,11 @@ def redeem_batch(call: SignedCall, records: list[Any]) -> list[dict[str, Any]]:
         except ValidationError as invalid:
             field, message = first_validation_error(invalid.detail)
             results[index] = error_body(Code.VALIDATION_ERROR, message, field)
-    units = _units_of_vouchers([data["voucher"] for _index, data in valid])
-    catalog = CatalogSnapshot(call.platform)
+    # As for a single charge, the voucher's unit and the catalog matter only
+    # for pricing usage lines: records without any skip both look-ups.
+    priced = [data["voucher"] for _index, data in valid if data.get("usage")]
+    units = _units_of_vouchers(priced) if priced else {}
+    catalog = CatalogSnapshot(call.platform) if priced else None
     charged: list[tuple[int, RedeemInput]] = []
     for index, data in valid:
         try:
