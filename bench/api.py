@@ -541,11 +541,9 @@ def replay_batch(
     references = [f"{name}-{i}" for i in range(len(codes))]
     reference_step, phase_step = batch["steps"][0], batch["steps"][-1]
     platform_id = next(v for r, v in reference_step.params if r == "keep")
-    cur.execute(
-        'SELECT "id", "reference", "request_fingerprint" FROM "vouchers_redemption" '
-        'WHERE "platform_id" = %s AND "reference" = ANY(%s)',
-        [platform_id, references],
-    )
+    from vouchers.services_vouchers import EXISTING_REFERENCES_SQL
+
+    cur.execute(EXISTING_REFERENCES_SQL, [sorted(references), platform_id])
     cur.fetchall()
     lock_sql, lock_params = batch["lock"]
     cur.execute(lock_sql, [*lock_params[:-1], sorted(set(codes))])

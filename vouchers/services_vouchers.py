@@ -982,6 +982,34 @@ def voucher_redeem_batch(
     return results
 
 
+# One index probe per reference, whatever the planner believes about the
+# platform: as "platform_id = %s AND reference IN (...)" PostgreSQL scanned
+# all of the platform's redemptions whenever its statistics underrated them
+# (515 ms for 1,000 references at 420,000 rows; 2.7 ms this way).
+EXISTING_REFERENCES_SQL = (
+    'SELECT r.id FROM unnest(%s::text[]) AS wanted(reference) JOIN "vouchers_redemption" r '
+    "ON r.platform_id = %s AND r.reference = wanted.reference"
+)
+
+
+def _redemptions_by_reference(
+    platform: ComputePlatform, references: set[str]
+) -> dict[str, Redemption]:
+    """The platform's redemptions with these references (a batch's replays), by reference."""
+    if not references:
+        return {}
+    found = Redemption.objects.filter(platform=platform, reference__in=references)
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(EXISTING_REFERENCES_SQL, [sorted(references), platform.pk])
+            ids = [row[0] for row in cursor.fetchall()]
+        if not ids:
+            return {}
+        found = Redemption.objects.filter(pk__in=ids)
+    return {r.reference: r for r in found.select_related("voucher").order_by()}
+
+
 def _redeem_batch(
     *,
     actor: Actor,
@@ -996,12 +1024,7 @@ def _redeem_batch(
             prepared.append(_prepare(index, raw))
         except BusinessError as refusal:
             results[index] = refusal
-    existing = {
-        r.reference: r
-        for r in Redemption.objects.filter(
-            platform=platform, reference__in={p.reference for p in prepared}
-        ).select_related("voucher")
-    }
+    existing = _redemptions_by_reference(platform, {p.reference for p in prepared})
     locked = list(
         Voucher.objects.select_for_update(of=("self",))
         .annotate(

@@ -28,6 +28,7 @@ from vouchers.models import LedgerEntry, Redemption, Voucher
 from vouchers.services_vouchers import (
     RedeemInput,
     RedemptionResult,
+    _redemptions_by_reference,
     voucher_redeem,
     voucher_redeem_batch,
     voucher_suspend,
@@ -186,3 +187,69 @@ def test_the_exhaustion_event_follows_the_entries_that_exhausted_the_voucher() -
         "voucher.exhausted",
     ]
     assert Redemption.objects.filter(voucher=voucher).count() == 3
+
+
+def test_references_stored_by_earlier_requests_are_replayed_or_conflict_in_a_batch() -> None:
+    """The look-up of a batch's references already on record (one index probe
+    each on PostgreSQL) finds those of earlier requests, of this platform only."""
+    platform, other = PlatformFactory(), PlatformFactory()
+    program = ProgramFactory(base_rate=Decimal("0.5"), per_charge_cap=None)
+    bind(program, platform, other)
+    voucher = issue(program, amount="100.00")
+    actor = Actor.system("test")
+    at = timezone.now()
+
+    def item(reference: str, billed: str) -> RedeemInput:
+        return RedeemInput(
+            reference=reference,
+            occurred_at=at,
+            voucher_code=voucher.code,
+            billed_amount=Decimal(billed),
+        )
+
+    earlier = voucher_redeem(
+        actor=actor,
+        platform=platform,
+        reference="kept",
+        occurred_at=at,
+        voucher_code=voucher.code,
+        billed_amount=Decimal("10.00"),
+    )
+    voucher_redeem(
+        actor=actor,
+        platform=platform,
+        reference="clash",
+        occurred_at=at,
+        voucher_code=voucher.code,
+        billed_amount=Decimal("10.00"),
+    )
+    # The same reference on another platform is that platform's own.
+    voucher_redeem(
+        actor=actor,
+        platform=other,
+        reference="new",
+        occurred_at=at,
+        voucher_code=voucher.code,
+        billed_amount=Decimal("99.00"),
+    )
+
+    # The look-up itself (a wrong one would be hidden by the batch's
+    # fallback to charging item by item when an insert meets a reference).
+    found = _redemptions_by_reference(platform, {"kept", "clash", "new", "never"})
+    assert sorted(found) == ["clash", "kept"]
+    assert found["kept"].pk == earlier.id
+    assert _redemptions_by_reference(platform, set()) == {}
+
+    kept, clash, new = voucher_redeem_batch(
+        actor=actor,
+        platform=platform,
+        items=[item("kept", "10.00"), item("clash", "20.00"), item("new", "4.00")],
+    )
+
+    assert isinstance(kept, RedemptionResult) and kept.replayed
+    assert (kept.id, kept.covered) == (earlier.id, Decimal("5.00"))
+    assert isinstance(clash, BusinessError) and clash.code == "reference_conflict"
+    assert isinstance(new, RedemptionResult) and not new.replayed
+    assert new.covered == Decimal("2.00")
+    assert Redemption.objects.filter(platform=platform).count() == 3
+    assert ledger_differences() == []
