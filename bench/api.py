@@ -23,7 +23,11 @@ What it does, in order:
    statement shapes with fresh parameters straight through psycopg, one
    process and connection per client, at 1, 8 and 32 concurrency, with the
    parameters bound as the app binds them (server-side, so psycopg prepares
-   the statements, unless ``DATABASE_SERVER_SIDE_BINDING=false``).
+   the statements, unless ``DATABASE_SERVER_SIDE_BINDING=false``); then
+   ``batch_sql_limit``: what a 1,000-record usage batch does in the database
+   (stored-reference look-up, locks in id order, phase steps, ids, three
+   COPYs, one UPDATE), rows built from the captured redemption, at 1 and
+   ``--batch-clients`` clients.
 4. Starts gunicorn (``deploy/gunicorn.conf.py``, ``--workers`` sync workers,
    127.0.0.1 on a free port, development mode with DEBUG=false,
    ALLOWED_HOSTS=127.0.0.1, ``CONN_MAX_AGE`` as in ``deploy/env.example``,
@@ -32,7 +36,8 @@ What it does, in order:
    (b) ``redemptions``: single ``POST /api/v1/redemptions`` at 1, 8 and 32
    clients, with req/s, p50, p99 and the ratio to (a) at the same concurrency;
    (c) ``usage_batches``: ``POST /api/v1/usage-batches`` of 1,000 records,
-   captured records/s, with an ``Idempotency-Key`` (as ``platforms/client.py``
+   captured records/s and the ratio to ``batch_sql_limit``, with an
+   ``Idempotency-Key`` (as ``platforms/client.py``
    sends them) from 1 and from ``--batch-clients`` clients, and without one
    from 1 client;
    (d) ``hot_spot``: 32 clients on 5 vouchers, then ``manage.py check_ledger``;
