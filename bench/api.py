@@ -389,41 +389,42 @@ def build_template(calls: list[tuple[str, Any]], captured: dict[str, Any]) -> Te
     return Template(steps=steps, covered=Decimal(covered))
 
 
+def fresh_value(role: str, value: Any, state: dict[str, Any], now: datetime.datetime) -> Any:
+    """A replayed statement's parameter: the captured value, or a fresh one
+    for its role (``_role``) from ``state`` (code, reference, ids, amounts)."""
+    from psycopg.types.json import Jsonb
+
+    if role == "keep":
+        tagged = isinstance(value, tuple) and value[:1] == ("__jsonb__",)
+        return Jsonb(value[1]) if tagged else value
+    if role == "now":
+        return now
+    if role == "fingerprint":
+        return hashlib.sha256(state["reference"].encode()).hexdigest()
+    if role.startswith("returned_str:"):
+        return str(state[role.partition(":")[2]])
+    if role.startswith("returned:"):
+        return state[role.partition(":")[2]]
+    if role == "audit_after":
+        after = dict(value[1])
+        after.update(
+            voucher=state["code"],
+            reference=state["reference"],
+            balance_after=str(state["balance_new"]),
+            held_after=str(state["held"]),
+        )
+        return Jsonb(after)
+    return state[role]
+
+
 def replay_once(
     cur: Any, template: Template, code: str, reference: str, index: dict[str, int]
 ) -> None:
-    from psycopg.types.json import Jsonb
 
     state: dict[str, Any] = {"code": code, "reference": reference}
     now = datetime.datetime.now(datetime.UTC)
     for step in template.steps:
-        params = []
-        for role, value in step.params:
-            if role == "keep":
-                params.append(
-                    Jsonb(value[1])
-                    if isinstance(value, tuple) and value[:1] == ("__jsonb__",)
-                    else value
-                )
-            elif role == "now":
-                params.append(now)
-            elif role == "fingerprint":
-                params.append(hashlib.sha256(reference.encode()).hexdigest())
-            elif role.startswith("returned_str:"):
-                params.append(str(state[role.partition(":")[2]]))
-            elif role.startswith("returned:"):
-                params.append(state[role.partition(":")[2]])
-            elif role == "audit_after":
-                after = dict(value[1])
-                after.update(
-                    voucher=code,
-                    reference=reference,
-                    balance_after=str(state["balance_new"]),
-                    held_after=str(state["held"]),
-                )
-                params.append(Jsonb(after))
-            else:
-                params.append(state[role])
+        params = [fresh_value(role, value, state, now) for role, value in step.params]
         cur.execute(step.sql, params)
         if step.locks:
             row = cur.fetchone()
@@ -541,7 +542,6 @@ def replay_batch(
     ids from the three sequences, three COPYs and one UPDATE of the balances.
     Returns the records written. (What it leaves out — the signature nonce,
     the Idempotency-Key and the stored body — are a few rows per batch.)"""
-    from psycopg.types.json import Jsonb
 
     references = [f"{name}-{i}" for i in range(len(codes))]
     reference_step, phase_step = batch["steps"][0], batch["steps"][-1]
@@ -581,30 +581,7 @@ def replay_batch(
             "vouchers_ledgerentry": ids["vouchers_ledgerentry"][i],
         }
         for table, (_columns, params) in batch["rows"].items():
-            row: list[Any] = [ids[table][i]]
-            for role, value in params:
-                if role == "keep":
-                    tagged = isinstance(value, tuple) and value[:1] == ("__jsonb__",)
-                    row.append(Jsonb(value[1]) if tagged else value)
-                elif role == "now":
-                    row.append(now)
-                elif role == "fingerprint":
-                    row.append(hashlib.sha256(reference.encode()).hexdigest())
-                elif role.startswith("returned_str:"):
-                    row.append(str(state[role.partition(":")[2]]))
-                elif role.startswith("returned:"):
-                    row.append(state[role.partition(":")[2]])
-                elif role == "audit_after":
-                    after = dict(value[1])
-                    after.update(
-                        voucher=code,
-                        reference=reference,
-                        balance_after=str(state["balance_new"]),
-                        held_after=str(state["held"]),
-                    )
-                    row.append(Jsonb(after))
-                else:
-                    row.append(state[role])
+            row = [ids[table][i], *(fresh_value(r, v, state, now) for r, v in params)]
             rows[table].append(row)
     for table, (columns, _params) in batch["rows"].items():
         quoted = ", ".join(f'"{c}"' for c in columns)
