@@ -446,32 +446,31 @@ def replay_once(
             cur.fetchall()
 
 
-def sql_client(
-    dsn: str,
-    template: Template,
-    codes: list[str],
-    name: str,
-    barrier: Any,
-    queue: Any,
-    duration: float,
-) -> None:
+def _replay_client(dsn: str, run: Any, barrier: Any, queue: Any, duration: float) -> None:
+    """Call ``run(cursor, n)`` (one transaction, returning the records it
+    wrote) in a loop for ``duration`` seconds on one psycopg connection, and
+    report like the API clients."""
     import psycopg
+    from django.conf import settings
 
     _client_signals()
-    report: dict[str, Any] = {"ok": 0, "latencies": [], "statuses": Counter(), "samples": []}
+    report: dict[str, Any] = {
+        "ok": 0,
+        "latencies": [],
+        "statuses": Counter(),
+        "samples": [],
+        "records": Counter(),
+    }
     try:
         # Bound as the app binds them (config/settings.py): server-side, so
         # psycopg prepares each statement after its 5th run, as it does on
         # a gunicorn worker's persistent connection; or client-side.
-        from django.conf import settings
-
         server_side = settings.DATABASES["default"].get("OPTIONS", {}).get("server_side_binding")
         conn = psycopg.connect(
             dsn,
             cursor_factory=psycopg.Cursor if server_side else psycopg.ClientCursor,
             options="-c TimeZone=UTC",
         )
-        index: dict[str, int] = {}
         backend = conn.info.backend_pid
         barrier.wait()
         cpu0, start = cpu_seconds(), time.perf_counter()
@@ -483,10 +482,12 @@ def sql_client(
             t = time.perf_counter()
             try:
                 with conn.cursor() as cur:
-                    replay_once(cur, template, secrets.choice(codes), f"{name}-{n}", index)
+                    written = run(cur, n)
                 conn.commit()
                 report["ok"] += 1
                 report["statuses"]["2xx"] += 1
+                if written:
+                    report["records"]["captured"] += written
             except psycopg.Error as exc:
                 conn.rollback()
                 report["statuses"][type(exc).__name__] += 1
@@ -502,6 +503,24 @@ def sql_client(
     report["cpu"] = cpu_seconds() - cpu0
     report["finished"] = time.perf_counter()
     queue.put(report)
+
+
+def sql_client(
+    dsn: str,
+    template: Template,
+    codes: list[str],
+    name: str,
+    barrier: Any,
+    queue: Any,
+    duration: float,
+) -> None:
+    """Single redemptions' SQL straight through psycopg, one transaction each."""
+    index: dict[str, int] = {}
+
+    def run(cur: Any, n: int) -> None:
+        replay_once(cur, template, secrets.choice(codes), f"{name}-{n}", index)
+
+    _replay_client(dsn, run, barrier, queue, duration)
 
 
 _LOCK_ONE = re.compile(
@@ -611,50 +630,12 @@ def batch_sql_client(
 ) -> None:
     """Usage batches' SQL straight through psycopg, one transaction per batch,
     each record on a random voucher of ``codes`` (as the API batch client)."""
-    import psycopg
 
-    _client_signals()
-    report: dict[str, Any] = {
-        "ok": 0,
-        "latencies": [],
-        "statuses": Counter(),
-        "samples": [],
-        "records": Counter(),
-    }
-    try:
-        conn = psycopg.connect(dsn, options="-c TimeZone=UTC")
-        backend = conn.info.backend_pid
-        barrier.wait()
-        cpu0, start = cpu_seconds(), time.perf_counter()
-        db0 = process_cpu(backend) or 0.0
-        end = start + duration
-        n = 0
-        while time.perf_counter() < end:
-            n += 1
-            picked = [secrets.choice(codes) for _ in range(batch_size)]
-            t = time.perf_counter()
-            try:
-                with conn.cursor() as cur:
-                    written = replay_batch(cur, template, batch, picked, f"{name}-{n}")
-                conn.commit()
-                report["ok"] += 1
-                report["statuses"]["2xx"] += 1
-                report["records"]["captured"] += written
-            except psycopg.Error as exc:
-                conn.rollback()
-                report["statuses"][type(exc).__name__] += 1
-                if len(report["samples"]) < 3:
-                    report["samples"].append(f"{type(exc).__name__}: {exc}")
-            report["latencies"].append(time.perf_counter() - t)
-        report["db_cpu"] = (process_cpu(backend) or db0) - db0
-        conn.close()
-    except Exception:  # reported to the parent
-        report["samples"].append(traceback.format_exc(limit=3))
-        report["statuses"]["client_crash"] += 1
-        cpu0 = cpu_seconds()
-    report["cpu"] = cpu_seconds() - cpu0
-    report["finished"] = time.perf_counter()
-    queue.put(report)
+    def run(cur: Any, n: int) -> int:
+        picked = [secrets.choice(codes) for _ in range(batch_size)]
+        return replay_batch(cur, template, batch, picked, f"{name}-{n}")
+
+    _replay_client(dsn, run, barrier, queue, duration)
 
 
 # ---------------------------------------------------------------------------
