@@ -207,31 +207,20 @@ def test_references_stored_by_earlier_requests_are_replayed_or_conflict_in_a_bat
             billed_amount=Decimal(billed),
         )
 
-    earlier = voucher_redeem(
-        actor=actor,
-        platform=platform,
-        reference="kept",
-        occurred_at=at,
-        voucher_code=voucher.code,
-        billed_amount=Decimal("10.00"),
-    )
-    voucher_redeem(
-        actor=actor,
-        platform=platform,
-        reference="clash",
-        occurred_at=at,
-        voucher_code=voucher.code,
-        billed_amount=Decimal("10.00"),
-    )
+    def charge(on: Any, reference: str, billed: str) -> RedemptionResult:
+        return voucher_redeem(
+            actor=actor,
+            platform=on,
+            reference=reference,
+            occurred_at=at,
+            voucher_code=voucher.code,
+            billed_amount=Decimal(billed),
+        )
+
+    earlier = charge(platform, "kept", "10.00")
+    charge(platform, "clash", "10.00")
     # The same reference on another platform is that platform's own.
-    voucher_redeem(
-        actor=actor,
-        platform=other,
-        reference="new",
-        occurred_at=at,
-        voucher_code=voucher.code,
-        billed_amount=Decimal("99.00"),
-    )
+    charge(other, "new", "99.00")
 
     # The look-up itself (a wrong one would be hidden by the batch's
     # fallback to charging item by item when an insert meets a reference).
