@@ -125,7 +125,9 @@ DATABASES = {
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
+    "DATABASE_SERVER_SIDE_BINDING", default=True
+):
     # Server-side parameters, so psycopg prepares a statement on a connection
     # after its 5th execution and PostgreSQL stops planning it again: the
     # statements of a charge cost 0.9-1.1 instead of 2.0 ms of server CPU
@@ -133,8 +135,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # this pays with CONN_MAX_AGE > 0. Turn it off behind a pooler that does
     # not keep prepared statements (PgBouncer before 1.21 in transaction
     # mode). pgtrigger.ignore does not work with it: audit.triggers does.
-    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = env.bool(
-        "DATABASE_SERVER_SIDE_BINDING", default=True
+    # Beyond the protocol's 65,535 parameters a query is bound client-side.
+    from config.db_cursor import PreparingCursor
+
+    # Django turns psycopg's prepared statements off unless asked (for
+    # poolers); 5 is psycopg's own threshold.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        server_side_binding=True, cursor_factory=PreparingCursor, prepare_threshold=5
     )
 # An optional read replica for the dashboard, reports, exports and settlement
 # statements, and only for them: they opt in with config.db_router.reporting_reads.
@@ -143,10 +150,11 @@ if env.str("DATABASE_REPLICA_URL", default=""):
     DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
     DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
     DATABASES["replica"]["CONN_HEALTH_CHECKS"] = DATABASES["default"]["CONN_HEALTH_CHECKS"]
-    if "server_side_binding" in DATABASES["default"].get("OPTIONS", {}):
-        DATABASES["replica"].setdefault("OPTIONS", {})["server_side_binding"] = DATABASES[
-            "default"
-        ]["OPTIONS"]["server_side_binding"]
+    for option in ("server_side_binding", "cursor_factory", "prepare_threshold"):
+        if option in DATABASES["default"].get("OPTIONS", {}):
+            DATABASES["replica"].setdefault("OPTIONS", {})[option] = DATABASES["default"][
+                "OPTIONS"
+            ][option]
     # Tests run against one database, and the replica alias reads that one.
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
     DATABASE_ROUTERS = ["config.db_router.ReportingReplicaRouter"]

@@ -36,10 +36,6 @@ def _setting() -> str | None:
         return cursor.fetchone()[0]
 
 
-def test_the_parameters_are_bound_server_side_on_postgresql() -> None:
-    assert connection.settings_dict["OPTIONS"].get("server_side_binding") is True
-
-
 def test_a_guarded_delete_passes_inside_the_block_and_is_refused_after_it() -> None:
     kept, deleted = _event(), _event()
     with triggers_ignored(GUARD):
