@@ -190,16 +190,17 @@ def audit_archive(*, before: datetime.date, out: Path, delete: bool = False) -> 
                 file_name=out.name,
                 file_sha256=sha,
             )
+            # A subquery, not a list: an archive run may remove millions of events.
             archived_ids = AuditSeal.objects.filter(
                 seq__gt=start_seq, seq__lte=last_seq
-            ).values_list("event_id", flat=True)
+            ).values("event_id")
             # The one sanctioned deletion: the append-only triggers are
             # switched off for this transaction only.
             with triggers_ignored(
                 "audit.AuditEvent:audit_event_append_only",
                 "audit.AuditSeal:audit_seal_append_only",
             ):
-                AuditEvent.objects.filter(id__in=list(archived_ids)).delete()
+                AuditEvent.objects.filter(id__in=archived_ids).delete()
                 AuditSeal.objects.filter(seq__gt=start_seq, seq__lte=last_seq).delete()
             audit_record(
                 actor=Actor.system("audit_archive"),
