@@ -191,9 +191,9 @@ def audit_archive(*, before: datetime.date, out: Path, delete: bool = False) -> 
                 file_sha256=sha,
             )
             # A subquery, not a list: an archive run may remove millions of events.
-            archived_ids = AuditSeal.objects.filter(
-                seq__gt=start_seq, seq__lte=last_seq
-            ).values("event_id")
+            archived_ids = AuditSeal.objects.filter(seq__gt=start_seq, seq__lte=last_seq).values(
+                "event_id"
+            )
             # The one sanctioned deletion: the append-only triggers are
             # switched off for this transaction only.
             with triggers_ignored(

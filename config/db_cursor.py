@@ -21,8 +21,12 @@ from django.db.backends.postgresql.base import ServerBindingCursor
 MAX_BOUND_PARAMETERS = 65535
 
 
-class PreparingCursor(ServerBindingCursor):
-    """Django's server-side binding cursor, client-side beyond 65,535 parameters."""
+class PreparingCursor(ServerBindingCursor, psycopg.Cursor):
+    """Django's server-side binding cursor, client-side beyond 65,535 parameters.
+
+    (psycopg.Cursor is already its base; named again for the type checker,
+    which does not see through the backend's conditional class definitions.)
+    """
 
     def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
         if params is not None and len(params) > MAX_BOUND_PARAMETERS:
