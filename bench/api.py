@@ -785,6 +785,22 @@ def recreate_database(admin_dsn: str, name: str) -> None:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
+def migrated_database(env: dict[str, str], server_url: str, name: str) -> bool:
+    """Drop and recreate database ``name`` on ``server_url``, migrate it, and set
+    Django up in this process on it (``env`` from :func:`use_bench_environment`).
+    False, with migrate's output on stderr, when the migration fails."""
+    recreate_database(f"{server_url}/postgres", name)
+    migrated = manage(env, "migrate", "--no-input", "-v0")
+    if migrated.returncode != 0:
+        print(migrated.stdout, migrated.stderr, file=sys.stderr)
+        return False
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    return True
+
+
 def vacuum_analyze(dsn: str) -> str:
     """VACUUM ANALYZE the bench database (fresh tables have no statistics, and
     autovacuum may be off); returns the server's autovacuum setting."""
@@ -1167,17 +1183,9 @@ def main() -> int:
     env = use_bench_environment(database_url)
 
     t = time.perf_counter()
-    recreate_database(f"{args.pg}/postgres", args.database)
-    migrated = manage(env, "migrate", "--no-input", "-v0")
-    if migrated.returncode != 0:
-        print(migrated.stdout, migrated.stderr, file=sys.stderr)
+    if not migrated_database(env, args.pg, args.database):
         return 1
-
-    sys.path.insert(0, str(ROOT))
-    import django
     import psycopg
-
-    django.setup()
     from django.conf import settings
     from django.db import connections
 

@@ -42,7 +42,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import api as benchapi  # bench/api.py, from the sys.path entry above
 
-ROOT = benchapi.ROOT
 FORK = benchapi.FORK
 RETRY_STATUSES = {429}  # besides 5xx: not a definitive answer
 
@@ -240,15 +239,8 @@ def main() -> int:
     clients: list[Any] = []
     failed = False
     try:
-        benchapi.recreate_database(f"{args.pg}/postgres", args.database)
-        migrated = benchapi.manage(env, "migrate", "--no-input", "-v0")
-        if migrated.returncode != 0:
-            print(migrated.stdout, migrated.stderr, file=sys.stderr)
+        if not benchapi.migrated_database(env, args.pg, args.database):
             return 1
-        sys.path.insert(0, str(ROOT))
-        import django
-
-        django.setup()
         from django.db import connections
 
         seeded = benchapi.seed(args.vouchers)

@@ -53,7 +53,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import api as benchapi  # bench/api.py, from the sys.path entry above
 
-ROOT = benchapi.ROOT
 FORK = benchapi.FORK
 # What benchapi.seed() issues: vouchers of 10,000 yuan in a program at rate
 # 0.30, so each charge of BILLED covers BILLED x 0.30 of a voucher.
@@ -474,16 +473,9 @@ def soak(
     """Sets up, drives the load, prints the summary; the exit status."""
     database_url = env["DATABASE_URL"]
     t = time.perf_counter()
-    benchapi.recreate_database(f"{args.pg}/postgres", args.database)
-    migrated = benchapi.manage(env, "migrate", "--no-input", "-v0")
-    if migrated.returncode != 0:
-        print(migrated.stdout, migrated.stderr, file=sys.stderr)
+    if not benchapi.migrated_database(env, args.pg, args.database):
         return 1
-    sys.path.insert(0, str(ROOT))
-    import django
     import psycopg
-
-    django.setup()
     from django.db import connections
 
     from vouchers.models import Redemption
