@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import ComputePlatform
 from accounts.scoping import scope_for, scoped
+from config.compiled_query import CompiledQuery
 from config.db_router import reporting_reads
 from vouchers.codes import normalize_code
 from vouchers.errors import BusinessError, Code
@@ -80,12 +81,19 @@ def platform_keys(platform: ComputePlatform) -> QuerySet[PlatformKey]:
     )
 
 
+# No ORDER BY (.first() would add the model's, platform name then date):
+# key_id is unique. Every signed request runs this, so it is compiled once.
+_KEY_BY_ID: CompiledQuery[PlatformKey] = CompiledQuery(
+    lambda key_id: (
+        PlatformKey.objects.select_related("platform").filter(key_id=key_id).order_by()[:1]
+    ),
+    key_id=str,
+)
+
+
 def platform_key_for_verification(key_id: str) -> PlatformKey | None:
     """The key named by a signature's ``keyid``, with its platform, or None."""
-    # No ORDER BY (.first() would add the model's, platform name then date):
-    # key_id is unique, and this runs for every signed request.
-    keys = PlatformKey.objects.select_related("platform").filter(key_id=key_id).order_by()
-    return next(iter(keys[:1]), None)
+    return _KEY_BY_ID.one(key_id=str(key_id))
 
 
 def _encode_cursor(created_at: datetime.datetime, pk: int) -> str:

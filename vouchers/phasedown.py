@@ -16,7 +16,15 @@ from decimal import Decimal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .models import Program
+from config.compiled_query import CompiledQuery
+
+from .models import PhaseStep, Program
+
+# Every CNY charge reads its program's steps: the query is compiled once.
+_STEPS_OF_PROGRAM: CompiledQuery[PhaseStep] = CompiledQuery(
+    lambda program_id: PhaseStep.objects.filter(program_id=program_id).order_by(),
+    program_id=int,
+)
 
 
 @dataclass(frozen=True)
@@ -38,10 +46,12 @@ def local_date(moment: datetime.datetime | datetime.date) -> datetime.date:
 
 def steps_of(program: Program) -> list[Step]:
     """The program's schedule, oldest first (uses a prefetch when present)."""
-    return sorted(
-        (Step(s.starts_on, s.rate) for s in program.phase_steps.all()),
-        key=lambda s: s.starts_on,
-    )
+    prefetched = getattr(program, "_prefetched_objects_cache", {})
+    if "phase_steps" in prefetched or program.pk is None:
+        rows: Iterable[PhaseStep] = program.phase_steps.all()
+    else:
+        rows = _STEPS_OF_PROGRAM.all(program_id=program.pk)
+    return sorted((Step(s.starts_on, s.rate) for s in rows), key=lambda s: s.starts_on)
 
 
 def rate_in_force(

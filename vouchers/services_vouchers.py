@@ -101,6 +101,7 @@ from accounts.models import ComputePlatform, Enterprise
 from accounts.uscc import uscc_problem
 from audit import events
 from audit.services import Actor, audit_event, audit_record, audit_record_all
+from config.compiled_query import CompiledQuery
 
 from .codes import generate_code, normalize_code
 from .errors import BusinessError, Code
@@ -382,6 +383,35 @@ def _only(queryset: QuerySet[M]) -> M | None:
     return next(iter(queryset.order_by()[:1]), None)
 
 
+def _lock_query(*, by_id: bool, bound: bool) -> CompiledQuery[Voucher]:
+    """The voucher lock by id or by code, with ``platform_bound`` or without."""
+
+    def build(key: Any, platform_id: Any = None) -> QuerySet[Voucher]:
+        qs = Voucher.objects.select_for_update(of=("self",)).select_related("program")
+        if bound:
+            qs = qs.annotate(
+                platform_bound=Exists(
+                    Program.platforms.through.objects.filter(
+                        program_id=OuterRef("program_id"), computeplatform_id=platform_id
+                    )
+                )
+            )
+        return (qs.filter(pk=key) if by_id else qs.filter(code=key)).order_by()[:1]
+
+    kinds: dict[str, type] = {"key": int if by_id else str}
+    if bound:
+        kinds["platform_id"] = int
+    return CompiledQuery(build, **kinds)
+
+
+# Every charge, hold and reversal locks its voucher: the queries are compiled once.
+_LOCKS = {
+    (by_id, bound): _lock_query(by_id=by_id, bound=bound)
+    for by_id in (False, True)
+    for bound in (False, True)
+}
+
+
 def _locked_voucher(
     *,
     platform: ComputePlatform | None,
@@ -392,16 +422,11 @@ def _locked_voucher(
     program; ``platform_bound`` is annotated. (Not the district and the
     enterprise: a change needs only their ids, and joining them cost each
     charge a five-table query and the decryption of the enterprise's fields.)"""
-    qs = Voucher.objects.select_for_update(of=("self",)).select_related("program")
+    by_id = bool(voucher_id)
+    values: dict[str, Any] = {"key": int(voucher_id) if voucher_id else str(code)}
     if platform is not None:
-        qs = qs.annotate(
-            platform_bound=Exists(
-                Program.platforms.through.objects.filter(
-                    program_id=OuterRef("program_id"), computeplatform_id=platform.pk
-                )
-            )
-        )
-    voucher = _only(qs.filter(pk=voucher_id) if voucher_id else qs.filter(code=code))
+        values["platform_id"] = platform.pk
+    voucher = _LOCKS[by_id, platform is not None].one(**values)
     if voucher is None:
         raise _not_found()
     return voucher
@@ -803,13 +828,23 @@ def _reference_conflict() -> BusinessError:
     )
 
 
+# Every charge looks its reference up first (compiled once, like the locks).
+_REDEMPTION_BY_REFERENCE: CompiledQuery[Redemption] = CompiledQuery(
+    lambda platform_id, reference: (
+        Redemption.objects.filter(platform_id=platform_id, reference=reference)
+        .select_related("voucher")
+        .order_by()[:1]
+    ),
+    platform_id=int,
+    reference=str,
+)
+
+
 def _redemption_replay(
     *, platform: ComputePlatform, reference: str, fingerprint: str
 ) -> RedemptionResult | None:
     """The stored result for a used reference, or None; a conflict raises."""
-    existing = _only(
-        Redemption.objects.filter(platform=platform, reference=reference).select_related("voucher")
-    )
+    existing = _REDEMPTION_BY_REFERENCE.one(platform_id=platform.pk, reference=reference)
     if existing is None:
         return None
     if existing.request_fingerprint != fingerprint:
@@ -1224,12 +1259,21 @@ def hold_create(
         return replay
 
 
+_HOLD_BY_REFERENCE: CompiledQuery[Hold] = CompiledQuery(
+    lambda platform_id, reference: (
+        Hold.objects.filter(platform_id=platform_id, reference=reference)
+        .select_related("voucher")
+        .order_by()[:1]
+    ),
+    platform_id=int,
+    reference=str,
+)
+
+
 def _hold_replay(
     *, platform: ComputePlatform, reference: str, fingerprint: str
 ) -> HoldResult | None:
-    existing = _only(
-        Hold.objects.filter(platform=platform, reference=reference).select_related("voucher")
-    )
+    existing = _HOLD_BY_REFERENCE.one(platform_id=platform.pk, reference=reference)
     if existing is None:
         return None
     if existing.request_fingerprint != fingerprint:
@@ -1556,14 +1600,21 @@ def redemption_reverse(
         return replay
 
 
+_REVERSAL_BY_REFERENCE: CompiledQuery[Reversal] = CompiledQuery(
+    lambda platform_id, reference: (
+        Reversal.objects.filter(platform_id=platform_id, reference=reference)
+        .select_related("redemption__voucher")
+        .order_by()[:1]
+    ),
+    platform_id=int,
+    reference=str,
+)
+
+
 def _reversal_replay(
     *, platform: ComputePlatform, reference: str, fingerprint: str
 ) -> ReversalResult | None:
-    existing = _only(
-        Reversal.objects.filter(platform=platform, reference=reference).select_related(
-            "redemption__voucher"
-        )
-    )
+    existing = _REVERSAL_BY_REFERENCE.one(platform_id=platform.pk, reference=reference)
     if existing is None:
         return None
     if existing.request_fingerprint != fingerprint:
