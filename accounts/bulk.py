@@ -24,7 +24,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from django.db import connections, models, router
+from django.db import IntegrityError, connections, models, router, transaction
 
 M = TypeVar("M", bound=models.Model)
 
@@ -52,6 +52,8 @@ _PLAIN_FIELDS: tuple[type[models.Field], ...] = (
 )
 
 _sequences: dict[tuple[str, str], str] = {}
+# insert_one's statement and converters, per (alias, model, conflict handling, pk given).
+_inserts: dict[tuple[str, type[models.Model], bool, bool], tuple[str, list[Any]]] = {}
 
 
 def copy_insert(objs: Sequence[M], *, using: str | None = None) -> list[M]:
@@ -95,6 +97,61 @@ def copy_insert(objs: Sequence[M], *, using: str | None = None) -> list[M]:
     return list(objs)
 
 
+def insert_one(
+    obj: models.Model, *, using: str | None = None, ignore_conflicts: bool = False
+) -> bool:
+    """Insert one unsaved instance with one cached ``INSERT ... RETURNING``; True if inserted.
+
+    ``obj.save(force_insert=True)`` for the rows every charge writes, without
+    Django compiling the same INSERT anew each time (0.5 ms of Python per row
+    on the hot path): the statement text is built once per model, so
+    PostgreSQL prepares it, and the values are converted as :func:`copy_insert`
+    converts them. The instance gets its primary key and is marked as saved.
+    With ``ignore_conflicts``, a row that meets a unique constraint is not
+    inserted (``ON CONFLICT DO NOTHING``) and False is returned. No model
+    signals are sent, as with ``bulk_create``. Other databases use the ORM.
+    """
+    model = type(obj)
+    alias = using or router.db_for_write(model)
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        if not ignore_conflicts:
+            obj.save(force_insert=True, using=alias)
+            return True
+        try:
+            with transaction.atomic(using=alias):
+                obj.save(force_insert=True, using=alias)
+        except IntegrityError:
+            return False
+        return True
+    with_pk = obj.pk is not None
+    key = (alias, model, ignore_conflicts, with_pk)
+    cached = _inserts.get(key)
+    if cached is None:
+        opts = model._meta
+        fields = [f for f in opts.concrete_fields if f.column and (with_pk or f is not opts.pk)]
+        quote = connection.ops.quote_name
+        sql = (
+            f"INSERT INTO {quote(opts.db_table)} "  # noqa: S608 - model names and placeholders only
+            f"({', '.join(quote(str(f.column)) for f in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))})"
+            f"{' ON CONFLICT DO NOTHING' if ignore_conflicts else ''} "
+            f"RETURNING {quote(str(opts.pk.column))}"
+        )
+        converters = [_converter(f, connection, share_json=False) for f in fields]
+        cached = _inserts[key] = (sql, converters)
+    sql, converters = cached
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [convert(obj) for convert in converters])
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    setattr(obj, model._meta.pk.attname, row[0])
+    obj._state.adding = False
+    obj._state.db = alias
+    return True
+
+
 def _sequence(connection: Any, table: str, column: str) -> str:
     key = (connection.alias, table)
     if key not in _sequences:
@@ -104,10 +161,21 @@ def _sequence(connection: Any, table: str, column: str) -> str:
     return _sequences[key]
 
 
-def _converter(field: models.Field, connection: Any) -> Callable[[models.Model], Any]:
-    """How to turn ``field`` of an instance into the value COPY sends."""
+def _converter(
+    field: models.Field, connection: Any, *, share_json: bool = True
+) -> Callable[[models.Model], Any]:
+    """How to turn ``field`` of an instance into the value COPY (or an INSERT) sends.
+
+    ``share_json``: encode a JSON value that several rows share once (for one
+    COPY; a converter kept across calls must not remember values).
+    """
     attname = field.attname
     if isinstance(field, models.JSONField):
+        if not share_json:
+            encoder = field.encoder
+            return lambda obj: (
+                None if (value := getattr(obj, attname)) is None else json.dumps(value, cls=encoder)
+            )
         return _json_converter(field)
     if type(field) is models.DateTimeField and not (field.auto_now or field.auto_now_add):
         return lambda obj: getattr(obj, attname)

@@ -22,7 +22,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from accounts.bulk import copy_insert
+from accounts.bulk import copy_insert, insert_one
 
 from . import canonical, signing
 from .merkle import Frontier
@@ -115,7 +115,7 @@ def audit_record(**kwargs: Any) -> AuditEvent:
     instance (a failed login for an unknown address, an object just deleted).
     """
     event = audit_event(**kwargs)
-    event.save(force_insert=True)
+    insert_one(event)
     _request_seal()
     return event
 
@@ -124,13 +124,18 @@ def audit_record_all(events: list[AuditEvent]) -> list[AuditEvent]:
     """Append several built events (:func:`audit_event`) in one statement, in order.
 
     Many events (a usage batch's) go by COPY; a few by one INSERT, which is
-    one round trip where COPY takes two (the ids, then the rows).
+    one round trip where COPY takes two (the ids, then the rows). Either
+    way the sealer is asked to run after the commit.
     """
+    if not events:
+        return events
     if len(events) >= COPY_FROM:
         copy_insert(events)
-    elif events:
+    elif len(events) == 1:
+        insert_one(events[0])
+    else:
         AuditEvent.objects.bulk_create(events)
-        _request_seal()
+    _request_seal()
     return events
 
 

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import ValidationError
 
+from accounts.bulk import insert_one
 from audit.services import Actor
 from vouchers.codes import normalize_code
 from vouchers.errors import BusinessError, Code
@@ -80,12 +81,10 @@ class SignedCall:
         """Keep the signed body (once per request; a no-op when already kept)."""
         if self._body_stored:
             return
-        SignedRequestBody.objects.bulk_create(
-            [
-                SignedRequestBody(
-                    sha256=self.body_sha256, platform_id=self.platform.pk, body=self.body
-                )
-            ],
+        insert_one(
+            SignedRequestBody(
+                sha256=self.body_sha256, platform_id=self.platform.pk, body=self.body
+            ),
             ignore_conflicts=True,
         )
         self._body_stored = True

@@ -96,7 +96,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
-from accounts.bulk import copy_insert
+from accounts.bulk import copy_insert, insert_one
 from accounts.models import ComputePlatform, Enterprise
 from accounts.uscc import uscc_problem
 from audit import events
@@ -500,7 +500,7 @@ def _record(voucher: Voucher, *, actor: Actor, **change: Any) -> LedgerEntry:
     """Apply one change to the (locked) voucher and write its ledger entry and
     audit event (:func:`_entry` takes the change). The caller saves the voucher."""
     entry = _entry(voucher, actor=actor, **change)
-    entry.save(force_insert=True)
+    insert_one(entry)
     audit_record_all([_entry_event(entry, actor=actor)])
     return entry
 
@@ -891,7 +891,7 @@ def _redeem(
         fingerprint=fingerprint,
         evidence=evidence,
     )
-    redemption.save(force_insert=True)
+    insert_one(redemption)
     _record(
         voucher,
         kind=LedgerEntry.Kind.CAPTURE,
@@ -1479,7 +1479,7 @@ def _hold_capture(
         fingerprint=fingerprint,
         evidence=evidence,
     )
-    redemption.save(force_insert=True)
+    insert_one(redemption)
     _record(
         voucher,
         kind=LedgerEntry.Kind.CAPTURE,

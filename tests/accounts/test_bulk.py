@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.forms.models import model_to_dict
 
-from accounts.bulk import copy_insert
+from accounts.bulk import copy_insert, insert_one
 from audit.models import AuditEvent
+from platforms.models import SignedRequestBody
+from tests.vouchers.voucher_factories import PlatformFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -72,3 +76,50 @@ def test_copy_insert_raises_djangos_integrity_error() -> None:
     if connection.vendor == "postgresql":
         # The constraint is named, as the reference-clash check relies on.
         assert "audit_auditevent_pkey" in str(raised.value)
+
+
+def test_insert_one_writes_the_row_save_writes() -> None:
+    inserted = _events(1, source_ip="")[0]
+    saved = _events(1, source_ip="")[0]
+    assert insert_one(inserted) is True
+    saved.save(force_insert=True)
+    assert inserted.pk is not None and not inserted._state.adding
+    assert inserted._state.db == "default"
+    assert _stored([inserted]) == _stored([saved])
+    stored = AuditEvent.objects.get(pk=inserted.pk)
+    assert stored.evidence == EVIDENCE
+    assert stored.source_ip is None and stored.occurred_at is not None
+
+
+def test_insert_one_sends_one_statement_with_the_same_text_each_time() -> None:
+    sent: list[str] = []
+
+    def keep(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        sent.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(keep):
+        insert_one(_events(1)[0])
+        insert_one(_events(1, evidence=None)[0])
+    assert len(sent) == 2 and sent[0] == sent[1]  # one text: PostgreSQL prepares it
+    assert sent[0].startswith("INSERT INTO")
+    assert AuditEvent.objects.filter(evidence__isnull=True, event_type="test.bulk").count() == 1
+
+
+def test_insert_one_with_a_given_key_and_ignore_conflicts_keeps_the_first_row() -> None:
+    platform = PlatformFactory()
+    first = SignedRequestBody(sha256="a" * 64, platform_id=platform.pk, body=b'{"x": 1}')
+    again = SignedRequestBody(sha256="a" * 64, platform_id=platform.pk, body=b"other")
+    assert insert_one(first, ignore_conflicts=True) is True
+    assert insert_one(again, ignore_conflicts=True) is False
+    assert bytes(SignedRequestBody.objects.get(sha256="a" * 64).body) == b'{"x": 1}'
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_one(SignedRequestBody(sha256="a" * 64, platform_id=platform.pk, body=b""))
+
+
+def test_insert_one_raises_djangos_integrity_error() -> None:
+    first = copy_insert(_events(1))[0]
+    clash = _events(1)[0]
+    clash.pk = first.pk
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_one(clash)

@@ -11,7 +11,14 @@ from django.db import transaction
 
 from audit import canonical
 from audit.models import AuditEvent, AuditSeal
-from audit.services import audit_seal_pending, chain_head
+from audit.services import (
+    COPY_FROM,
+    Actor,
+    audit_event,
+    audit_record_all,
+    audit_seal_pending,
+    chain_head,
+)
 
 from .helpers import record
 
@@ -59,6 +66,28 @@ def test_recording_events_asks_for_one_seal_after_commit(
         record(4)
     assert len(callbacks) == 1
     assert AuditSeal.objects.count() == 4
+
+
+@pytest.mark.parametrize("n", [1, 3, COPY_FROM, COPY_FROM + 5])
+def test_recording_built_events_asks_for_one_seal_after_commit(
+    n: int, django_capture_on_commit_callbacks: Any
+) -> None:
+    # One event (one INSERT), a few (bulk_create) or many (COPY, a usage
+    # batch's): each way the events are sealed once the transaction commits.
+    built = [
+        audit_event(
+            actor=Actor.system("tests"),
+            event_type="test.built",
+            obj=None,
+            object_type="tests.thing",
+            object_id=str(i),
+        )
+        for i in range(n)
+    ]
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        audit_record_all(built)
+    assert len(callbacks) == 1
+    assert AuditSeal.objects.filter(event__in=built).count() == n
 
 
 def test_nothing_is_sealed_before_the_transaction_commits(
