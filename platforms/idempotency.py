@@ -49,6 +49,10 @@ _CLAIM_SQL = (
     "(platform_id, key, request_hash, response_status, response_body, created_at) "
     "VALUES (%s, %s, %s, 0, %s, %s) ON CONFLICT DO NOTHING"
 )
+_STORE_SQL = (
+    f'UPDATE "{IdempotencyRecord._meta.db_table}" '  # noqa: S608
+    "SET response_status = %s, response_body = %s WHERE platform_id = %s AND key = %s"
+)
 
 
 def request_fingerprint(method: str, path: str, body: bytes) -> str:
@@ -163,9 +167,8 @@ def run_idempotent(
             if not 200 <= response.status_code < 300:
                 raise _NotStored(response)
             status, body = _render(response)
-            IdempotencyRecord.objects.filter(platform=platform, key=key).update(
-                response_status=status, response_body=body
-            )
+            with connection.cursor() as cursor:
+                cursor.execute(_STORE_SQL, [status, body, platform.pk, key])
     except _NotStored as refused:
         return refused.response
     stored = HttpResponse(body, status=status, content_type="application/json")

@@ -820,6 +820,18 @@ def _save_amounts(vouchers: list[Voucher]) -> None:
         )
 
 
+def _save_voucher(voucher: Voucher, fields: Sequence[str]) -> None:
+    """Write a (locked) voucher's balance and held amount, and ``fields`` if any.
+
+    A charge, hold or refund usually changes the two amounts and nothing
+    else: that is :func:`_save_amounts`' one fixed UPDATE, not an UPDATE
+    compiled by ``save(update_fields=...)`` each time."""
+    if fields:
+        voucher.save(update_fields=["balance", "held", *fields])
+    else:
+        _save_amounts([voucher])
+
+
 def _reference_conflict() -> BusinessError:
     return BusinessError(
         Code.REFERENCE_CONFLICT,
@@ -903,7 +915,7 @@ def _redeem(
         evidence=evidence,
     )
     fields += _settle_status(voucher, actor=actor)
-    voucher.save(update_fields=["balance", "held", *fields])
+    _save_voucher(voucher, fields)
     return RedemptionResult.of(redemption, code=voucher.code, unit=voucher.unit, replayed=False)
 
 
@@ -1332,7 +1344,7 @@ def _hold_create(
         hold=hold,
         evidence=evidence,
     )
-    voucher.save(update_fields=["balance", "held", *fields])
+    _save_voucher(voucher, fields)
     return _hold_result(hold, unit=voucher.unit, replayed=False)
 
 
@@ -1502,7 +1514,7 @@ def _hold_capture(
         note=_("Rest of the hold after its capture."),
     )
     fields += _settle_status(voucher, actor=actor)
-    voucher.save(update_fields=["balance", "held", *fields])
+    _save_voucher(voucher, fields)
     return RedemptionResult.of(redemption, code=voucher.code, unit=voucher.unit, replayed=False)
 
 
@@ -1531,7 +1543,7 @@ def hold_release(
         evidence=request_evidence,
     )
     fields = _settle_status(voucher, actor=actor)
-    voucher.save(update_fields=["balance", "held", *fields])
+    _save_voucher(voucher, fields)
     result = _hold_result(hold, unit=voucher.unit, replayed=False)
     return replace(result, balance_after=voucher.available)
 
@@ -1553,7 +1565,7 @@ def hold_expire(*, hold_id: int) -> bool:
         note=_("Released at the hold's expiry."),
     )
     fields = _settle_status(voucher, actor=actor)
-    voucher.save(update_fields=["balance", "held", *fields])
+    _save_voucher(voucher, fields)
     return True
 
 
@@ -1716,7 +1728,7 @@ def _reverse(
         _return_remainder(voucher, kind=kind, actor=actor)
     else:
         fields = _settle_status(voucher, actor=actor)
-    voucher.save(update_fields=["balance", "held", *fields])
+    _save_voucher(voucher, fields)
     if reversal.balance_after != voucher.available:
         reversal.balance_after = voucher.available
         reversal.save(update_fields=["balance_after"])
@@ -1901,7 +1913,7 @@ def voucher_issue(
         enterprise_id=enterprise.pk,
     )
     fields = _activate_if_due(voucher, actor=actor)
-    voucher.save(update_fields=["balance", "held", *fields])
+    _save_voucher(voucher, fields)
     return voucher
 
 
