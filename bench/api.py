@@ -294,6 +294,8 @@ _WRITE_TABLE = re.compile(r'^(INSERT INTO|UPDATE) "(\w+)"')
 _FROM = re.compile(r' FROM "(\w+)"')
 _INSERT_COLUMNS = re.compile(r'^INSERT INTO "\w+" \(([^)]*)\) VALUES', re.S)
 _COLUMN_BEFORE = re.compile(r'"(\w+)"\s*=\s*$')
+# An UPDATE ... FROM (VALUES (%s, ...)) AS d(id, balance, held): the columns of the values.
+_VALUES_COLUMNS = re.compile(r"FROM \(VALUES \(.*\)\) AS \w+\(([^)]*)\)", re.S)
 
 
 def _plain(value: Any) -> Any:
@@ -356,8 +358,11 @@ def build_template(calls: list[tuple[str, Any]], captured: dict[str, Any]) -> Te
         verb, table = _verb_and_table(sql)
         params = list(params or [])
         inserted = _INSERT_COLUMNS.match(sql)
+        values = _VALUES_COLUMNS.search(sql)
         if verb == "INSERT" and inserted:
             cols: list[str | None] = list(re.findall(r'"(\w+)"', inserted.group(1)))
+        elif verb == "UPDATE" and values:
+            cols = [name.strip() for name in values.group(1).split(",")]
         else:
             cols = []
             pos = 0
@@ -406,14 +411,16 @@ def fresh_value(role: str, value: Any, state: dict[str, Any], now: datetime.date
     if role.startswith("returned:"):
         return state[role.partition(":")[2]]
     if role == "audit_after":
-        after = dict(value[1])
+        # JSON as the app sends it: text (accounts.bulk) or psycopg's Jsonb.
+        text = isinstance(value, str)
+        after = json.loads(value) if text else dict(value[1])
         after.update(
             voucher=state["code"],
             reference=state["reference"],
             balance_after=str(state["balance_new"]),
             held_after=str(state["held"]),
         )
-        return Jsonb(after)
+        return json.dumps(after) if text else Jsonb(after)
     return state[role]
 
 
