@@ -25,6 +25,7 @@ import datetime
 import functools
 import hashlib
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -137,6 +138,18 @@ def _claim(platform: ComputePlatform, key: str, fingerprint: str, now: datetime.
     return False
 
 
+_in_transaction: ContextVar[bool] = ContextVar("idempotent_transaction", default=False)
+
+
+def in_idempotent_transaction() -> bool:
+    """True while a handler runs inside :func:`run_idempotent`'s transaction.
+
+    Whatever the handler raises leaves that transaction and rolls all of it
+    back (the claim included), so an atomic block of the handler's own needs
+    no savepoint to undo its part: two round trips fewer per request."""
+    return _in_transaction.get()
+
+
 class _NotStored(Exception):
     """Carries a non-2xx response out of the atomic block so it rolls back."""
 
@@ -163,7 +176,11 @@ def run_idempotent(
                 if existing is None or existing.response_status == 0:
                     raise IntegrityError(f"Idempotency-Key {key!r} could not be claimed")
                 return _replay_or_conflict(existing, fingerprint)
-            response = handler()
+            entered = _in_transaction.set(True)
+            try:
+                response = handler()
+            finally:
+                _in_transaction.reset(entered)
             if not 200 <= response.status_code < 300:
                 raise _NotStored(response)
             status, body = _render(response)

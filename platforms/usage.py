@@ -41,6 +41,7 @@ from vouchers.services_vouchers import (
 
 from .api_errors import error_body, first_validation_error
 from .catalog import usage_to_points
+from .idempotency import in_idempotent_transaction
 from .models import SignedRequestBody
 from .selectors import CatalogSnapshot
 from .serializers import RedemptionRequestSerializer
@@ -91,8 +92,10 @@ class SignedCall:
 
     def perform(self, service: Callable[..., Any], **arguments: Any) -> Any:
         """Call a voucher service as this platform, with this request's evidence,
-        and keep the signed body with what it changed, in one transaction."""
-        with transaction.atomic():
+        and keep the signed body with what it changed, in one transaction
+        (without a savepoint inside an Idempotency-Key's transaction, which
+        any exception from here rolls back whole)."""
+        with transaction.atomic(savepoint=not in_idempotent_transaction()):
             result = service(
                 actor=self.actor(),
                 platform=self.platform,
@@ -219,7 +222,7 @@ def redeem_batch(call: SignedCall, records: list[Any]) -> list[dict[str, Any]]:
                 ),
             )
         )
-    with transaction.atomic():
+    with transaction.atomic(savepoint=not in_idempotent_transaction()):
         outcomes = voucher_redeem_batch(
             actor=call.actor(),
             platform=call.platform,

@@ -584,3 +584,51 @@ def test_a_database_outage_is_503_with_retry_after_and_the_retry_succeeds(
     again = post(client, signing_key, "redemptions", body, **{"Idempotency-Key": "o-1"})
     assert again.status_code == 201, again.content
     assert Redemption.objects.count() == 1
+
+
+def test_a_signed_charge_with_a_key_is_one_transaction_of_few_statements(
+    client, signing_key, voucher
+) -> None:
+    with CaptureQueriesContext(connection) as queries:
+        response = post(
+            client, signing_key, "redemptions", charge(voucher), **{"Idempotency-Key": "k-1"}
+        )
+    assert response.status_code == 201, response.content
+    sql = [q["sql"] for q in queries.captured_queries]
+    savepoints = [s for s in sql if s.startswith("SAVEPOINT")]
+    # The test's own transaction makes the Idempotency-Key's block a
+    # savepoint; inside it only the charge keeps one (to survive a
+    # reference race). SignedCall.perform adds none: anything it raises
+    # rolls the key's transaction back whole.
+    assert len(savepoints) == 2, sql
+    # key, nonce, claim, reference, lock, steps, 4 writes, body, stored answer.
+    assert len([s for s in sql if not s.startswith(("SAVEPOINT", "RELEASE"))]) == 12, sql
+
+
+def test_a_refusal_under_a_key_leaves_nothing_and_the_next_charge_works(
+    client, signing_key, program, voucher
+) -> None:
+    # Refused inside the charge, after the voucher lock, with no savepoint
+    # of SignedCall.perform's: the key's transaction rolls back whole.
+    small = issue(program, amount="10.00")
+    refused(
+        post(
+            client,
+            signing_key,
+            "redemptions",
+            charge(small, allow_partial=False),
+            **{"Idempotency-Key": "k-2"},
+        ),
+        409,
+        "insufficient_balance",
+        "billed_amount",
+    )
+    small.refresh_from_db()
+    assert small.balance == Decimal("10.00")
+    assert not Redemption.objects.filter(voucher=small).exists()
+    assert SignedRequestBody.objects.count() == 0
+    first = post(client, signing_key, "redemptions", charge(voucher), **{"Idempotency-Key": "k-2"})
+    assert first.status_code == 201, first.content
+    voucher.refresh_from_db()
+    assert voucher.balance == Decimal("964.00")
+    assert SignedRequestBody.objects.count() == 1
