@@ -89,9 +89,10 @@ def audit_event(
         object_type = f"{obj._meta.app_label}.{obj._meta.model_name}"
         object_id = str(obj.pk)
     return AuditEvent(
+        # A None relation is the default: set through its descriptor it costs more.
+        **({"actor_user": actor.user} if actor.user is not None else {}),
         event_type=event_type,
         actor_kind=actor.kind,
-        actor_user=actor.user,
         actor_label=actor.label[:200],
         source_ip=actor.source_ip,
         object_type=object_type,

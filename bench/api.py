@@ -1176,6 +1176,13 @@ def main() -> int:
         "(e.g. redis://127.0.0.1:6379/15) and one Celery worker seals; default: "
         "development mode, sealing in the request",
     )
+    parser.add_argument(
+        "--cache",
+        metavar="URL",
+        help="CACHE_URL of gunicorn and the Celery worker, as deploy/env.example sets it "
+        "(e.g. redis://127.0.0.1:6379/14, flushed first): signature nonces and the per-key "
+        "rate limit live there; default: none (nonces in PostgreSQL, rate limit per worker)",
+    )
     parser.add_argument("--database", default="bench_vouchers")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432", help="server URL")
     args = parser.parse_args()
@@ -1271,6 +1278,11 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="bench-api-"))
     log = workdir / "gunicorn.log"
     celery = None
+    if args.cache:
+        import redis
+
+        redis.Redis.from_url(args.cache).flushdb()
+        gunicorn_env["CACHE_URL"] = args.cache
     if args.broker:
         gunicorn_env["CELERY_BROKER_URL"] = args.broker
         celery = start_celery_worker(gunicorn_env, workdir / "celery.log")
@@ -1298,9 +1310,14 @@ def main() -> int:
             )
         else:
             mode = "development mode (audit events sealed in the request after each commit)"
+        cache = (
+            f"cache {args.cache} (nonces and rate limit there; its server's CPU is in 'other')"
+            if args.cache
+            else "no shared cache (nonces in PostgreSQL, rate limit per worker)"
+        )
         print(
             f"gunicorn: {args.workers} sync workers at {base_url}, CONN_MAX_AGE={args.conn_max_age}, "
-            f"DEBUG=false, {mode}, log {log}"
+            f"DEBUG=false, {mode}, {cache}, log {log}"
         )
 
         first_workers = set(worker_pids(proc.pid))

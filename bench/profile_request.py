@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import itertools
 import json
 import pstats
 import statistics
@@ -93,7 +94,7 @@ def main() -> int:
         signature_algorithm=algorithms.ED25519, key=pem, key_id=key_id, use_nonce=True
     )
     client = Client(HTTP_HOST="127.0.0.1")
-    codes = iter(seeded.codes * 10)
+    codes = itertools.cycle(seeded.codes)
     counter = iter(range(10**9))
     path = "/api/v1/usage-batches" if args.kind == "batch" else "/api/v1/redemptions"
 

@@ -74,6 +74,7 @@ class _Compiled:
     fields_end: int
     related_populators: list[Any]
     annotations: tuple[tuple[str, int], ...]
+    converters: dict[int, Any]
 
 
 class CompiledQuery(Generic[M]):
@@ -115,6 +116,9 @@ class CompiledQuery(Generic[M]):
                 f"CompiledQuery: {sorted(missing)} did not reach the SQL parameters "
                 "unchanged; this queryset cannot be compiled once"
             )
+        columns = [column[0] for column in compiler.select[0 : compiler.col_count]]
+        if compiler.has_composite_fields(columns):
+            raise ValueError("CompiledQuery does not run querysets with composite fields")
         if compiler.klass_info is None or getattr(queryset, "_known_related_objects", None):
             raise ValueError("CompiledQuery runs model querysets without known related objects")
         select = compiler.select
@@ -131,6 +135,8 @@ class CompiledQuery(Generic[M]):
             # The stubs describe Django 6's signature (with fetch_mode); 5.2 has three.
             related_populators=get_related_populators(compiler.klass_info, select, using),  # type: ignore[call-arg]
             annotations=tuple((compiler.annotation_col_map or {}).items()),
+            # What results_iter() would work out again on every call.
+            converters=compiler.get_converters(columns),
         )
 
     def compiled(self, using: str = "default") -> _Compiled:
@@ -162,7 +168,9 @@ class CompiledQuery(Generic[M]):
         model = compiled.compiler.klass_info["model"]
         objects: list[M] = []
         start, end, init_list = compiled.fields_start, compiled.fields_end, compiled.init_list
-        for row in compiled.compiler.results_iter([rows]):
+        if compiled.converters:
+            rows = compiled.compiler.apply_converters(rows, compiled.converters)
+        for row in rows:
             obj = model.from_db(using, init_list, row[start:end])
             for populator in compiled.related_populators:
                 populator.populate(row, obj)
