@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from django.db import connections
+from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators
 from django.db.models.sql.compiler import SQLCompiler
@@ -139,7 +139,7 @@ class CompiledQuery(Generic[M]):
             converters=compiler.get_converters(columns),
         )
 
-    def compiled(self, using: str = "default") -> _Compiled:
+    def compiled(self, using: str = DEFAULT_DB_ALIAS) -> _Compiled:
         compiled = self._compiled.get(using)
         if compiled is None:
             with self._lock:
@@ -148,13 +148,20 @@ class CompiledQuery(Generic[M]):
                     compiled = self._compiled[using] = self._compile(using)
         return compiled
 
-    def all(self, using: str = "default", **values: Any) -> list[M]:
-        """The queryset's objects for ``values``, as ``list(build(**values))`` would give."""
+    def all(self, using: str | None = None, **values: Any) -> list[M]:
+        """The queryset's objects for ``values``, as ``list(build(**values))`` would give.
+
+        ``using``: the database; by default the one the routers choose, as
+        for the queryset (the write database for ``select_for_update()``)."""
         if set(values) != set(self._kinds):
             raise TypeError(f"CompiledQuery needs exactly {sorted(self._kinds)}")
         for name, kind in self._kinds.items():
             if type(values[name]) is not kind:
                 raise TypeError(f"{name} must be {kind.__name__}, not {type(values[name])}")
+        if using is None:
+            first = self.compiled(DEFAULT_DB_ALIAS)
+            model = first.compiler.klass_info["model"]
+            using = router.db_for_write(model) if first.for_update else router.db_for_read(model)
         connection = connections[using]
         compiled = self.compiled(using)
         if compiled.for_update and connection.get_autocommit():
@@ -179,7 +186,7 @@ class CompiledQuery(Generic[M]):
             objects.append(obj)
         return objects
 
-    def one(self, using: str = "default", **values: Any) -> M | None:
+    def one(self, using: str | None = None, **values: Any) -> M | None:
         """The first object for ``values``, or None (for a query on a unique key)."""
         objects = self.all(using, **values)
         return objects[0] if objects else None

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db import router
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -50,7 +51,9 @@ def steps_of(program: Program) -> list[Step]:
     if "phase_steps" in prefetched or program.pk is None:
         rows: Iterable[PhaseStep] = program.phase_steps.all()
     else:
-        rows = _STEPS_OF_PROGRAM.all(program_id=program.pk)
+        # The database the related manager would read (a report's replica).
+        using = router.db_for_read(PhaseStep, instance=program)
+        rows = _STEPS_OF_PROGRAM.all(using=using, program_id=program.pk)
     return sorted((Step(s.starts_on, s.rate) for s in rows), key=lambda s: s.starts_on)
 
 

@@ -27,7 +27,8 @@ from config.db_router import (
     reporting_reads,
     reporting_reads_active,
 )
-from vouchers.models import Program, Redemption
+from vouchers.models import PhaseStep, Program, Redemption
+from vouchers.phasedown import steps_of
 from vouchers.services_vouchers import voucher_redeem
 
 from ..accounts.factories import platform_operator
@@ -89,6 +90,22 @@ def test_related_rows_of_a_replica_row_are_read_from_default_outside_the_block(
     with CaptureQueriesContext(connections[REPLICA_DB_ALIAS]) as on_replica:
         assert program.district.code == "420103"
     assert len(on_replica) == 0
+
+
+@with_replica
+def test_a_programs_phase_steps_are_read_where_the_router_sends_them(
+    replica_router: None,
+) -> None:
+    # steps_of() runs a compiled query, not the related manager: it must
+    # still read the replica in a report and the primary elsewhere.
+    program = ProgramFactory()
+    PhaseStep.objects.create(program=program, starts_on=timezone.localdate(), rate=Decimal("0.10"))
+    steps = 'FROM "vouchers_phasestep"'
+    with CaptureQueriesContext(connections[REPLICA_DB_ALIAS]) as on_replica:
+        with reporting_reads():
+            assert len(steps_of(Program.objects.get(pk=program.pk))) == 1
+        assert len(steps_of(Program.objects.get(pk=program.pk))) == 1
+    assert tables(on_replica).count(steps) == 1
 
 
 @with_replica
