@@ -846,16 +846,25 @@ def _reference_conflict() -> BusinessError:
     )
 
 
-# Every charge looks its reference up first (compiled once, like the locks).
-_REDEMPTION_BY_REFERENCE: CompiledQuery[Redemption] = CompiledQuery(
-    lambda platform_id, reference: (
-        Redemption.objects.filter(platform_id=platform_id, reference=reference)
-        .select_related("voucher")
-        .order_by()[:1]
-    ),
-    platform_id=int,
-    reference=str,
-)
+R = TypeVar("R", Redemption, Hold, Reversal)
+
+
+def _by_reference(model: type[R], related: str) -> CompiledQuery[R]:
+    """The platform's row of ``model`` with a reference, and its ``related`` rows."""
+    return CompiledQuery(
+        lambda platform_id, reference: (
+            model.objects.filter(platform_id=platform_id, reference=reference)
+            .select_related(related)
+            .order_by()[:1]
+        ),
+        platform_id=int,
+        reference=str,
+    )
+
+
+# Every charge, hold and reversal looks its reference up first (compiled
+# once, like the locks).
+_REDEMPTION_BY_REFERENCE = _by_reference(Redemption, "voucher")
 
 
 def _redemption_replay(
@@ -1282,15 +1291,7 @@ def hold_create(
         return replay
 
 
-_HOLD_BY_REFERENCE: CompiledQuery[Hold] = CompiledQuery(
-    lambda platform_id, reference: (
-        Hold.objects.filter(platform_id=platform_id, reference=reference)
-        .select_related("voucher")
-        .order_by()[:1]
-    ),
-    platform_id=int,
-    reference=str,
-)
+_HOLD_BY_REFERENCE = _by_reference(Hold, "voucher")
 
 
 def _hold_replay(
@@ -1623,15 +1624,7 @@ def redemption_reverse(
         return replay
 
 
-_REVERSAL_BY_REFERENCE: CompiledQuery[Reversal] = CompiledQuery(
-    lambda platform_id, reference: (
-        Reversal.objects.filter(platform_id=platform_id, reference=reference)
-        .select_related("redemption__voucher")
-        .order_by()[:1]
-    ),
-    platform_id=int,
-    reference=str,
-)
+_REVERSAL_BY_REFERENCE = _by_reference(Reversal, "redemption__voucher")
 
 
 def _reversal_replay(
