@@ -115,10 +115,7 @@ def audit_record(**kwargs: Any) -> AuditEvent:
     ``object_id`` (and ``object_repr``) name the object when there is no
     instance (a failed login for an unknown address, an object just deleted).
     """
-    event = audit_event(**kwargs)
-    insert_one(event)
-    _request_seal()
-    return event
+    return audit_record_all([audit_event(**kwargs)])[0]
 
 
 def audit_record_all(events: list[AuditEvent]) -> list[AuditEvent]:
