@@ -26,6 +26,7 @@ from django.db import transaction
 
 from accounts.models import ComputePlatform, District, Enterprise, Membership, User
 from accounts.uscc import check_character
+from demo.calendar import DemoCalendar
 from demo.seed_platforms import seed_platform_catalogs
 from demo.seed_programs import seed_programs
 from vouchers.models import Program
@@ -35,7 +36,6 @@ from .seed_usage import seed_usage
 from .seed_vouchers import seed_vouchers
 
 DEMO_PASSWORD = "Voucher-Demo-2026"
-YEAR = 2026
 # Shanghai Telecom's token package: one yuan buys 250,000 quota points
 # (≈ 250,000 input tokens on Kimi-K2.5).
 POINTS_PER_YUAN = 250_000
@@ -214,118 +214,123 @@ JIANGHAN_RULE_SUMMARY = (
     "registered in Jianghan District.",
 )
 
-PROGRAMS: list[dict[str, Any]] = [
-    {
-        "district": "420103",
-        "name": f"{YEAR}年江汉区词元券",
-        "name_en": f"Jianghan Token Vouchers {YEAR}",
-        "kind": Program.Kind.TOKEN,
-        "unit": Program.Unit.POINTS,
-        # 10 M yuan a year, held in normalized points at 250,000 points per yuan.
-        "total_budget": Decimal(10_000_000 * POINTS_PER_YUAN),
-        "per_enterprise_cap": Decimal(200_000 * POINTS_PER_YUAN),  # demo figure
-        "per_charge_cap": None,
-        "base_rate": Decimal("1"),
-        "summary": "每年1000万元词元券，补贴企业词元使用成本，按归一化词元点数计量。"
-        + JIANGHAN_RULE_SUMMARY[0],
-        "summary_en": "10 million yuan a year of token vouchers for enterprises' token costs, "
-        "held in normalized token points. " + JIANGHAN_RULE_SUMMARY[1],
-        "platforms": ["jianghan-token", "wuhan-aicc"],
-    },
-    {
-        "district": "420103",
-        "name": f"{YEAR}年江汉区算力券",
-        "name_en": f"Jianghan Compute Vouchers {YEAR}",
-        "kind": Program.Kind.COMPUTE,
-        "unit": Program.Unit.CNY,
-        "total_budget": Decimal("10000000.00"),
-        "per_enterprise_cap": Decimal("500000.00"),  # demo figure
-        "per_charge_cap": Decimal("50000.00"),  # demo figure
-        "base_rate": Decimal("0.30"),  # "reduce computing costs by 30–40 %"
-        "summary": "每年1000万元算力券，支持企业优先使用绿色算力。" + JIANGHAN_RULE_SUMMARY[0],
-        "summary_en": "10 million yuan a year of compute vouchers for green computing. "
-        + JIANGHAN_RULE_SUMMARY[1],
-        "platforms": ["wuhan-aicc"],
-    },
-    {
-        "district": "420103",
-        "name": f"{YEAR}年江汉区模型券",
-        "name_en": f"Jianghan Model Vouchers {YEAR}",
-        "kind": Program.Kind.MODEL,
-        "unit": Program.Unit.CNY,
-        "total_budget": Decimal("5000000.00"),
-        "per_enterprise_cap": Decimal("300000.00"),  # demo figure
-        "per_charge_cap": Decimal("30000.00"),  # demo figure
-        "base_rate": Decimal("0.30"),
-        "summary": "每年500万元模型券，支持大模型与智能体研发。" + JIANGHAN_RULE_SUMMARY[0],
-        "summary_en": "5 million yuan a year of model vouchers for large-model and agent "
-        "development. " + JIANGHAN_RULE_SUMMARY[1],
-        "platforms": ["jianghan-token", "wuhan-aicc"],
-    },
-    {
-        "district": "420103",
-        "name": f"{YEAR}年江汉区数据券",
-        "name_en": f"Jianghan Data Vouchers {YEAR}",
-        "kind": Program.Kind.DATA,
-        "unit": Program.Unit.CNY,
-        "total_budget": Decimal("5000000.00"),
-        "per_enterprise_cap": Decimal("200000.00"),  # demo figure
-        "per_charge_cap": Decimal("20000.00"),  # demo figure
-        "base_rate": Decimal("0.30"),
-        "summary": "每年500万元数据券，支持数据产品采购与交易。" + JIANGHAN_RULE_SUMMARY[0],
-        "summary_en": "5 million yuan a year of data vouchers for buying and trading data "
-        "products. " + JIANGHAN_RULE_SUMMARY[1],
-        "platforms": ["jianghan-token"],
-    },
-    {
-        "district": "420100",
-        "name": f"{YEAR}年武汉市算力券",
-        "name_en": f"Wuhan Compute Vouchers {YEAR}",
-        "kind": Program.Kind.COMPUTE,
-        "unit": Program.Unit.CNY,
-        "total_budget": Decimal("100000000.00"),
-        "per_enterprise_cap": Decimal("1000000.00"),  # demo figure
-        "per_charge_cap": Decimal("100000.00"),  # demo figure
-        "base_rate": Decimal("0.30"),  # demo figure
-        "summary": "1亿元算力券，年可用算力约15000 PFlops，面向高校、科研院所、企业及OPC社区一人公司。",
-        "summary_en": "100 million yuan of compute vouchers (about 15,000 PFlops a year) for "
-        "universities, institutes, enterprises and one-person companies in OPC communities.",
-        "platforms": ["wuhan-aicc", "jianghan-token"],
-    },
-    {
-        "district": "520100",
-        "name": f"{YEAR}年贵阳市算力券（全国）",
-        "name_en": f"Guiyang Compute Vouchers {YEAR} (nationwide)",
-        "kind": Program.Kind.COMPUTE,
-        "unit": Program.Unit.CNY,
-        "total_budget": Decimal("140000000.00"),
-        "per_enterprise_cap": Decimal("1000000.00"),  # demo figure
-        "per_charge_cap": Decimal("100000.00"),  # demo figure
-        "base_rate": Decimal("0.30"),  # "subsidies up to 30 %"
-        "summary": "自2026年4月起面向全国发放1.4亿元算力券，符合条件的企业最高享受30%算力补贴。",
-        "summary_en": "140 million yuan of compute vouchers, nationwide from April 2026; eligible "
-        "enterprises get up to 30 % of their compute bill covered.",
-        "platforms": ["tianyi-cloud"],
-        "cross_region": True,
-        "opens": datetime.date(YEAR, 4, 1),
-    },
-    {
-        "district": "130600",
-        "name": f"{YEAR}年保定市数智券",
-        "name_en": f"Baoding Digital-Intelligence Vouchers {YEAR}",
-        "kind": Program.Kind.COMPUTE,
-        "unit": Program.Unit.CNY,
-        "total_budget": Decimal("30000000.00"),  # demo figure
-        "per_enterprise_cap": Decimal("300000.00"),
-        "per_charge_cap": None,
-        "base_rate": Decimal("0.30"),  # demo figure
-        "summary": "年度算力采购超过30万元的企业，最高可获30万元数智券补贴。",
-        "summary_en": "Enterprises buying more than 300,000 yuan of compute a year receive up to "
-        "300,000 yuan in digital-intelligence vouchers.",
-        "platforms": ["tianyi-cloud"],
-        "opens": datetime.date(YEAR, 3, 15),
-    },
-]
+
+def program_specs(calendar: DemoCalendar) -> list[dict[str, Any]]:
+    """The demo programs, named for the program year of ``calendar``."""
+    year = calendar.year
+    return [
+        {
+            "district": "420103",
+            "name": f"{year}年江汉区词元券",
+            "name_en": f"Jianghan Token Vouchers {year}",
+            "kind": Program.Kind.TOKEN,
+            "unit": Program.Unit.POINTS,
+            # 10 M yuan a year, held in normalized points at 250,000 points per yuan.
+            "total_budget": Decimal(10_000_000 * POINTS_PER_YUAN),
+            "per_enterprise_cap": Decimal(200_000 * POINTS_PER_YUAN),  # demo figure
+            "per_charge_cap": None,
+            "base_rate": Decimal("1"),
+            "summary": "每年1000万元词元券，补贴企业词元使用成本，按归一化词元点数计量。"
+            + JIANGHAN_RULE_SUMMARY[0],
+            "summary_en": "10 million yuan a year of token vouchers for enterprises' token costs, "
+            "held in normalized token points. " + JIANGHAN_RULE_SUMMARY[1],
+            "platforms": ["jianghan-token", "wuhan-aicc"],
+        },
+        {
+            "district": "420103",
+            "name": f"{year}年江汉区算力券",
+            "name_en": f"Jianghan Compute Vouchers {year}",
+            "kind": Program.Kind.COMPUTE,
+            "unit": Program.Unit.CNY,
+            "total_budget": Decimal("10000000.00"),
+            "per_enterprise_cap": Decimal("500000.00"),  # demo figure
+            "per_charge_cap": Decimal("50000.00"),  # demo figure
+            "base_rate": Decimal("0.30"),  # "reduce computing costs by 30–40 %"
+            "summary": "每年1000万元算力券，支持企业优先使用绿色算力。" + JIANGHAN_RULE_SUMMARY[0],
+            "summary_en": "10 million yuan a year of compute vouchers for green computing. "
+            + JIANGHAN_RULE_SUMMARY[1],
+            "platforms": ["wuhan-aicc"],
+        },
+        {
+            "district": "420103",
+            "name": f"{year}年江汉区模型券",
+            "name_en": f"Jianghan Model Vouchers {year}",
+            "kind": Program.Kind.MODEL,
+            "unit": Program.Unit.CNY,
+            "total_budget": Decimal("5000000.00"),
+            "per_enterprise_cap": Decimal("300000.00"),  # demo figure
+            "per_charge_cap": Decimal("30000.00"),  # demo figure
+            "base_rate": Decimal("0.30"),
+            "summary": "每年500万元模型券，支持大模型与智能体研发。" + JIANGHAN_RULE_SUMMARY[0],
+            "summary_en": "5 million yuan a year of model vouchers for large-model and agent "
+            "development. " + JIANGHAN_RULE_SUMMARY[1],
+            "platforms": ["jianghan-token", "wuhan-aicc"],
+        },
+        {
+            "district": "420103",
+            "name": f"{year}年江汉区数据券",
+            "name_en": f"Jianghan Data Vouchers {year}",
+            "kind": Program.Kind.DATA,
+            "unit": Program.Unit.CNY,
+            "total_budget": Decimal("5000000.00"),
+            "per_enterprise_cap": Decimal("200000.00"),  # demo figure
+            "per_charge_cap": Decimal("20000.00"),  # demo figure
+            "base_rate": Decimal("0.30"),
+            "summary": "每年500万元数据券，支持数据产品采购与交易。" + JIANGHAN_RULE_SUMMARY[0],
+            "summary_en": "5 million yuan a year of data vouchers for buying and trading data "
+            "products. " + JIANGHAN_RULE_SUMMARY[1],
+            "platforms": ["jianghan-token"],
+        },
+        {
+            "district": "420100",
+            "name": f"{year}年武汉市算力券",
+            "name_en": f"Wuhan Compute Vouchers {year}",
+            "kind": Program.Kind.COMPUTE,
+            "unit": Program.Unit.CNY,
+            "total_budget": Decimal("100000000.00"),
+            "per_enterprise_cap": Decimal("1000000.00"),  # demo figure
+            "per_charge_cap": Decimal("100000.00"),  # demo figure
+            "base_rate": Decimal("0.30"),  # demo figure
+            "summary": "1亿元算力券，年可用算力约15000 PFlops，面向高校、科研院所、企业及OPC社区一人公司。",
+            "summary_en": "100 million yuan of compute vouchers (about 15,000 PFlops a year) for "
+            "universities, institutes, enterprises and one-person companies in OPC communities.",
+            "platforms": ["wuhan-aicc", "jianghan-token"],
+        },
+        {
+            "district": "520100",
+            "name": f"{year}年贵阳市算力券（全国）",
+            "name_en": f"Guiyang Compute Vouchers {year} (nationwide)",
+            "kind": Program.Kind.COMPUTE,
+            "unit": Program.Unit.CNY,
+            "total_budget": Decimal("140000000.00"),
+            "per_enterprise_cap": Decimal("1000000.00"),  # demo figure
+            "per_charge_cap": Decimal("100000.00"),  # demo figure
+            "base_rate": Decimal("0.30"),  # "subsidies up to 30 %"
+            "summary": "自2026年4月起面向全国发放1.4亿元算力券，符合条件的企业最高享受30%算力补贴。",
+            "summary_en": "140 million yuan of compute vouchers, nationwide from April 2026; eligible "
+            "enterprises get up to 30 % of their compute bill covered.",
+            "platforms": ["tianyi-cloud"],
+            "cross_region": True,
+            "opens": calendar.opens_guiyang,
+        },
+        {
+            "district": "130600",
+            "name": f"{year}年保定市数智券",
+            "name_en": f"Baoding Digital-Intelligence Vouchers {year}",
+            "kind": Program.Kind.COMPUTE,
+            "unit": Program.Unit.CNY,
+            "total_budget": Decimal("30000000.00"),  # demo figure
+            "per_enterprise_cap": Decimal("300000.00"),
+            "per_charge_cap": None,
+            "base_rate": Decimal("0.30"),  # demo figure
+            "summary": "年度算力采购超过30万元的企业，最高可获30万元数智券补贴。",
+            "summary_en": "Enterprises buying more than 300,000 yuan of compute a year receive up to "
+            "300,000 yuan in digital-intelligence vouchers.",
+            "platforms": ["tianyi-cloud"],
+            "opens": calendar.opens_baoding,
+        },
+    ]
+
 
 OFFICIALS = [
     ("420100", "official@wuhan.example.gov.cn", "武汉市数据局 张伟"),
@@ -388,7 +393,8 @@ def seed() -> dict[str, Any]:
     seed_platform_catalogs(platforms)
 
     programs: list[Program] = []
-    for spec in PROGRAMS:
+    calendar = DemoCalendar.now()
+    for spec in program_specs(calendar):
         program, _ = Program.objects.update_or_create(
             district=districts[spec["district"]],
             name=spec["name"],
@@ -402,8 +408,8 @@ def seed() -> dict[str, Any]:
                 "per_enterprise_cap": spec["per_enterprise_cap"],
                 "per_charge_cap": spec["per_charge_cap"],
                 "base_rate": spec["base_rate"],
-                "application_opens_on": spec.get("opens", datetime.date(YEAR, 4, 15)),
-                "application_closes_on": datetime.date(YEAR, 12, 31),
+                "application_opens_on": spec.get("opens", calendar.opens),
+                "application_closes_on": calendar.closes,
                 "cross_region": spec.get("cross_region", False),
             },
         )
@@ -442,7 +448,7 @@ def seed() -> dict[str, Any]:
         logins.append({"role": f"platform {slug}", "email": email, "password": DEMO_PASSWORD})
 
     # Schedules, rules, opening (through the service), reviewers, applications.
-    logins += seed_programs(programs)
+    logins += seed_programs(programs, calendar)
 
     uscc_by_key = {s["key"]: s["uscc"] for s in ENTERPRISES}
     vouchers = seed_vouchers(programs=programs, enterprises=enterprises, uscc_by_key=uscc_by_key)

@@ -19,6 +19,7 @@ from django.core.files.base import ContentFile
 
 from accounts.models import District, Enterprise, Membership, User
 from audit.services import Actor
+from demo.calendar import DemoCalendar
 from eligibility.models import RuleSet
 from eligibility.services import rule_set_import, rule_set_publish
 from vouchers.models import Application, PhaseStep, Program
@@ -40,22 +41,6 @@ SECOND_REVIEWERS = {
     "520100": ("reviewer2@guiyang.example.gov.cn", "贵阳市大数据局 黄丽"),
     "130600": ("reviewer2@baoding.example.gov.cn", "保定市工信局 孙涛"),
 }
-
-# Dated steps of the rate, ending in an exit (0) — the seeds' lesson that
-# subsidies must end. Token vouchers start at full cover (rate 1).
-SCHEDULE_FULL = [
-    ("2026-01-01", "1"),
-    ("2027-01-01", "0.70"),
-    ("2028-01-01", "0.40"),
-    ("2029-01-01", "0"),
-]
-SCHEDULE_30 = [
-    ("2026-01-01", "0.30"),
-    ("2027-01-01", "0.20"),
-    ("2028-01-01", "0.10"),
-    ("2029-01-01", "0"),
-]
-SCHEDULE_GUIYANG = [("2026-04-01", "0.30"), ("2027-04-01", "0.15"), ("2028-04-01", "0")]
 
 JIANGHAN_RULE = {
     "all": [
@@ -152,16 +137,18 @@ def _user(email: str, full_name: str) -> User:
     return seed_user(email, full_name)
 
 
-def _schedule_for(program: Program) -> list[tuple[str, str]]:
+def _schedule_for(program: Program, calendar: DemoCalendar) -> list[tuple[datetime.date, Decimal]]:
+    # Dated steps of the rate, ending in an exit (0) — the seeds' lesson that
+    # subsidies must end. Token vouchers start at full cover (rate 1).
     if program.base_rate == 1:
-        return SCHEDULE_FULL
+        return calendar.schedule_full()
     if program.district.code == "520100":
-        return SCHEDULE_GUIYANG
-    return SCHEDULE_30
+        return calendar.schedule_guiyang()
+    return calendar.schedule_30()
 
 
-def _set_schedule(program: Program) -> None:
-    wanted = [(datetime.date.fromisoformat(d), Decimal(r)) for d, r in _schedule_for(program)]
+def _set_schedule(program: Program, calendar: DemoCalendar) -> None:
+    wanted = _schedule_for(program, calendar)
     current = [(s.starts_on, s.rate) for s in program.phase_steps.order_by("starts_on")]
     if current != wanted:
         program.phase_steps.all().delete()
@@ -340,7 +327,7 @@ def _make_application(
     return application
 
 
-def seed_programs(programs: list[Program]) -> list[dict[str, str]]:
+def seed_programs(programs: list[Program], calendar: DemoCalendar) -> list[dict[str, str]]:
     """Schedules, rules, second reviewers, opening and applications; returns
     the second reviewers' logins."""
     from demo.seed import DEMO_PASSWORD, ENTERPRISES
@@ -363,7 +350,7 @@ def seed_programs(programs: list[Program]) -> list[dict[str, str]]:
     for program in programs:
         program.refresh_from_db()
         code = program.district.code
-        _set_schedule(program)
+        _set_schedule(program, calendar)
         changed = []
         if program.rule_set_id != rule_sets[code].pk:
             program.rule_set = rule_sets[code]

@@ -15,6 +15,7 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import generate_totp_secret
 from allauth.mfa.utils import encrypt
 from django.contrib.auth.hashers import make_password
+from django.utils import timezone
 
 from accounts.models import ComputePlatform, District, Enterprise, Membership, User
 from accounts.uscc import check_character
@@ -23,6 +24,8 @@ from vouchers.models import PhaseStep, Program
 
 PASSWORD = "Correct-Horse-Battery-42"
 Role = Membership.Role
+
+YEAR = datetime.timedelta(days=365)
 
 
 @functools.cache
@@ -109,8 +112,10 @@ class ProgramFactory(factory.django.DjangoModelFactory):
     total_budget = Decimal("10000000.00")
     per_enterprise_cap = Decimal("500000.00")
     base_rate = Decimal("0.30")
-    application_opens_on = datetime.date(2026, 1, 1)
-    application_closes_on = datetime.date(2026, 12, 31)
+    # Relative to today (Shanghai): the programs accept applications whatever
+    # day the tests run on.
+    application_opens_on = factory.LazyFunction(lambda: timezone.localdate() - 3 * YEAR)
+    application_closes_on = factory.LazyFunction(lambda: timezone.localdate() + 3 * YEAR)
 
     @classmethod
     def _create(cls, model_class: Any, *args: Any, **kwargs: Any) -> Program:
@@ -232,7 +237,7 @@ def build_world() -> World:
     membership(w.official_x, Role.REVIEWER, jianghan)
     for program in (w.prog_jianghan, w.prog_guiyang):
         PhaseStep.objects.create(
-            program=program, starts_on=datetime.date(2030, 1, 1), rate=Decimal("0")
+            program=program, starts_on=timezone.localdate() + 4 * YEAR, rate=Decimal("0")
         )
     audit_record(
         actor=Actor.system("test"), event_type="test.event", obj=None, district_id=jianghan.pk

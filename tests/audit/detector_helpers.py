@@ -44,6 +44,18 @@ def at(days_ago: int, hour: int = 10, minute: int = 0, second: int = 0) -> datet
     return datetime.datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=SHANGHAI)
 
 
+def quiet_day(at_least: int = 2) -> int:
+    """Days ago of the latest weekend day at least ``at_least`` days back.
+
+    :func:`normal_month` bills on weekdays only, so a charge on this day is the
+    day's whole usage, whatever weekday the tests run on.
+    """
+    days_ago = at_least
+    while at(days_ago).weekday() < 5:
+        days_ago += 1
+    return days_ago
+
+
 def last_days(days: int = 30) -> Period:
     """The period of ``days`` days ending yesterday."""
     return Period.ending(today() - datetime.timedelta(days=1), days)

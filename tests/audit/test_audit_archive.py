@@ -23,10 +23,11 @@ pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 def _aged(days: int, n: int) -> list[AuditEvent]:
     events = record(n, prefix=f"aged{days}")
+    # The age is counted from the application's clock, not PostgreSQL's now():
+    # the day-boundary pass fakes the one and cannot fake the other.
     tamper(
-        "UPDATE audit_auditevent SET occurred_at = now() - make_interval(days => %s) "
-        "WHERE id = ANY(%s)",
-        [days, [e.pk for e in events]],
+        "UPDATE audit_auditevent SET occurred_at = %s WHERE id = ANY(%s)",
+        [timezone.now() - datetime.timedelta(days=days), [e.pk for e in events]],
     )
     return events
 

@@ -15,7 +15,7 @@ from audit.services import Actor
 from tests.vouchers.voucher_factories import DistrictFactory, official
 from vouchers.models import Voucher
 
-from .detector_helpers import at, charge, normal_month, setup, today
+from .detector_helpers import at, charge, normal_month, quiet_day, setup, today
 from .factories import admin_client
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +33,8 @@ def staff(district, role: str) -> User:
 def flag() -> AnomalyFlag:
     voucher, platform = setup()
     normal_month(voucher, platform)
-    charge(voucher, platform, at(3, hour=11), billed="15000.00")
+    # On a day without other usage, so the day's cover is the spike's alone.
+    charge(voucher, platform, at(quiet_day(), hour=11), billed="15000.00")
     anomalies_detect(day=today() - datetime.timedelta(days=1), days=30, actor=Actor.system("tests"))
     return AnomalyFlag.objects.get(detector=AnomalyFlag.Detector.USAGE_SPIKE)
 

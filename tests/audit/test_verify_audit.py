@@ -6,6 +6,7 @@ the append-only triggers switched off, as an intruder with that access would.
 
 from __future__ import annotations
 
+import datetime
 import json
 from io import StringIO
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.utils import timezone
 
 from audit import canonical
 from audit.models import AuditCheckpoint, AuditEvent, AuditSeal
@@ -261,8 +263,8 @@ def test_events_left_unsealed_for_long_are_reported_but_do_not_fail(
 ) -> None:
     (late,) = record(1)
     tamper(
-        "UPDATE audit_auditevent SET occurred_at = now() - interval '1 hour' WHERE id = %s",
-        [late.pk],
+        "UPDATE audit_auditevent SET occurred_at = %s WHERE id = %s",
+        [timezone.now() - datetime.timedelta(hours=1), late.pk],
     )
     status, _out, err = _verify()
     assert status == 0

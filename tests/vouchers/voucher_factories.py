@@ -24,6 +24,8 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 _serial = itertools.count(1)
 _ALNUM = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 
+YEAR = datetime.timedelta(days=365)
+
 
 def make_uscc(division: str = "420103") -> str:
     n = next(_serial)
@@ -87,8 +89,10 @@ class ProgramFactory(factory.django.DjangoModelFactory):
     per_enterprise_cap = Decimal("500000.00")
     per_charge_cap = None
     base_rate = Decimal("0.30")
-    application_opens_on = datetime.date(2026, 1, 1)
-    application_closes_on = datetime.date(2030, 12, 31)
+    # Relative to today (Shanghai): the programs accept applications whatever
+    # day the tests run on.
+    application_opens_on = factory.LazyFunction(lambda: timezone.localdate() - 3 * YEAR)
+    application_closes_on = factory.LazyFunction(lambda: timezone.localdate() + 3 * YEAR)
     voucher_validity_days = 365
 
     @factory.post_generation

@@ -1,0 +1,46 @@
+"""Is the demo alive today? What a visitor of the seeded demo must find.
+
+The demo is seeded relative to the day it runs (``demo.calendar``); this
+says, for the current Shanghai date, whether that worked: programs open for
+applications, vouchers active with balance left, and a phase-down step
+behind and one ahead. ``scripts/check_demo.py`` runs it on the README's demo
+database under a moved clock, and the tests run it in both clock passes.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.utils import timezone
+
+from vouchers.models import Program, Voucher
+from vouchers.selectors import program_is_accepting
+
+
+def demo_problems(*, today: datetime.date | None = None) -> list[str]:
+    """What is missing from a live demo on ``today`` (Shanghai); empty when alive."""
+    today = today or timezone.localdate()
+    now = timezone.now()
+    problems: list[str] = []
+    programs = list(Program.objects.prefetch_related("phase_steps").order_by("pk"))
+    if not programs:
+        return ["no programs at all: was the demo seeded?"]
+    for program in programs:
+        label = f"{program.name_en} ({program.district_id})"
+        if not program_is_accepting(program, today=today):
+            problems.append(
+                f"{label} does not accept applications on {today} "
+                f"(status {program.status}, window {program.application_opens_on} "
+                f"– {program.application_closes_on})"
+            )
+        steps = sorted(s.starts_on for s in program.phase_steps.all())
+        if not any(d <= today for d in steps):
+            problems.append(f"{label} has no phase-down step in force on {today}: {steps}")
+        if not any(d > today for d in steps):
+            problems.append(f"{label} has no phase-down step ahead of {today}: {steps}")
+    active = Voucher.objects.filter(
+        status=Voucher.Status.ACTIVE, balance__gt=0, valid_from__lte=now, expires_at__gt=now
+    )
+    if not active.exists():
+        problems.append(f"no active voucher with a balance, valid at {now.isoformat()}")
+    return problems
