@@ -311,6 +311,13 @@ SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 # Behind a TLS-terminating proxy (nginx), the proxy says which scheme and host
 # the client used; the request-signature check relies on both being right.
+# How many proxies of ours stand in front of the app, each appending the
+# address it saw to X-Forwarded-For (nginx's $proxy_add_x_forwarded_for): the
+# client's address is that many entries from the right (config/client_ip.py).
+# 0 trusts no X-Forwarded-For at all; the shipped nginx deployment sets 1.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise environ.ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
 if env.bool("BEHIND_TLS_PROXY", default=PRODUCTION):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
