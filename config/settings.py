@@ -275,6 +275,17 @@ REST_FRAMEWORK = {
 # several processes serve the API. Nonces of signed requests go to a Redis
 # cache when the default cache is Redis, else to the database.
 PLATFORM_API_RATE_LIMIT = env.str("PLATFORM_API_RATE_LIMIT", default="6000/minute")
+# The window of a signed API request (platform-api.md: 300 s and 30 s): a
+# signature is accepted while its `created` is at most MAX_AGE seconds old and
+# at most MAX_FUTURE seconds ahead, and its nonce is refused again for as long
+# (platforms/signatures.py, nonce_kept_until). Shorten them, never lengthen
+# them beyond the contract.
+PLATFORM_SIGNATURE_MAX_AGE = env.int("PLATFORM_SIGNATURE_MAX_AGE", default=300)
+PLATFORM_SIGNATURE_MAX_FUTURE = env.int("PLATFORM_SIGNATURE_MAX_FUTURE", default=30)
+if PLATFORM_SIGNATURE_MAX_AGE <= 0 or PLATFORM_SIGNATURE_MAX_FUTURE < 0:
+    raise environ.ImproperlyConfigured(
+        "PLATFORM_SIGNATURE_MAX_AGE must be positive and PLATFORM_SIGNATURE_MAX_FUTURE not negative."
+    )
 SPECTACULAR_SETTINGS = {
     "TITLE": "Compute-voucher platform API",
     "VERSION": "1.0.0",

@@ -10,9 +10,11 @@ the body is not empty. The stock ``requests-http-signature`` client with
 
 Each refusal has its own stable code: ``signature_missing``,
 ``signature_invalid``, ``key_unknown``, ``key_revoked``, ``signature_stale``
-(``created`` more than 300 s old or more than 30 s ahead),
-``nonce_replayed`` (the same nonce for the same key within 300 s) and
-``platform_suspended`` (403).
+(``created`` more than ``PLATFORM_SIGNATURE_MAX_AGE`` = 300 s old or more than
+``PLATFORM_SIGNATURE_MAX_FUTURE`` = 30 s ahead), ``nonce_replayed`` (the same
+nonce for the same key while a signature carrying it could still be
+accepted: at least 300 s from first use, and until ``created`` + 300 s + 30 s)
+and ``platform_suspended`` (403).
 
 Behind a TLS-terminating proxy. ``@authority`` and ``@target-uri`` must be
 what the *client* saw (``https://api.example.cn/api/v1/...``), not what the
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,24 +63,55 @@ from .keys import load_ed25519_public_key
 from .models import PlatformKey, SignatureNonce
 from .selectors import platform_key_for_verification
 
-MAX_AGE = datetime.timedelta(seconds=300)
-MAX_FUTURE = datetime.timedelta(seconds=30)
-NONCE_WINDOW = datetime.timedelta(seconds=300)
+DEFAULT_MAX_AGE_SECONDS = 300
+DEFAULT_MAX_FUTURE_SECONDS = 30
 REQUIRED_COMPONENTS = ("@method", "@authority", "@target-uri")
 ALGORITHM = algorithms.ED25519
 MAX_NONCE_LENGTH = 200
 
 
+def max_age() -> datetime.timedelta:
+    """How long after its ``created`` time a signature is accepted
+    (``PLATFORM_SIGNATURE_MAX_AGE`` seconds, 300 by the contract)."""
+    seconds = getattr(settings, "PLATFORM_SIGNATURE_MAX_AGE", DEFAULT_MAX_AGE_SECONDS)
+    return datetime.timedelta(seconds=int(seconds))
+
+
+def max_future() -> datetime.timedelta:
+    """How far ahead of the server's clock ``created`` may lie
+    (``PLATFORM_SIGNATURE_MAX_FUTURE`` seconds, 30 by the contract)."""
+    seconds = getattr(settings, "PLATFORM_SIGNATURE_MAX_FUTURE", DEFAULT_MAX_FUTURE_SECONDS)
+    return datetime.timedelta(seconds=int(seconds))
+
+
+def nonce_kept_until(*, created: int, first_used: datetime.datetime) -> datetime.datetime:
+    """Until when a nonce used at ``first_used`` in a signature of ``created`` is refused again.
+
+    As long as the signature could still be accepted — its ``created`` plus
+    the maximum age, plus the future skew as a margin for servers whose
+    clocks differ — and at least the maximum age after its first use (the
+    contract's "the same nonce inside the window", whatever ``created`` a
+    second signature claims), whichever is later. Kept only from first use
+    would let a signature ``created`` ahead of the clock be replayed once
+    the nonce was forgotten but the signature was still fresh.
+    """
+    created_at = datetime.datetime.fromtimestamp(created, tz=datetime.UTC)
+    return max(first_used + max_age(), created_at + max_age() + max_future())
+
+
 class _Verifier(HTTPMessageVerifier):
-    """The library's verifier with the contract's future-skew tolerance.
+    """The library's verifier with the configured future-skew tolerance.
 
     The age and skew policy is checked before this runs (so that a stale
     signature gets its own code); this only keeps the library's own check
-    from being stricter than the contract.
+    from being stricter than ours.
     """
 
-    max_clock_skew = MAX_FUTURE
     require_created = True
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_clock_skew = max_future()
 
 
 @dataclass(frozen=True)
@@ -194,15 +228,23 @@ def _check_created(created: int, now: datetime.datetime) -> None:
         raise _refuse(
             Code.SIGNATURE_STALE, _("The signature's created time is out of range.")
         ) from exc
-    if created_at < now - MAX_AGE:
+    if created_at < now - max_age():
         raise _refuse(
             Code.SIGNATURE_STALE,
-            _("The signature was created more than 300 seconds ago; sign the request again."),
+            _(
+                "The signature was created more than %(seconds)s seconds ago; "
+                "sign the request again."
+            )
+            % {"seconds": int(max_age().total_seconds())},
         )
-    if created_at > now + MAX_FUTURE:
+    if created_at > now + max_future():
         raise _refuse(
             Code.SIGNATURE_STALE,
-            _("The signature was created more than 30 seconds in the future; check your clock."),
+            _(
+                "The signature was created more than %(seconds)s seconds in the future; "
+                "check your clock."
+            )
+            % {"seconds": int(max_future().total_seconds())},
         )
 
 
@@ -250,10 +292,13 @@ def verify_request(
         raise _refuse(
             Code.PLATFORM_SUSPENDED, _("This platform is suspended; the API refuses its requests.")
         )
-    if not nonce_consume(key, nonce, now=now):
+    if not nonce_consume(key, nonce, now=now, created=created):
         raise _refuse(
             Code.NONCE_REPLAYED,
-            _("This nonce was already used with this key in the last 300 seconds."),
+            _(
+                "This nonce was already used with this key, and the signature it came with "
+                "could still be accepted; sign each request with a new nonce."
+            ),
         )
     return VerifiedRequest(
         key=key,
@@ -310,32 +355,38 @@ def _nonce_cache_alias() -> str | None:
     return "default" if "redis" in backend.lower() else None
 
 
-def nonce_consume(key: PlatformKey, nonce: str, *, now: datetime.datetime) -> bool:
-    """Record ``nonce`` for ``key``; False if it was already used within the window."""
+def nonce_consume(
+    key: PlatformKey, nonce: str, *, now: datetime.datetime, created: int
+) -> bool:
+    """Record ``nonce`` for ``key``; False if it is still kept from an earlier use.
+
+    It is kept until :func:`nonce_kept_until`: as long as a signature that
+    carried it could be accepted.
+    """
+    expires_at = nonce_kept_until(created=created, first_used=now)
     alias = _nonce_cache_alias()
     if alias is not None:
         digest = hashlib.sha256(nonce.encode()).hexdigest()
-        return bool(
-            caches[alias].add(
-                f"platforms:nonce:{key.pk}:{digest}", 1, timeout=int(NONCE_WINDOW.total_seconds())
-            )
-        )
+        timeout = max(1, math.ceil((expires_at - now).total_seconds()))
+        return bool(caches[alias].add(f"platforms:nonce:{key.pk}:{digest}", 1, timeout=timeout))
     table = connection.ops.quote_name(SignatureNonce._meta.db_table)
     # One statement, so two requests racing with the same nonce cannot both
     # win: the unique index makes the second wait for the first, then its
-    # conditional update finds a fresh row and changes nothing.
+    # conditional update finds a kept row and changes nothing.
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (key_id, nonce, seen_at) VALUES (%s, %s, %s) "  # noqa: S608
-            f"ON CONFLICT (key_id, nonce) DO UPDATE SET seen_at = EXCLUDED.seen_at "
-            f"WHERE {table}.seen_at < %s RETURNING id",
-            [key.pk, nonce, now, now - NONCE_WINDOW],
+            f"INSERT INTO {table} (key_id, nonce, seen_at, expires_at) "  # noqa: S608
+            f"VALUES (%s, %s, %s, %s) "
+            f"ON CONFLICT (key_id, nonce) DO UPDATE SET seen_at = EXCLUDED.seen_at, "
+            f"expires_at = EXCLUDED.expires_at "
+            f"WHERE {table}.expires_at <= %s RETURNING id",
+            [key.pk, nonce, now, expires_at, now],
         )
         return cursor.fetchone() is not None
 
 
 def nonce_prune(*, now: datetime.datetime | None = None) -> int:
-    """Delete database nonces older than the replay window; return how many."""
+    """Delete database nonces no longer kept (:func:`nonce_kept_until`); return how many."""
     now = now or timezone.now()
-    deleted, _by_model = SignatureNonce.objects.filter(seen_at__lt=now - NONCE_WINDOW).delete()
+    deleted, _by_model = SignatureNonce.objects.filter(expires_at__lte=now).delete()
     return deleted

@@ -6,6 +6,7 @@ import datetime
 from typing import Any
 
 import pytest
+import time_machine
 from django.test import Client
 from http_message_signatures import HTTPMessageSigner, algorithms
 from http_message_signatures.resolvers import MappingKeyResolver
@@ -20,6 +21,10 @@ from .conftest import SigningKey, error_of, register_key, send, shifted_auth, si
 from .factories import new_key_pair
 
 pytestmark = pytest.mark.django_db
+
+
+def SECONDS(n: int) -> datetime.timedelta:  # noqa: N802 - reads as a unit
+    return datetime.timedelta(seconds=n)
 
 
 def test_a_request_signed_by_the_stock_client_is_accepted(
@@ -200,9 +205,69 @@ def test_a_nonce_is_accepted_again_after_the_window(
 ) -> None:
     prepared = sign("GET", "/api/v1/ping", signing_key.auth())
     assert send(client, prepared).status_code == 200
-    SignatureNonce.objects.update(seen_at=datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC))
+    long_ago = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
+    SignatureNonce.objects.update(seen_at=long_ago, expires_at=long_ago)
     assert nonce_prune() == 1
     assert send(client, prepared).status_code == 200
+
+
+def test_a_signature_created_ahead_of_the_clock_cannot_be_replayed_while_it_is_fresh(
+    client: Client, signing_key: SigningKey
+) -> None:
+    # created = now + 29 s: accepted until created + 300 s, i.e. 329 s from now.
+    start = datetime.datetime.now(tz=datetime.UTC).replace(microsecond=0)
+    with time_machine.travel(start, tick=False):
+        prepared = sign("GET", "/api/v1/ping", shifted_auth(signing_key, SECONDS(29)))
+        assert send(client, prepared).status_code == 200
+    for later in (301, 325):
+        with time_machine.travel(start + SECONDS(later), tick=False):
+            replay = send(client, prepared)
+        assert replay.status_code == 401, (later, replay.content)
+        assert error_of(replay)["code"] == "nonce_replayed"
+    # Once the signature itself is stale, the nonce may be forgotten.
+    with time_machine.travel(start + SECONDS(360), tick=False):
+        assert nonce_prune() == 1
+        assert error_of(send(client, prepared))["code"] == "signature_stale"
+
+
+def test_a_nonce_is_refused_for_the_whole_window_from_its_first_use(
+    client: Client, signing_key: SigningKey
+) -> None:
+    """A nonce used once stays used for the window, even under a new signature."""
+    start = datetime.datetime.now(tz=datetime.UTC).replace(microsecond=0)
+
+    def fixed_nonce_auth() -> Any:
+        auth = signing_key.auth()
+        auth.get_nonce = lambda request: "nonce-once"  # type: ignore[method-assign]
+        return auth
+
+    with time_machine.travel(start, tick=False):
+        assert send(client, sign("GET", "/api/v1/ping", fixed_nonce_auth())).status_code == 200
+    with time_machine.travel(start + SECONDS(299), tick=False):
+        again = send(client, sign("GET", "/api/v1/ping", fixed_nonce_auth()))
+    assert error_of(again)["code"] == "nonce_replayed"
+
+
+def test_operators_can_shorten_the_signature_window(
+    client: Client, signing_key: SigningKey, settings: Any
+) -> None:
+    settings.PLATFORM_SIGNATURE_MAX_AGE = 60
+    settings.PLATFORM_SIGNATURE_MAX_FUTURE = 5
+    old = send(client, sign("GET", "/api/v1/ping", shifted_auth(signing_key, SECONDS(-61))))
+    assert error_of(old)["code"] == "signature_stale"
+    assert "60 seconds" in error_of(old)["message"]
+    ahead = send(client, sign("GET", "/api/v1/ping", shifted_auth(signing_key, SECONDS(10))))
+    assert error_of(ahead)["code"] == "signature_stale"
+    assert "5 seconds" in error_of(ahead)["message"]
+    start = datetime.datetime.now(tz=datetime.UTC).replace(microsecond=0)
+    with time_machine.travel(start, tick=False):
+        prepared = sign("GET", "/api/v1/ping", shifted_auth(signing_key, SECONDS(4)))
+        assert send(client, prepared).status_code == 200
+    with time_machine.travel(start + SECONDS(63), tick=False):
+        assert error_of(send(client, prepared))["code"] == "nonce_replayed"
+    with time_machine.travel(start + SECONDS(70), tick=False):
+        assert nonce_prune() == 1
+        assert error_of(send(client, prepared))["code"] == "signature_stale"
 
 
 def test_a_suspended_platform_is_refused_with_403(client: Client, signing_key: SigningKey) -> None:
