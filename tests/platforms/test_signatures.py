@@ -23,7 +23,7 @@ from .factories import new_key_pair
 pytestmark = pytest.mark.django_db
 
 
-def SECONDS(n: int) -> datetime.timedelta:  # noqa: N802 - reads as a unit
+def SECONDS(n: int) -> datetime.timedelta:
     return datetime.timedelta(seconds=n)
 
 
