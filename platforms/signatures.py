@@ -355,9 +355,7 @@ def _nonce_cache_alias() -> str | None:
     return "default" if "redis" in backend.lower() else None
 
 
-def nonce_consume(
-    key: PlatformKey, nonce: str, *, now: datetime.datetime, created: int
-) -> bool:
+def nonce_consume(key: PlatformKey, nonce: str, *, now: datetime.datetime, created: int) -> bool:
     """Record ``nonce`` for ``key``; False if it is still kept from an earlier use.
 
     It is kept until :func:`nonce_kept_until`: as long as a signature that
