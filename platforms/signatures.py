@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import io
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,7 @@ from typing import Any
 import http_sf
 from django.conf import settings
 from django.core.cache import caches
+from django.core.exceptions import RequestDataTooBig
 from django.db import connection
 from django.http import HttpRequest
 from django.utils import timezone
@@ -59,6 +61,7 @@ from http_message_signatures.exceptions import HTTPMessageSignaturesException
 from accounts.models import ComputePlatform
 from vouchers.errors import BusinessError, Code
 
+from .body_digest import BodyDigestMismatch, BodyNotCovered, covered_body_digest_verify
 from .keys import load_ed25519_public_key
 from .models import PlatformKey, SignatureNonce
 from .selectors import platform_key_for_verification
@@ -184,24 +187,175 @@ def request_target_uri(request: HttpRequest) -> str:
     return request.build_absolute_uri()
 
 
-def _parse_signature_input(value: str) -> tuple[str, dict[str, Any]]:
-    """The one signature's label and parameters, or ``signature_invalid``."""
+@dataclass(frozen=True)
+class _SignatureMember:
+    """One labelled signature of ``Signature-Input``: its covered components and parameters."""
+
+    label: str
+    components: list[Any]
+    params: dict[str, Any]
+
+
+def _is_chunked_without_length(request: HttpRequest) -> bool:
+    encoding = str(request.META.get("HTTP_TRANSFER_ENCODING") or "").lower()
+    return "chunked" in encoding and not request.META.get("CONTENT_LENGTH")
+
+
+def request_body(request: HttpRequest) -> bytes:
+    """The request body as sent, also when it came chunked (no ``Content-Length``).
+
+    Django reads a body only up to its ``Content-Length``, so a chunked body
+    (Node's ``fetch`` with a stream sends one) would read as empty. When the
+    server has already undone the chunking and marks the input as ending
+    with the body (``wsgi.input_terminated``: gunicorn), the body is read to
+    its end, within ``DATA_UPLOAD_MAX_MEMORY_SIZE``, and handed on to the
+    parsers with its length. Under a server that does not (Django's
+    development server) a chunked body cannot be read safely and is refused
+    with its own message. Behind the shipped nginx this never arises: it
+    buffers the body and forwards it with a ``Content-Length``.
+    """
+    if not _is_chunked_without_length(request):
+        return request.body
+    if getattr(request, "_body", None) is not None:
+        return bytes(request._body)
+    if not request.META.get("wsgi.input_terminated"):
+        raise _refuse(
+            Code.VALIDATION_ERROR,
+            _(
+                "A chunked request body (Transfer-Encoding: chunked, no Content-Length) "
+                "cannot be read by this server; send the body with a Content-Length."
+            ),
+        )
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    stream = request.META["wsgi.input"]
+    chunks = []
+    size = 0
+    while True:
+        chunk = stream.read(64 * 1024)
+        if not chunk:
+            break
+        size += len(chunk)
+        if limit is not None and size > limit:
+            raise RequestDataTooBig("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE.")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    # From here on the request is one with a Content-Length: Django's and
+    # the REST framework's parsers read the body just read.
+    request._body = body
+    request._stream = io.BytesIO(body)  # type: ignore[assignment]
+    request._read_started = True
+    request.META["CONTENT_LENGTH"] = str(len(body))
+    return body
+
+
+def _parse_dictionary(value: str, header: str) -> dict[str, Any]:
     try:
         parsed = http_sf.parse(value.encode("latin-1"), tltype="dictionary")
     except (ValueError, TypeError, UnicodeEncodeError) as exc:
         raise _refuse(
-            Code.SIGNATURE_INVALID, _("Signature-Input is not a valid structured field.")
+            Code.SIGNATURE_INVALID,
+            _("%(header)s is not a valid structured field.") % {"header": header},
         ) from exc
-    if not isinstance(parsed, dict) or len(parsed) != 1:
-        raise _refuse(Code.SIGNATURE_INVALID, _("Send exactly one signature."))
-    label, member = next(iter(parsed.items()))
-    members: Any = member[0] if isinstance(member, tuple) else None
-    params: Any = member[1] if isinstance(member, tuple) else None
-    if not isinstance(members, list) or not isinstance(params, dict):
+    if not isinstance(parsed, dict) or not parsed:
         raise _refuse(
-            Code.SIGNATURE_INVALID, _("Signature-Input must list the covered components.")
+            Code.SIGNATURE_INVALID,
+            _("%(header)s is not a valid structured field.") % {"header": header},
         )
-    return label, dict(params)
+    return parsed
+
+
+def _parse_signature_input(value: str) -> list[_SignatureMember]:
+    """Every signature the request carries (RFC 9421 §4.3 allows several), or ``signature_invalid``."""
+    members = []
+    for label, member in _parse_dictionary(value, "Signature-Input").items():
+        components: Any = member[0] if isinstance(member, tuple) else None
+        params: Any = member[1] if isinstance(member, tuple) else None
+        if not isinstance(components, list) or not isinstance(params, dict):
+            raise _refuse(
+                Code.SIGNATURE_INVALID, _("Signature-Input must list the covered components.")
+            )
+        members.append(_SignatureMember(label=label, components=components, params=dict(params)))
+    return members
+
+
+def _platform_signature(
+    members: list[_SignatureMember],
+) -> tuple[_SignatureMember, PlatformKey | None]:
+    """The signature to verify, and its key if registered.
+
+    One signature: that one. Several (a gateway may add its own beside the
+    platform's, RFC 9421 §4.3): the one whose ``keyid`` is a registered
+    platform key; the others are not ours to verify and stay in the headers
+    kept as evidence.
+    """
+    if len(members) == 1:
+        member = members[0]
+        key_id = member.params.get("keyid")
+        key = platform_key_for_verification(key_id) if isinstance(key_id, str) and key_id else None
+        return member, key
+    found = []
+    for member in members:
+        key_id = member.params.get("keyid")
+        if isinstance(key_id, str) and key_id:
+            key = platform_key_for_verification(key_id)
+            if key is not None:
+                found.append((member, key))
+    if not found:
+        raise _refuse(
+            Code.KEY_UNKNOWN,
+            _("None of the request's signatures names a key registered for a platform."),
+        )
+    if len(found) > 1:
+        raise _refuse(
+            Code.SIGNATURE_INVALID,
+            _("Send exactly one signature made with a platform key."),
+        )
+    return found[0]
+
+
+def _check_component_names(member: _SignatureMember) -> None:
+    """Covered component names must be lower case (RFC 9421 §2.1), said as such."""
+    for item in member.components:
+        name = item[0] if isinstance(item, tuple) else None
+        if not isinstance(name, str):
+            raise _refuse(
+                Code.SIGNATURE_INVALID, _("Signature-Input must list the covered components.")
+            )
+        if name != name.lower():
+            raise _refuse(
+                Code.SIGNATURE_INVALID,
+                _(
+                    'Covered component names must be lower case (RFC 9421): sign "%(lower)s", '
+                    'not "%(name)s".'
+                )
+                % {"lower": name.lower(), "name": name},
+            )
+
+
+def _only(header_value: str, header: str, label: str) -> str:
+    """``header_value`` (a signature dictionary) reduced to its ``label`` member."""
+    parsed = _parse_dictionary(header_value, header)
+    if label not in parsed:
+        raise _refuse(
+            Code.SIGNATURE_INVALID,
+            _("Signature-Input and Signature name different signatures."),
+        )
+    return http_sf.ser({label: parsed[label]})
+
+
+def _with_one_signature(headers: Any, signature_input: str, signature: str) -> dict[str, str]:
+    """The request's header fields with only the signature being verified.
+
+    The library verifies every signature it is shown (it reads nothing but
+    ``items()``); the others (a gateway's) are not ours to verify.
+    """
+    fields = dict(headers.items())
+    for name in fields:
+        if name.lower() == "signature-input":
+            fields[name] = signature_input
+        elif name.lower() == "signature":
+            fields[name] = signature
+    return fields
 
 
 def _check_parameters(params: dict[str, Any], now: datetime.datetime) -> tuple[str, int, str]:
@@ -264,29 +418,49 @@ def verify_request(
             Code.SIGNATURE_MISSING,
             _("This API needs signed requests (RFC 9421 Signature-Input and Signature headers)."),
         )
-    _label, params = _parse_signature_input(signature_input)
-    key_id, created, nonce = _check_parameters(params, now)
-
-    key = platform_key_for_verification(key_id)
+    chosen, key = _platform_signature(_parse_signature_input(signature_input))
+    key_id, created, nonce = _check_parameters(chosen.params, now)
     if key is None:
         raise _refuse(Code.KEY_UNKNOWN, _("No key with this key id is registered."))
     if key.is_revoked():
         raise _refuse(Code.KEY_REVOKED, _("This key has been revoked; sign with a current key."))
     _check_created(created, now)
+    _check_component_names(chosen)
 
-    body = request.body
+    body = request_body(request)
     try:
         target_uri = request_target_uri(request)
-        message = _SignedMessage(method=request.method or "GET", url=target_uri, headers=headers)
+        message = _SignedMessage(
+            method=request.method or "GET",
+            url=target_uri,
+            headers=_with_one_signature(
+                headers,
+                _only(signature_input, "Signature-Input", chosen.label),
+                _only(signature, "Signature", chosen.label),
+            ),
+        )
         public_key = load_ed25519_public_key(key.public_key_pem)
         verifier = _Verifier(
             signature_algorithm=ALGORITHM, key_resolver=_OneKey(key_id, public_key)
         )
-        results = verifier.verify(
-            message, max_age=None, require_components=REQUIRED_COMPONENTS, body=body
-        )
+        results = verifier.verify(message, max_age=None, require_components=REQUIRED_COMPONENTS)
     except (InvalidSignature, HTTPMessageSignaturesException) as exc:
         raise _refuse(Code.SIGNATURE_INVALID, _invalid_message(exc)) from exc
+    try:
+        covered_body_digest_verify(
+            results[0].covered_components.items(),
+            body,
+            digest_field_sent="Content-Digest" in headers,
+        )
+    except BodyDigestMismatch as exc:
+        raise _refuse(
+            Code.SIGNATURE_INVALID, _("Content-Digest does not match the request body.")
+        ) from exc
+    except BodyNotCovered as exc:
+        raise _refuse(
+            Code.SIGNATURE_INVALID,
+            _("A request with a body must carry a signed Content-Digest (sha-256)."),
+        ) from exc
 
     if key.platform.status == ComputePlatform.Status.SUSPENDED:
         raise _refuse(

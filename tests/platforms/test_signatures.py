@@ -17,7 +17,15 @@ from platforms.models import SignatureNonce
 from platforms.services import platform_key_revoke
 from platforms.signatures import nonce_prune
 
-from .conftest import SigningKey, error_of, register_key, send, shifted_auth, sign
+from .conftest import (
+    SigningKey,
+    error_of,
+    independent_sign,
+    register_key,
+    send,
+    shifted_auth,
+    sign,
+)
 from .factories import new_key_pair
 
 pytestmark = pytest.mark.django_db
@@ -361,3 +369,117 @@ def test_with_a_redis_cache_nonces_are_kept_in_redis(
     replay = send(client, prepared)
     assert error_of(replay)["code"] == "nonce_replayed"
     assert not SignatureNonce.objects.exists()
+
+
+# -- Independent RFC 9421 clients ------------------------------------------------------
+
+FULL = ("@method", "@authority", "@target-uri")
+
+
+def _gateway_signs(prepared: Any, *, covered: tuple[str, ...] | None = None) -> None:
+    """An egress gateway adds its own signature, with a key the server never saw."""
+    gateway_private, _public = new_key_pair()
+    independent_sign(
+        prepared,
+        key_id="egress-gw-1",
+        private_pem=gateway_private,
+        covered=covered or ("@method", "@target-uri", '"signature";key="pyhms"'),
+        label="gateway",
+        append=True,
+    )
+
+
+def test_a_second_signature_beside_the_platforms_is_kept_and_the_platforms_verified(
+    client: Client, signing_key: SigningKey
+) -> None:
+    prepared = sign("GET", "/api/v1/ping", signing_key.auth())
+    _gateway_signs(prepared)
+    assert "gateway=" in prepared.headers["Signature-Input"]
+    response = send(client, prepared)
+    assert response.status_code == 200, response.content
+    assert response.json()["key_id"] == signing_key.key_id
+    # Its nonce is consumed like any other.
+    assert error_of(send(client, prepared))["code"] == "nonce_replayed"
+
+
+def test_the_gateway_signature_may_come_first(client: Client, signing_key: SigningKey) -> None:
+    gateway_private, _public = new_key_pair()
+    prepared = sign("GET", "/api/v1/ping", None)
+    independent_sign(prepared, key_id="egress-gw-1", private_pem=gateway_private, label="gw")
+    independent_sign(
+        prepared,
+        key_id=signing_key.key_id,
+        private_pem=signing_key.private_pem,
+        label="platform",
+        append=True,
+    )
+    response = send(client, prepared)
+    assert response.status_code == 200, response.content
+
+
+def test_a_forged_platform_signature_beside_a_gateways_is_still_signature_invalid(
+    client: Client, signing_key: SigningKey
+) -> None:
+    wrong_private, _public = new_key_pair()
+    prepared = sign("GET", "/api/v1/ping", None)
+    independent_sign(prepared, key_id=signing_key.key_id, private_pem=wrong_private)
+    _gateway_signs(prepared, covered=FULL)
+    assert error_of(send(client, prepared))["code"] == "signature_invalid"
+
+
+def test_two_signatures_by_platform_keys_are_refused(
+    client: Client, signing_key: SigningKey
+) -> None:
+    second = register_key(signing_key.platform)
+    prepared = sign("GET", "/api/v1/ping", signing_key.auth())
+    independent_sign(
+        prepared, key_id=second.key_id, private_pem=second.private_pem, label="two", append=True
+    )
+    error = error_of(send(client, prepared))
+    assert error["code"] == "signature_invalid"
+    assert "platform key" in error["message"]
+
+
+def test_several_signatures_none_by_a_platform_key_are_key_unknown(
+    client: Client, signing_key: SigningKey
+) -> None:
+    prepared = sign("GET", "/api/v1/ping", signing_key.auth(key_id="pk_nobody"))
+    _gateway_signs(prepared, covered=FULL)
+    assert error_of(send(client, prepared))["code"] == "key_unknown"
+
+
+def test_an_upper_case_component_name_is_refused_for_what_it_is(
+    client: Client, signing_key: SigningKey
+) -> None:
+    prepared = sign("POST", "/api/v1/ping", None, json={"amount": "1.00"})
+    independent_sign(
+        prepared,
+        key_id=signing_key.key_id,
+        private_pem=signing_key.private_pem,
+        covered=(*FULL, "content-digest"),
+    )
+    # A signer that writes the field name as it appears in the header.
+    prepared.headers["Signature-Input"] = prepared.headers["Signature-Input"].replace(
+        '"content-digest"', '"Content-Digest"'
+    )
+    response = send(client, prepared)
+    assert response.status_code == 401
+    error = error_of(response)
+    assert error["code"] == "signature_invalid"
+    assert "lower case" in error["message"]
+    assert '"content-digest"' in error["message"]
+    assert "must carry" not in error["message"]
+
+
+def test_a_chunked_body_the_server_cannot_read_is_refused_with_its_own_message(
+    client: Client, signing_key: SigningKey
+) -> None:
+    prepared = sign("POST", "/api/v1/ping", signing_key.auth(), json={"amount": "1.00"})
+    # No Content-Length, and a server that leaves the chunking to the app
+    # (Django's development server): the body cannot be read safely.
+    response = send(client, prepared, CONTENT_LENGTH="", HTTP_TRANSFER_ENCODING="chunked")
+    assert response.status_code == 400, response.content
+    error = error_of(response)
+    assert error["code"] == "validation_error"
+    assert "chunked" in error["message"]
+    assert "Content-Length" in error["message"]
