@@ -242,8 +242,8 @@ def request_body(request: HttpRequest) -> bytes:
     # From here on the request is one with a Content-Length: Django's and
     # the REST framework's parsers read the body just read.
     request._body = body
-    request._stream = io.BytesIO(body)  # type: ignore[assignment]
-    request._read_started = True
+    request._stream = io.BytesIO(body)
+    request._read_started = True  # type: ignore[attr-defined]
     request.META["CONTENT_LENGTH"] = str(len(body))
     return body
 
