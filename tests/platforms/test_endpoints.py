@@ -20,6 +20,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import ComputePlatform
+from audit import events
+from audit.models import AuditEvent
 from audit.services import Actor
 from platforms.evidence import evidence_verify
 from platforms.models import SignedRequestBody
@@ -495,6 +497,25 @@ def test_each_charge_keeps_the_signed_evidence_that_reverifies_with_the_public_k
     body = bytes(SignedRequestBody.objects.get(sha256=evidence["body_sha256"]).body)
     assert json.loads(body)["reference"] == "inv-000123"
     evidence_verify(evidence, public_key_pem=signing_key.key.public_key_pem, body=body)
+
+
+def test_behind_the_proxy_a_charges_audit_event_records_the_platforms_address(
+    client, signing_key, voucher, settings
+) -> None:
+    settings.TRUSTED_PROXY_COUNT = 1
+    prepared = sign("POST", "/api/v1/redemptions", signing_key.auth(), json=charge(voucher))
+    response = send(
+        client,
+        prepared,
+        REMOTE_ADDR="127.0.0.1",
+        HTTP_X_FORWARDED_FOR="10.0.0.1, 198.51.100.77",
+    )
+    assert response.status_code == 201, response.content
+    recorded = AuditEvent.objects.filter(
+        event_type=events.LEDGER_ENTRY_RECORDED, actor_label__contains=signing_key.key_id
+    )
+    assert recorded.exists()
+    assert {event.source_ip for event in recorded} == {"198.51.100.77"}
 
 
 def _verify_evidence_of(redemption_id: int) -> str:
