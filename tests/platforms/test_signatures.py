@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 from typing import Any
 
 import pytest
@@ -369,6 +370,29 @@ def test_with_a_redis_cache_nonces_are_kept_in_redis(
     replay = send(client, prepared)
     assert error_of(replay)["code"] == "nonce_replayed"
     assert not SignatureNonce.objects.exists()
+
+
+@pytest.mark.skipif(not _redis_reachable(), reason="needs Redis at 127.0.0.1:6379")
+def test_in_redis_a_nonce_of_a_signature_created_ahead_lives_as_long_as_the_signature(
+    client: Client, signing_key: SigningKey, settings: Any
+) -> None:
+    from django.core.cache import cache
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/15",
+            "KEY_PREFIX": f"wt5-test-{signing_key.key_id}",
+        }
+    }
+    auth = shifted_auth(signing_key, SECONDS(29))
+    auth.get_nonce = lambda request: "ahead-nonce"  # type: ignore[method-assign]
+    assert send(client, sign("GET", "/api/v1/ping", auth)).status_code == 200
+    digest = hashlib.sha256(b"ahead-nonce").hexdigest()
+    key = cache.make_key(f"platforms:nonce:{signing_key.key.pk}:{digest}")
+    ttl = cache._cache.get_client(key).ttl(key)  # type: ignore[attr-defined]
+    # created + 300 + 30 s from now, not 300 s from first use.
+    assert 350 <= ttl <= 360, ttl
 
 
 # -- Independent RFC 9421 clients ------------------------------------------------------
