@@ -1,12 +1,14 @@
 """RFC 9421 HTTP Message Signatures (Ed25519) on incoming API requests.
 
 What a request must carry (``platform-api.md``): ``Signature-Input`` and
-``Signature`` with one signature whose parameters are ``alg="ed25519"``,
-``keyid``, ``created`` and ``nonce``, covering at least ``"@method"``,
-``"@authority"`` and ``"@target-uri"``, and ``"content-digest"`` (RFC 9530,
-checked here against the raw body) whenever a ``Content-Digest`` is sent or
-the body is not empty. The stock ``requests-http-signature`` client with
-``use_nonce=True`` sends exactly this.
+``Signature`` with one signature by a registered platform key (others, such
+as an egress gateway's, may stand beside it and are kept, not verified) whose
+parameters are ``alg="ed25519"``, ``keyid``, ``created`` and ``nonce``,
+covering at least ``"@method"``, ``"@authority"`` and ``"@target-uri"``, and
+the ``Content-Digest`` (RFC 9530, checked against the raw body by the one
+rule of :mod:`platforms.body_digest`) whenever one is sent or the body is not
+empty. The stock ``requests-http-signature`` client with ``use_nonce=True``
+sends exactly this.
 
 Each refusal has its own stable code: ``signature_missing``,
 ``signature_invalid``, ``key_unknown``, ``key_revoked``, ``signature_stale``
