@@ -7,9 +7,12 @@ from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.authentication import get_authentication_records
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import translation
+
+from config.client_ip import client_ip
 
 from .middleware import user_has_mfa
 
@@ -28,6 +31,17 @@ class AccountAdapter(DefaultAccountAdapter):
         if not user.memberships.exists():
             return reverse("enterprise_register")
         return reverse("portal")
+
+    def get_client_ip(self, request: HttpRequest) -> str:
+        """The client's address for allauth's rate limits (login, sign-up, reset).
+
+        The same address the audit log records (:func:`config.client_ip.client_ip`),
+        so that behind the proxy each client is limited on its own.
+        """
+        ip = client_ip(request)
+        if not ip:
+            raise PermissionDenied("Unable to determine client IP address")
+        return ip
 
     def save_user(self, request: HttpRequest, user: Any, form: Any, commit: bool = True) -> Any:
         user.preferred_language = translation.get_language() or user.preferred_language

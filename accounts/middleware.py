@@ -13,6 +13,7 @@ from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 
 # Paths an official without MFA may still reach: the MFA set-up itself,
@@ -76,3 +77,23 @@ class OfficialSessionTimeoutMiddleware:
                 return redirect_to_login(request.get_full_path(), reverse("account_login"))
             session[self.IDLE_KEY] = now
         return self.get_response(request)
+
+
+class PrivateDownloadsNotStoredMiddleware:
+    """No cache keeps a download: every response that is a file (it carries
+    ``Content-Disposition``) gets ``Cache-Control: no-store, private``.
+
+    Every download here is someone's private data — ledgers, certificates,
+    supporting documents, settlement statements, audit exports — so this is
+    decided once for all of them rather than remembered in each view, and a
+    shared or browser cache never keeps a copy after the user has gone.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.has_header("Content-Disposition"):
+            add_never_cache_headers(response)
+        return response

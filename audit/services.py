@@ -24,6 +24,9 @@ from django.utils import timezone
 
 from accounts.bulk import copy_insert, insert_one
 
+# Re-exported: the views that record an actor read the address through here.
+from config.client_ip import client_ip as client_ip
+
 from . import canonical, signing
 from .merkle import Frontier
 from .models import AuditArchive, AuditCheckpoint, AuditEvent, AuditSeal
@@ -135,11 +138,6 @@ def audit_record_all(events: list[AuditEvent]) -> list[AuditEvent]:
         AuditEvent.objects.bulk_create(events)
     _request_seal()
     return events
-
-
-def client_ip(request: Any) -> str | None:
-    """The client's address as the (trusted) proxy or the socket reports it."""
-    return request.META.get("REMOTE_ADDR") or None
 
 
 # --- Sealing ---------------------------------------------------------------

@@ -85,6 +85,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Outermost of ours, so it sees every view's download as finally sent.
+    "accounts.middleware.PrivateDownloadsNotStoredMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -275,6 +277,17 @@ REST_FRAMEWORK = {
 # several processes serve the API. Nonces of signed requests go to a Redis
 # cache when the default cache is Redis, else to the database.
 PLATFORM_API_RATE_LIMIT = env.str("PLATFORM_API_RATE_LIMIT", default="6000/minute")
+# The window of a signed API request (platform-api.md: 300 s and 30 s): a
+# signature is accepted while its `created` is at most MAX_AGE seconds old and
+# at most MAX_FUTURE seconds ahead, and its nonce is refused again for as long
+# (platforms/signatures.py, nonce_kept_until). Shorten them, never lengthen
+# them beyond the contract.
+PLATFORM_SIGNATURE_MAX_AGE = env.int("PLATFORM_SIGNATURE_MAX_AGE", default=300)
+PLATFORM_SIGNATURE_MAX_FUTURE = env.int("PLATFORM_SIGNATURE_MAX_FUTURE", default=30)
+if PLATFORM_SIGNATURE_MAX_AGE <= 0 or PLATFORM_SIGNATURE_MAX_FUTURE < 0:
+    raise environ.ImproperlyConfigured(
+        "PLATFORM_SIGNATURE_MAX_AGE must be positive and PLATFORM_SIGNATURE_MAX_FUTURE not negative."
+    )
 SPECTACULAR_SETTINGS = {
     "TITLE": "Compute-voucher platform API",
     "VERSION": "1.0.0",
@@ -311,6 +324,13 @@ SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 # Behind a TLS-terminating proxy (nginx), the proxy says which scheme and host
 # the client used; the request-signature check relies on both being right.
+# How many proxies of ours stand in front of the app, each appending the
+# address it saw to X-Forwarded-For (nginx's $proxy_add_x_forwarded_for): the
+# client's address is that many entries from the right (config/client_ip.py).
+# 0 trusts no X-Forwarded-For at all; the shipped nginx deployment sets 1.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise environ.ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
 if env.bool("BEHIND_TLS_PROXY", default=PRODUCTION):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True

@@ -16,10 +16,10 @@ from typing import Any
 
 import http_sf
 from cryptography.exceptions import InvalidSignature as CryptoInvalidSignature
-from http_message_signatures import ContentDigest, InvalidSignature
 
 from vouchers.codes import normalize_code
 
+from .body_digest import BodyDigestMismatch, BodyNotCovered, covered_body_digest_verify
 from .keys import load_ed25519_public_key
 
 
@@ -55,14 +55,14 @@ def evidence_verify(
     except CryptoInvalidSignature as exc:
         raise EvidenceInvalid("the signature does not verify with this public key") from exc
     if body is not None:
-        digests = [value for name, value in pairs if name == '"content-digest"']
-        if not digests:
-            if body:
-                raise EvidenceInvalid("the body was not covered by the signature")
-            return
+        # The same rule the request passed at the door (platforms.body_digest).
         try:
-            ContentDigest.verify(digests[0], body)
-        except InvalidSignature as exc:
+            covered_body_digest_verify(
+                pairs, body, digest_field_sent=bool(evidence.get("content_digest"))
+            )
+        except BodyNotCovered as exc:
+            raise EvidenceInvalid("the body was not covered by the signature") from exc
+        except BodyDigestMismatch as exc:
             raise EvidenceInvalid("the body does not match the signed Content-Digest") from exc
 
 

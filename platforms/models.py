@@ -139,21 +139,24 @@ class ModelCatalogEntry(models.Model):
 
 
 class SignatureNonce(models.Model):
-    """A nonce seen in an accepted signature, refused again for the replay window.
+    """A nonce seen in an accepted signature, refused again until ``expires_at``.
 
-    Used when no Redis cache is configured; rows older than the window are
-    pruned by :func:`platforms.signatures.nonce_prune`.
+    ``expires_at`` is as long as a signature carrying it could still be
+    accepted (:func:`platforms.signatures.nonce_kept_until`). Used when no
+    Redis cache is configured; expired rows are pruned by
+    :func:`platforms.signatures.nonce_prune`.
     """
 
     key = models.ForeignKey(PlatformKey, on_delete=models.CASCADE, related_name="+")
     nonce = models.CharField(max_length=200)
     seen_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["key", "nonce"], name="nonce_once_per_key"),
         ]
-        indexes = [models.Index(fields=["seen_at"])]
+        indexes = [models.Index(fields=["expires_at"])]
 
     def __str__(self) -> str:
         return f"{self.key_id}:{self.nonce}"

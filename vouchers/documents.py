@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
 from django.conf import settings
@@ -25,6 +26,25 @@ SIGNATURES = [
     (b"\x89PNG\r\n\x1a\n", "image/png"),
     (b"\xff\xd8\xff", "image/jpeg"),
 ]
+
+
+# The file-name extension of each accepted type: stored files and downloads
+# are named by what their content is, never by what the uploader called them.
+EXTENSIONS = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}
+
+
+def extension_for(content_type: str) -> str:
+    """The extension of a detected content type (``bin`` for anything else)."""
+    return EXTENSIONS.get(content_type, "bin")
+
+
+def download_name(original_name: str, content_type: str) -> str:
+    """The name a document is downloaded under: the uploader's name with the
+    extension of its detected type (``polyglot.html`` holding a PDF is
+    ``polyglot.pdf``), so no browser or desktop opens it as something else."""
+    base = PurePosixPath(str(original_name).replace("\\", "/")).name
+    stem = base.rsplit(".", 1)[0].strip(" .") if "." in base else base.strip(" .")
+    return f"{stem or 'document'}.{extension_for(content_type)}"
 
 
 def max_bytes() -> int:

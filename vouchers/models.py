@@ -547,9 +547,9 @@ class Application(FSMModelMixin, models.Model):
 
 def document_path(instance: ApplicationDocument, filename: str) -> str:
     """Random file names under applications/<id>/: nothing guessable, nothing the user named."""
-    extension = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}.get(
-        instance.content_type, "bin"
-    )
+    from .documents import extension_for
+
+    extension = extension_for(instance.content_type)
     return f"applications/{instance.application_id}/{secrets.token_hex(16)}.{extension}"
 
 

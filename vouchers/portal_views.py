@@ -7,7 +7,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -18,6 +17,7 @@ from accounts.scoping import scope_for, scoped
 from audit.services import Actor, client_ip
 from eligibility.evaluator import record_rows
 
+from .documents import download_name
 from .errors import BusinessError
 from .forms import ApplicationForm
 from .models import Application, ApplicationDocument, Program
@@ -279,20 +279,23 @@ def application_document_remove_view(
 
 @login_required
 def application_document(request: HttpRequest, pk: int, document_id: int) -> FileResponse:
-    """Serve a document only to the enterprise's members and the district's officials."""
+    """Serve a document only to the enterprise's members and the district's officials.
+
+    Someone else's document answers exactly as a document that does not
+    exist, so ids reveal nothing. The download is named by the type its
+    content was detected as, not by the uploader's extension.
+    """
     document = (
         scoped(ApplicationDocument.objects.all(), request.user)
         .filter(pk=document_id, application_id=pk)
         .first()
     )
     if document is None:
-        if ApplicationDocument.objects.filter(pk=document_id, application_id=pk).exists():
-            raise PermissionDenied
         raise Http404
     response = FileResponse(
         document.file.open("rb"),
         as_attachment=True,
-        filename=document.original_name,
+        filename=download_name(document.original_name, document.content_type),
         content_type=document.content_type,
     )
     response["Cache-Control"] = "private, no-store"

@@ -9,6 +9,7 @@ Django test client unchanged (or tampered with, when a test says so).
 from __future__ import annotations
 
 import datetime
+import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,6 +17,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from django.test import Client
+from http_message_signatures import ContentDigest, HTTPMessageSigner
+from http_message_signatures.resolvers import MappingKeyResolver
 from requests_http_signature import HTTPSignatureAuth, algorithms
 
 from accounts.models import ComputePlatform
@@ -96,6 +99,41 @@ def sign(
     ).prepare()
     if auth is not None:
         auth(prepared)
+    return prepared
+
+
+def independent_sign(
+    prepared: requests.PreparedRequest,
+    *,
+    key_id: str,
+    private_pem: bytes,
+    covered: tuple[str, ...] = ("@method", "@authority", "@target-uri"),
+    label: str = "sig1",
+    append: bool = False,
+    digest: bool = True,
+) -> requests.PreparedRequest:
+    """Sign ``prepared`` the way another RFC 9421 implementation may: its own
+    label, its own way of naming the covered components (``covered``), a
+    Content-Digest it wrote itself; ``append`` adds the signature beside those
+    already there (RFC 9421 §4.3), as an egress gateway does."""
+    if digest and prepared.body and "Content-Digest" not in prepared.headers:
+        raw = prepared.body or b""
+        prepared.headers["Content-Digest"] = ContentDigest.create(
+            raw.encode() if isinstance(raw, str) else raw
+        )
+    signer = HTTPMessageSigner(
+        signature_algorithm=algorithms.ED25519,
+        key_resolver=MappingKeyResolver(private_keys={key_id: private_pem}, public_keys={}),
+    )
+    signer.sign(
+        prepared,
+        key_id=key_id,
+        nonce=uuid.uuid4().hex,
+        label=label,
+        covered_component_ids=covered,
+        append_if_signature_exists=append,
+        use_existing_digest="Content-Digest" in prepared.headers,
+    )
     return prepared
 
 

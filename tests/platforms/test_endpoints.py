@@ -20,6 +20,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import ComputePlatform
+from audit import events
+from audit.models import AuditEvent
 from audit.services import Actor
 from platforms.evidence import evidence_verify
 from platforms.models import SignedRequestBody
@@ -29,8 +31,8 @@ from vouchers.models import LedgerEntry, Program, Redemption, Voucher
 from vouchers.services_vouchers import voucher_revoke, voucher_suspend
 
 from ..vouchers.voucher_factories import ProgramFactory, bind, issue, official
-from .conftest import SigningKey, error_of, register_key, send, sign
-from .factories import glm5_catalog_entry
+from .conftest import SigningKey, error_of, independent_sign, register_key, send, sign
+from .factories import glm5_catalog_entry, new_key_pair
 
 pytestmark = pytest.mark.django_db
 
@@ -495,6 +497,105 @@ def test_each_charge_keeps_the_signed_evidence_that_reverifies_with_the_public_k
     body = bytes(SignedRequestBody.objects.get(sha256=evidence["body_sha256"]).body)
     assert json.loads(body)["reference"] == "inv-000123"
     evidence_verify(evidence, public_key_pem=signing_key.key.public_key_pem, body=body)
+
+
+def test_behind_the_proxy_a_charges_audit_event_records_the_platforms_address(
+    client, signing_key, voucher, settings
+) -> None:
+    settings.TRUSTED_PROXY_COUNT = 1
+    prepared = sign("POST", "/api/v1/redemptions", signing_key.auth(), json=charge(voucher))
+    response = send(
+        client,
+        prepared,
+        REMOTE_ADDR="127.0.0.1",
+        HTTP_X_FORWARDED_FOR="10.0.0.1, 198.51.100.77",
+    )
+    assert response.status_code == 201, response.content
+    recorded = AuditEvent.objects.filter(
+        event_type=events.LEDGER_ENTRY_RECORDED, actor_label__contains=signing_key.key_id
+    )
+    assert recorded.exists()
+    assert {event.source_ip for event in recorded} == {"198.51.100.77"}
+
+
+def _verify_evidence_of(redemption_id: int) -> str:
+    out = io.StringIO()
+    call_command("verify_evidence", str(redemption_id), stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "digest_component",
+    ['"content-digest"', '"content-digest";sf', '"content-digest";key="sha-256"'],
+)
+def test_each_way_of_covering_the_digest_is_accepted_and_its_evidence_reverifies(
+    client, signing_key, voucher, digest_component
+) -> None:
+    prepared = sign("POST", "/api/v1/redemptions", None, json=charge(voucher))
+    independent_sign(
+        prepared,
+        key_id=signing_key.key_id,
+        private_pem=signing_key.private_pem,
+        covered=("@method", "@authority", "@target-uri", digest_component),
+    )
+    response = send(client, prepared)
+    assert response.status_code == 201, response.content
+    assert "OK, signed by" in _verify_evidence_of(response.json()["id"])
+
+
+def test_a_digest_covered_by_member_must_still_match_the_body(client, signing_key, voucher) -> None:
+    prepared = sign("POST", "/api/v1/redemptions", None, json=charge(voucher))
+    independent_sign(
+        prepared,
+        key_id=signing_key.key_id,
+        private_pem=signing_key.private_pem,
+        covered=("@method", "@authority", "@target-uri", '"content-digest";key="sha-256"'),
+    )
+    tampered = send(client, prepared, body=prepared.body.replace(b"120.00", b"999.00"))
+    refused(tampered, 401, "signature_invalid")
+    assert Redemption.objects.count() == 0
+
+
+def test_a_gateways_second_signature_is_kept_with_the_evidence(
+    client, signing_key, voucher
+) -> None:
+    prepared = sign("POST", "/api/v1/redemptions", signing_key.auth(), json=charge(voucher))
+    gateway_private, _public = new_key_pair()
+    independent_sign(
+        prepared,
+        key_id="egress-gw-1",
+        private_pem=gateway_private,
+        covered=("@method", "@target-uri", "content-digest", '"signature";key="pyhms"'),
+        label="gateway",
+        append=True,
+    )
+    response = send(client, prepared)
+    assert response.status_code == 201, response.content
+    evidence = Redemption.objects.get(pk=response.json()["id"]).request_evidence
+    assert evidence["label"] == "pyhms"
+    assert "gateway=" in evidence["signature_input"]
+    assert "gateway=" in evidence["signature"]
+    assert "OK, signed by " + signing_key.key_id in _verify_evidence_of(response.json()["id"])
+
+
+def test_a_chunked_body_that_the_server_unchunked_is_read_and_charged(
+    client, signing_key, voucher
+) -> None:
+    """Node's fetch with a stream sends no Content-Length; gunicorn undoes the
+    chunking and marks the input as ending with the body."""
+    prepared = sign("POST", "/api/v1/redemptions", signing_key.auth(), json=charge(voucher))
+    # What gunicorn hands the app: the de-chunked body, read to its end.
+    unchunked = io.BytesIO(prepared.body)
+    response = send(
+        client,
+        prepared,
+        CONTENT_LENGTH="",
+        HTTP_TRANSFER_ENCODING="chunked",
+        **{"wsgi.input_terminated": True, "wsgi.input": unchunked},
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["reference"] == "inv-000123"
+    assert "OK, signed by" in _verify_evidence_of(response.json()["id"])
 
 
 # -- GET redemptions ----------------------------------------------------------------

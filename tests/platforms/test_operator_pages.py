@@ -95,6 +95,7 @@ def test_the_settlement_nets_reversals_by_program_in_csv(world) -> None:
     )
     assert response.status_code == 200
     assert response["Content-Disposition"].startswith("attachment;")
+    assert "no-store" in response["Cache-Control"]
     lines = response.content.decode("utf-8-sig").strip().splitlines()
     assert lines[0].split(",")[-4:] == ["billed_cny", "covered", "reversed", "net_owed"]
     assert len(lines) == 2

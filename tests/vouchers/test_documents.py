@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -122,11 +123,73 @@ def test_documents_are_served_only_to_the_enterprise_and_the_districts_officials
     assert own["Content-Type"] == "application/pdf"
     reviewer = with_mfa(official(jianghan, Membership.Role.REVIEWER))
     assert client_for(reviewer).get(url).status_code == 200
+    # Someone else's document is not found, exactly as one that does not exist.
     stranger = member(EnterpriseFactory())
-    assert client_for(stranger).get(url).status_code == 403
+    assert client_for(stranger).get(url).status_code == 404
     far_official = with_mfa(official(guiyang, Membership.Role.REVIEWER))
-    assert client_for(far_official).get(url).status_code == 403
+    assert client_for(far_official).get(url).status_code == 404
     from django.test import Client
 
     anonymous = Client().get(url)
     assert anonymous.status_code == 302
+
+
+def test_someone_elses_document_answers_exactly_like_a_document_that_does_not_exist(
+    program: Any, enterprise: Any, applicant: Any, guiyang: Any
+) -> None:
+    app = application(enterprise, program)
+    doc = app.documents.get()
+    missing = ApplicationDocument.objects.order_by("-pk").first().pk + 1000  # type: ignore[union-attr]
+    for outsider in (
+        member(EnterpriseFactory()),
+        with_mfa(official(guiyang, Membership.Role.REVIEWER)),
+    ):
+        client = client_for(outsider)
+        theirs = client.get(reverse("application_document", args=[app.pk, doc.pk]))
+        absent = client.get(reverse("application_document", args=[app.pk, missing]))
+        nowhere = client.get(reverse("application_document", args=[app.pk + 1000, doc.pk]))
+        assert theirs.status_code == absent.status_code == nowhere.status_code == 404
+        assert theirs.content == absent.content == nowhere.content
+        assert theirs["Content-Type"] == absent["Content-Type"]
+
+
+@pytest.mark.parametrize(
+    ("uploaded_as", "content", "served_as", "content_type"),
+    [
+        ("polyglot.html", PDF_BYTES, "polyglot.pdf", "application/pdf"),
+        ("picture.svg", None, "picture.png", "image/png"),
+        ("no-extension", PDF_BYTES, "no-extension.pdf", "application/pdf"),
+        ("报告.PDF", PDF_BYTES, "报告.pdf", "application/pdf"),
+    ],
+)
+def test_a_download_is_named_by_its_detected_type_not_the_uploaders_extension(
+    program: Any,
+    enterprise: Any,
+    applicant: Any,
+    uploaded_as: str,
+    content: bytes | None,
+    served_as: str,
+    content_type: str,
+) -> None:
+    app = application(enterprise, program, with_document=False)
+    doc = application_document_add(
+        actor=Actor.for_user(applicant),
+        application=app,
+        upload=SimpleUploadedFile(uploaded_as, content or _png()),
+    )
+    response = client_for(applicant).get(reverse("application_document", args=[app.pk, doc.pk]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == content_type
+    assert response["Content-Disposition"].startswith("attachment;")
+    assert _download_name(response["Content-Disposition"]) == served_as
+    assert "no-store" in response["Cache-Control"]
+
+
+def _download_name(disposition: str) -> str:
+    """The file name a browser saves an attachment under (RFC 6266)."""
+    encoded = re.search(r"filename\*=utf-8''([^;]+)", disposition)
+    if encoded:
+        return unquote(encoded.group(1))
+    plain = re.search(r'filename="([^"]*)"', disposition)
+    assert plain, disposition
+    return plain.group(1)

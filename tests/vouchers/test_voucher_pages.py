@@ -128,6 +128,15 @@ def test_the_ledger_exports_as_csv_and_the_export_is_audited(voucher) -> None:
     assert AuditEvent.objects.filter(event_type="ledger.exported").count() == 1
 
 
+def test_the_ledger_csv_and_the_certificate_are_never_kept_by_a_cache(voucher) -> None:
+    client = member_client(voucher.enterprise)
+    for name in ("voucher_ledger_csv", "voucher_certificate"):
+        response = client.get(reverse(name, args=[voucher.pk]))
+        assert response.status_code == 200
+        directives = {d.strip() for d in response["Cache-Control"].split(",")}
+        assert {"no-store", "private"} <= directives, (name, response["Cache-Control"])
+
+
 def test_another_enterprise_sees_neither_the_voucher_nor_its_ledger_nor_its_pdf(voucher) -> None:
     client = member_client(EnterpriseFactory())
     assert voucher.code not in client.get(reverse("voucher_list")).content.decode()
