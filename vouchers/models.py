@@ -580,6 +580,11 @@ class ApplicationDocument(models.Model):
         verbose_name = _("supporting document")
         verbose_name_plural = _("supporting documents")
         ordering = ["uploaded_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application", "sha256"], name="application_document_content_once"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.original_name
