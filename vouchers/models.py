@@ -1281,6 +1281,7 @@ class VoucherReminder(models.Model):
         EXPIRY_30 = "expiry_30", _("30 days before expiry")
         EXPIRY_7 = "expiry_7", _("7 days before expiry")
         LOW_BALANCE = "low_balance", _("Balance under 10 %")
+        ISSUED = "issued", _("Voucher issued")
 
     voucher = models.ForeignKey(
         Voucher, verbose_name=_("voucher"), on_delete=models.CASCADE, related_name="reminders"
