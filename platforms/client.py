@@ -484,8 +484,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         default=os.environ.get("CV_JOURNAL"),
         help="record of sent redemptions, so re-running a command replays it "
-        "(default: CV_JOURNAL, else beside the private key: SLUG.sent.jsonl with "
-        "--demo-keys, KEYFILE.sent.jsonl otherwise)",
+        "(default: CV_JOURNAL, else beside the private key and named after it: "
+        "SLUG.sent.jsonl with --demo-keys, NAME.sent.jsonl for --key-file NAME.pem)",
     )
     redeem.add_argument(
         "--no-journal", action="store_true", help="neither read nor write the journal"
