@@ -239,6 +239,18 @@ STORAGES = {
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@compute-vouchers.localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The site's address as its users reach it, for links in e-mails sent without
+# a request (a new voucher's certificate). Unless set: in production the first
+# ALLOWED_HOSTS name over HTTPS, in development the demo's address (PORT).
+_FIRST_HOST = next((h.lstrip(".") for h in ALLOWED_HOSTS if h.strip(".*")), "localhost")
+SITE_URL = env.str(
+    "SITE_URL",
+    default=(
+        f"https://{_FIRST_HOST}"
+        if PRODUCTION
+        else f"http://127.0.0.1:{env.str('PORT', default='8000')}"
+    ),
+).rstrip("/")
 
 # --- Celery ---------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")

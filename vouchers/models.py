@@ -580,6 +580,11 @@ class ApplicationDocument(models.Model):
         verbose_name = _("supporting document")
         verbose_name_plural = _("supporting documents")
         ordering = ["uploaded_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application", "sha256"], name="application_document_content_once"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.original_name
@@ -1276,6 +1281,7 @@ class VoucherReminder(models.Model):
         EXPIRY_30 = "expiry_30", _("30 days before expiry")
         EXPIRY_7 = "expiry_7", _("7 days before expiry")
         LOW_BALANCE = "low_balance", _("Balance under 10 %")
+        ISSUED = "issued", _("Voucher issued")
 
     voucher = models.ForeignKey(
         Voucher, verbose_name=_("voucher"), on_delete=models.CASCADE, related_name="reminders"

@@ -11,12 +11,14 @@ import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone, translation
 
 from accounts.models import Membership
@@ -161,11 +163,25 @@ def reminder_deliver(*, reminder_id: int) -> None:
     )
     if reminder is None:
         return
+    templates = (
+        ("vouchers/email/voucher_issued_subject.txt", "vouchers/email/voucher_issued.txt")
+        if reminder.kind == VoucherReminder.Kind.ISSUED
+        else ("vouchers/voucher_reminder_subject.txt", "vouchers/voucher_reminder_email.txt")
+    )
     for address, language in reminder.recipients:
         with translation.override(language):
-            context: dict[str, Any] = {"voucher": reminder.voucher, "kind": reminder.kind}
-            subject = render_to_string("vouchers/voucher_reminder_subject.txt", context).strip()
-            body = render_to_string("vouchers/voucher_reminder_email.txt", context)
+            context: dict[str, Any] = {
+                "voucher": reminder.voucher,
+                "kind": reminder.kind,
+                "voucher_url": site_url(reverse("voucher_detail", args=[reminder.voucher_id])),
+                "certificate_url": site_url(
+                    reverse("voucher_certificate", args=[reminder.voucher_id])
+                    + "?"
+                    + urlencode({"lang": language})
+                ),
+            }
+            subject = render_to_string(templates[0], context).strip()
+            body = render_to_string(templates[1], context)
         send_mail(subject, body, None, [address])
     reminder.sent_at = timezone.now()
     reminder.save(update_fields=["sent_at"])
@@ -175,6 +191,46 @@ def _deliver_later(reminder_id: int) -> None:
     from .tasks import deliver_voucher_reminder
 
     deliver_voucher_reminder.delay(reminder_id)
+
+
+def site_url(path: str) -> str:
+    """``path`` as an absolute link for an e-mail (``settings.SITE_URL``)."""
+    return str(getattr(settings, "SITE_URL", "")).rstrip("/") + path
+
+
+def voucher_issued_notice_send(*, voucher_id: int) -> None:
+    """Tell the enterprise its voucher is issued: its code, face value,
+    validity and the link to its certificate; once per voucher.
+
+    Called after the issuance has committed (``notify_voucher_issued``).
+    Idempotent: the notice is a unique reminder row, recorded first and then
+    delivered under its own lock, so a task that runs twice sends it once.
+    """
+    with transaction.atomic():
+        voucher = (
+            Voucher.objects.select_for_update(of=("self",))
+            .select_related("program", "enterprise")
+            .filter(pk=voucher_id)
+            .first()
+        )
+        if voucher is None:
+            return
+        reminder = VoucherReminder.objects.filter(
+            voucher=voucher, kind=VoucherReminder.Kind.ISSUED
+        ).first()
+        if reminder is None:
+            reminder = VoucherReminder.objects.create(
+                voucher=voucher, kind=VoucherReminder.Kind.ISSUED, recipients=_recipients(voucher)
+            )
+            audit_record(
+                actor=Actor.system("voucher-notices"),
+                event_type=events.VOUCHER_REMINDED,
+                obj=voucher,
+                after={"kind": reminder.kind, "recipients": len(reminder.recipients)},
+                district_id=voucher.program.district_id,
+                enterprise_id=voucher.enterprise_id,
+            )
+    reminder_deliver(reminder_id=reminder.pk)
 
 
 def _remind(voucher_id: int, kind: str) -> bool:

@@ -152,14 +152,31 @@ def _handle_form(
                 valid = False
         if upload and application is not None:
             # A valid file is kept even when another field needs fixing, so it
-            # need not be chosen again.
+            # need not be chosen again; the page lists it and says so.
+            held = set(application.documents.values_list("pk", flat=True))
             try:
-                application_document_add(
+                document = application_document_add(
                     actor=_actor(request), application=application, upload=upload
                 )
             except BusinessError as exc:
                 form.add_error("document", str(exc.message))
                 valid = False
+            else:
+                if document.pk in held:
+                    messages.info(
+                        request,
+                        _(
+                            "“%(name)s” is already attached to this application (the same "
+                            "content); it was not added again."
+                        )
+                        % {"name": document.original_name},
+                    )
+                elif not valid:
+                    messages.info(
+                        request,
+                        _("“%(name)s” is attached to your draft; you need not choose it again.")
+                        % {"name": document.original_name},
+                    )
         elif upload and not valid:
             form.add_error(
                 "document",
@@ -192,7 +209,13 @@ def _handle_form(
             _("Your draft #%(number)s is saved; please correct what is marked below.")
             % {"number": application.pk},
         )
-    documents = list(application.documents.all()) if application is not None else []
+    # Read afresh: the application may come with its documents prefetched
+    # from before this request attached one.
+    documents = (
+        list(ApplicationDocument.objects.filter(application=application))
+        if application is not None
+        else []
+    )
     return render(
         request,
         "vouchers/application_form.html",

@@ -236,17 +236,29 @@ def application_save_draft(
 def application_document_add(
     *, actor: Actor, application: Application, upload: Any
 ) -> ApplicationDocument:
-    """Attach a supporting document, checked by content and size."""
+    """Attach a supporting document, checked by content and size.
+
+    The same content is attached once per application: uploading a file
+    whose SHA-256 the application already holds returns that document and
+    changes nothing (an applicant who chooses the file again, unsure whether
+    it was kept, does not get a second copy).
+    """
     application = Application.objects.select_for_update().get(pk=application.pk)
     _check_member(actor, application.enterprise)
     if not application.is_editable():
         raise _refuse(_("Documents can only be added to a draft or a returned application."))
+    checked = check_document(upload)
+    # The application row is locked, so no concurrent upload of the same
+    # content can slip in between this look-up and the insert below (and the
+    # unique constraint on (application, sha256) backs it up).
+    already = application.documents.filter(sha256=checked.sha256).first()
+    if already is not None:
+        return already
     if application.documents.count() >= MAX_DOCUMENTS:
         raise _refuse(
             _("An application holds at most %(count)s documents.") % {"count": MAX_DOCUMENTS},
             "document",
         )
-    checked = check_document(upload)
     document = ApplicationDocument(
         application=application,
         original_name=str(upload.name)[-200:],

@@ -116,6 +116,7 @@ from .models import (
     Voucher,
     official_may,
 )
+from .notifications import notify_voucher_issued
 from .phasedown import Step, exit_date, rate_in_force, steps_of
 
 CENT = Decimal("0.01")
@@ -1918,6 +1919,8 @@ def voucher_issue(
     )
     fields = _activate_if_due(voucher, actor=actor)
     _save_voucher(voucher, fields)
+    # The enterprise learns its code and gets the certificate link, after commit.
+    notify_voucher_issued(voucher=voucher)
     return voucher
 
 

@@ -49,6 +49,11 @@ def deliver_voucher_reminder(reminder_id: int) -> None:
     periodic.reminder_deliver(reminder_id=reminder_id)
 
 
+@shared_task(name="vouchers.send_voucher_issued_notice", autoretry_for=(OSError,), max_retries=5)
+def send_voucher_issued_notice(voucher_id: int) -> None:
+    periodic.voucher_issued_notice_send(voucher_id=voucher_id)
+
+
 # name → (task, crontab fields): the beat schedule that setup_periodic_tasks
 # writes (through VouchersConfig.install_beat_schedule). Times are
 # Asia/Shanghai (CELERY_TIMEZONE).

@@ -54,8 +54,10 @@ def test_the_whole_journey_returned_resubmitted_approved(
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         _journey(program, enterprise, applicant, reviewer)
-    # Submit, return, resubmit, approval: four notices to the one member.
-    assert len(mail.outbox) == 4
+    # Submit, return, resubmit, approval, and the issued voucher's own notice
+    # (its code and certificate link): five e-mails to the one member.
+    assert len(mail.outbox) == 5
+    assert {tuple(message.to) for message in mail.outbox} == {(applicant.email,)}
 
 
 def _journey(program: Any, enterprise: Any, applicant: Any, reviewer: Any) -> None:

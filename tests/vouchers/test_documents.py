@@ -193,3 +193,83 @@ def _download_name(disposition: str) -> str:
     plain = re.search(r'filename="([^"]*)"', disposition)
     assert plain, disposition
     return plain.group(1)
+
+
+def test_a_document_chosen_with_a_failed_save_is_kept_shown_and_not_stored_twice(
+    program: Any, enterprise: Any, applicant: Any
+) -> None:
+    app = application(enterprise, program, with_document=False)
+    client = client_for(applicant)
+    url = reverse("application_edit", args=[app.pk])
+    failed = client.post(
+        url,
+        {
+            "requested_amount": "120000",
+            "purpose": "",
+            "document": SimpleUploadedFile("licence.pdf", PDF_BYTES),
+            "intent": "save",
+        },
+    )
+    assert failed.status_code == 400
+    body = failed.content.decode()
+    # The file was kept, and the page says so instead of "no document yet".
+    assert app.documents.count() == 1
+    assert "No document yet" not in body
+    assert "licence.pdf" in body
+    assert "you need not choose it again" in body
+    # The applicant, not trusting it, fixes the purpose and chooses the file again.
+    again = client.post(
+        url,
+        {
+            "requested_amount": "120000",
+            "purpose": "Fine-tune a dialect model.",
+            "document": SimpleUploadedFile("licence (1).pdf", PDF_BYTES),
+            "intent": "save",
+        },
+    )
+    assert again.status_code == 302
+    assert list(app.documents.values_list("original_name", flat=True)) == ["licence.pdf"]
+    page = client.get(url).content.decode()
+    assert "is already attached" in page
+
+
+def test_the_same_content_is_attached_once_per_application(
+    program: Any, enterprise: Any, applicant: Any
+) -> None:
+    app = application(enterprise, program, with_document=False)
+    actor = Actor.for_user(applicant)
+    first = application_document_add(
+        actor=actor, application=app, upload=SimpleUploadedFile("a.pdf", PDF_BYTES)
+    )
+    second = application_document_add(
+        actor=actor, application=app, upload=SimpleUploadedFile("b.pdf", PDF_BYTES)
+    )
+    assert second.pk == first.pk
+    assert app.documents.count() == 1
+    # Another application may hold the same file.
+    someone_else = EnterpriseFactory()
+    other = application(someone_else, program, with_document=False)
+    application_document_add(
+        actor=Actor.for_user(member(someone_else)),
+        application=other,
+        upload=SimpleUploadedFile("a.pdf", PDF_BYTES),
+    )
+    assert other.documents.count() == 1
+
+
+def test_the_database_refuses_the_same_content_twice_on_one_application(
+    program: Any, enterprise: Any
+) -> None:
+    from django.db import IntegrityError, transaction
+
+    app = application(enterprise, program)
+    doc = app.documents.get()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ApplicationDocument.objects.create(
+            application=app,
+            file=doc.file.name,
+            original_name="copy.pdf",
+            content_type=doc.content_type,
+            size=doc.size,
+            sha256=doc.sha256,
+        )
