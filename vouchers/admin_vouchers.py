@@ -363,9 +363,9 @@ class BulkIssuanceAdmin(ReadOnlyAdmin):
         return super().change_view(request, object_id, form_url, extra)
 
     def decide_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        batch = get_object_or_404(self.get_queryset(request), pk=pk)
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        batch = get_object_or_404(self.get_queryset(request), pk=pk)
         action = request.POST.get("decision", "")
         if action not in ("confirm", "cancel"):
             raise PermissionDenied
