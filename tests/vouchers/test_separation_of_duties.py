@@ -217,7 +217,9 @@ def test_a_program_manager_who_is_a_member_cannot_change_the_enterprise_in_the_a
     Enterprise.objects.filter(pk=enterprise.pk).update(status=Enterprise.Status.PENDING)
     insider = _both_sides(jianghan, enterprise, Membership.Role.PROGRAM_MANAGER)
     url = reverse("admin:accounts_enterprise_change", args=[enterprise.pk])
-    response = client_for(insider).post(url, {"status": Enterprise.Status.VERIFIED})
+    client = client_for(insider)
+    assert client.get(url).context["has_change_permission"] is False
+    response = client.post(url, {"status": Enterprise.Status.VERIFIED})
     assert response.status_code == 403
     enterprise.refresh_from_db()
     assert enterprise.status == Enterprise.Status.PENDING
