@@ -455,15 +455,32 @@ class Application(FSMModelMixin, models.Model):
         return f"#{self.pk} {self.enterprise} · {self.program}"
 
     def needs_second_approval(self, amount: Decimal | None = None) -> bool:
-        """True when ``amount`` (default: the proposed or requested amount) is
-        above the four-eyes threshold that binds the application: the one
-        frozen when its review started, else the program's."""
+        """True when ``amount`` (default: the proposed or requested amount),
+        with what the program already granted the enterprise by other doors,
+        is above the four-eyes threshold that binds the application: the
+        one frozen when its review started, else the program's. (Counting
+        earlier grants keeps one official from splitting a large grant into
+        pieces under the threshold.)"""
         threshold = self.threshold_in_force()
         if threshold is None:
             return False
         if amount is None:
             amount = self.approved_amount or self.requested_amount
-        return amount > threshold
+        return amount > threshold or amount + self.granted_before() > threshold
+
+    def granted_before(self) -> Decimal:
+        """What the program granted the enterprise outside this application
+        (vouchers of bulk issuance or of other applications)."""
+        from django.db.models import Sum
+
+        vouchers = Voucher.objects.filter(
+            program_id=self.program_id, enterprise_id=self.enterprise_id
+        )
+        if self.pk is not None:
+            # Not exclude(application=None): that would drop bulk vouchers.
+            vouchers = vouchers.filter(Q(application__isnull=True) | ~Q(application_id=self.pk))
+        total = vouchers.aggregate(total=Sum("face_value"))["total"]
+        return total or Decimal("0")
 
     def may_review(self, user: Any) -> bool:
         """The permission of every review transition (see ``_is_reviewer``)."""

@@ -106,7 +106,7 @@ from config.compiled_query import CompiledQuery
 
 from .codes import generate_code, normalize_code
 from .errors import BusinessError, Code
-from .grants import amount_refusal, enterprise_refusals
+from .grants import amount_refusal, enterprise_refusals, granted_to
 from .models import (
     Application,
     BulkIssuance,
@@ -2022,8 +2022,11 @@ def _parse_bulk(
                 )
                 if refusal is not None:
                     row.errors.append(refusal)
-        if row.amount is not None and threshold is not None and row.amount > threshold:
-            row.needs_second_approval = True
+        if row.amount is not None and threshold is not None and row.enterprise is not None:
+            # With what the enterprise already holds from the program, as for
+            # an application: no splitting a grant into pieces under the threshold.
+            already = granted_to(program=program, enterprise_id=row.enterprise.pk)
+            row.needs_second_approval = row.amount + already > threshold
     total = sum((r.amount or Decimal("0") for r in rows), Decimal("0"))
     if total > program.remaining_amount:
         errors.append(
@@ -2160,7 +2163,7 @@ def bulk_issuance_refusal(*, batch: BulkIssuance, user: Any, action: str) -> str
             return conflict
     method = getattr(batch, BULK_DECISIONS[action])
     if not can_proceed(method, check_conditions=False):
-        return _("This batch was already %(status)s.") % {
+        return _("This batch is no longer waiting: %(status)s.") % {
             "status": batch.get_status_display().lower()
         }
     if not has_transition_perm(method, user):

@@ -209,3 +209,15 @@ def test_a_batch_that_no_longer_passes_its_checks_is_not_issued_on_confirmation(
     batch.refresh_from_db()
     assert batch.status == BulkIssuance.Status.AWAITING_SECOND_APPROVAL
     assert not Voucher.objects.exists()
+
+
+def test_splitting_a_grant_over_two_files_still_needs_a_second_official(
+    program: Program, enterprise: Any, jianghan: Any
+) -> None:
+    Program.objects.filter(pk=program.pk).update(four_eyes_threshold=Decimal("250000"))
+    client = client_for(_manager(jianghan))
+    client.post(reverse(BULK), {"program": program.pk, "csv_text": f"{enterprise.uscc},200000\n"})
+    assert Voucher.objects.count() == 1
+    client.post(reverse(BULK), {"program": program.pk, "csv_text": f"{enterprise.uscc},100000\n"})
+    assert Voucher.objects.count() == 1
+    assert BulkIssuance.objects.filter(status=BulkIssuance.Status.AWAITING_SECOND_APPROVAL).exists()

@@ -215,3 +215,23 @@ def test_approving_above_the_request_and_the_cap_gives_the_real_reason(
         )
     assert "under review" not in str(refused.value.message)
     assert refused.value.field == "amount"
+
+
+def test_what_the_enterprise_already_holds_counts_toward_the_threshold(
+    program: Program, enterprise: Any, reviewer: Any
+) -> None:
+    from vouchers.services_vouchers import voucher_issue
+
+    # 200,000 by bulk issuance, then an application of 100,000: together above
+    # the 250,000 threshold, so one official cannot grant it alone.
+    Program.objects.filter(pk=program.pk).update(four_eyes_threshold=Decimal("250000"))
+    voucher_issue(
+        actor=Actor.system("tests"),
+        program=program,
+        enterprise=enterprise,
+        amount=Decimal("200000"),
+        from_reservation=False,
+    )
+    app = application(enterprise, program, status=S.UNDER_REVIEW, amount=Decimal("100000"))
+    app = application_approve(actor=Actor.for_user(reviewer), application=app)
+    assert app.status == S.AWAITING_SECOND_APPROVAL
