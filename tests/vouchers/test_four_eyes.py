@@ -112,6 +112,7 @@ def test_raising_the_threshold_after_review_started_does_not_let_one_official_ap
     Program.objects.filter(pk=program.pk).update(four_eyes_threshold=Decimal("300000"))
     page = client.get(_review_url(app))
     assert page.context["actions"] == ["approve_first", "reject", "return_for_changes"]
+    assert "Above ¥100,000.00" in page.content.decode()  # the frozen threshold
     # ... and approves: it is only the first of two approvals.
     client.post(_review_url(app), {"action": "approve_first", "amount": "", "note": ""})
     app.refresh_from_db()
