@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from .admin_scoping import ReadOnlyForNonSuperusers, ScopedModelAdmin
+from .duties import duties_conflict
 from .models import Membership
 
 
@@ -109,6 +110,12 @@ class EnterpriseAdmin(ScopedModelAdmin):
         if not request.user.is_superuser:
             readonly.append("uscc")
         return readonly
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Staff never change (verify, suspend) an enterprise they are a member of.
+        if obj is not None and duties_conflict(user=request.user, enterprise_id=obj.pk):
+            return False
+        return super().has_change_permission(request, obj)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Enterprises register themselves on the site (USCC checked there).

@@ -432,6 +432,20 @@ class Membership(models.Model):
     def organisation(self) -> District | Enterprise | ComputePlatform | None:
         return self.district or self.enterprise or self.platform
 
+    def clean(self) -> None:
+        """Refuse a membership that would put a person on both sides (the
+        admin's forms call this; see :mod:`accounts.duties`)."""
+        from django.core.exceptions import ValidationError
+
+        from .duties import duties_conflict
+
+        super().clean()
+        if self.user_id is None or not self.role:
+            return
+        reason = duties_conflict(user=self.user, becoming=self.role)
+        if reason is not None:
+            raise ValidationError(reason)
+
     @classmethod
     def scope_q(cls, scope: Scope) -> Q:
         return (

@@ -59,3 +59,8 @@ APPLICATION_RETURNED = "application.returned"
 # Reports and disclosure (audit/dashboard.py).
 PROGRAM_REPORT_PRINTED = "program.report_printed"
 DISCLOSURE_EXPORTED = "program.disclosure_exported"
+
+# Bulk issuance above the four-eyes threshold waits for a second official.
+BULK_ISSUANCE_PROPOSED = "voucher.bulk_issuance_proposed"
+BULK_ISSUANCE_CONFIRMED = "voucher.bulk_issuance_confirmed"
+BULK_ISSUANCE_CANCELLED = "voucher.bulk_issuance_cancelled"

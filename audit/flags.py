@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
+from accounts.duties import duties_conflict
 from vouchers.errors import BusinessError, Code
 from vouchers.services_vouchers import (
     voucher_action_refusal,
@@ -135,6 +136,10 @@ def anomalies_detect(
 
 def flag_decision_refusal(*, flag: AnomalyFlag, user: Any) -> str | None:
     """Why ``user`` may not decide ``flag`` now, or None when they may."""
+    if flag.enterprise_id is not None:
+        conflict = duties_conflict(user=user, enterprise_id=flag.enterprise_id)
+        if conflict is not None:
+            return conflict
     if not may_decide_flag(flag, user):
         return _("Only a program manager or reviewer of the flag's district may decide it.")
     if not can_proceed(flag.confirm, check_conditions=False):
@@ -157,7 +162,10 @@ def flag_actions_for(*, flag: AnomalyFlag, user: Any) -> list[str]:
 def _checked(*, flag: AnomalyFlag, actor: Actor, note: str) -> str:
     refusal = flag_decision_refusal(flag=flag, user=actor.user)
     if refusal is not None:
-        if not may_decide_flag(flag, actor.user):
+        if not may_decide_flag(flag, actor.user) or (
+            flag.enterprise_id is not None
+            and duties_conflict(user=actor.user, enterprise_id=flag.enterprise_id) is not None
+        ):
             raise PermissionDenied(refusal)
         raise BusinessError(Code.VALIDATION_ERROR, refusal, None)
     note = (note or "").strip()

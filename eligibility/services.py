@@ -6,10 +6,11 @@ import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from accounts.duties import duties_conflict
 from accounts.models import Enterprise, Membership
 from accounts.uscc import normalize_uscc, uscc_problem
 from audit import events
@@ -49,8 +50,13 @@ def enterprise_register(
     """Register an enterprise and make ``user`` its administrator.
 
     Raises ValidationError (on the ``uscc`` field) when the code is invalid
-    or already registered: a USCC is unique across the whole system.
+    or already registered: a USCC is unique across the whole system; and
+    (without a field) when ``user`` is staff of a district, who may not be a
+    member of an enterprise.
     """
+    conflict = duties_conflict(user=user, becoming=Membership.Role.ENTERPRISE_ADMIN)
+    if conflict is not None:
+        raise ValidationError({NON_FIELD_ERRORS: conflict})
     code = normalize_uscc(uscc)
     problem = uscc_problem(code)
     if problem:

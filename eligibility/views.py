@@ -9,6 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
+from accounts.duties import duties_conflict
+from accounts.models import Membership
 from accounts.scoping import scope_for
 from audit.services import Actor, client_ip
 
@@ -23,6 +25,9 @@ def enterprise_register_view(request: HttpRequest) -> HttpResponse:
     if scope.enterprise_roles:
         messages.info(request, _("Your account already belongs to an enterprise."))
         return redirect("portal")
+    conflict = duties_conflict(user=request.user, becoming=Membership.Role.ENTERPRISE_ADMIN)
+    if conflict is not None:
+        messages.error(request, conflict)
     form = EnterpriseRegistrationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

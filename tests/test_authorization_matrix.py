@@ -29,6 +29,7 @@ from accounts.scoping import scoped
 from tests.accounts.factories import World, add_totp, build_world
 from tests.vouchers.factories import application as make_application
 from tests.vouchers.voucher_factories import issue
+from vouchers.models import BulkIssuance
 
 pytestmark = pytest.mark.django_db
 
@@ -348,6 +349,19 @@ def objects(settings: Any, tmp_path: Any) -> Objects:
     application = make_application(w.ent_jianghan, w.prog_jianghan)
     document = application.documents.get()
     voucher = issue(w.prog_jianghan, w.ent_jianghan, amount="1000.00")
+    # A bulk issuance waiting for a second official (its pages and decision).
+    BulkIssuance.objects.create(
+        program=w.prog_jianghan,
+        rows=[
+            {
+                "line": 1,
+                "uscc": w.ent_jianghan.uscc,
+                "enterprise_id": w.ent_jianghan.pk,
+                "amount": "1000.00",
+            }
+        ],
+        total="1000.00",
+    )
     return Objects(world=w, application=application, document=document, voucher=voucher)
 
 
@@ -413,3 +427,19 @@ def test_the_enterprise_itself_may_withdraw_its_application(objects: Objects) ->
     assert response.status_code == 302
     objects.application.refresh_from_db()
     assert objects.application.status == objects.application.Status.WITHDRAWN
+
+
+@pytest.mark.parametrize("who", sorted(NOT_OFFICIALS | {"official_y"}))
+def test_others_cannot_confirm_or_cancel_a_bulk_issuance(who: str, objects: Objects) -> None:
+    batch = BulkIssuance.objects.get()
+    client = _client(who, objects)
+    for decision in ("confirm", "cancel"):
+        response = client.post(
+            f"/admin/vouchers/bulkissuance/{batch.pk}/decide/",
+            {"decision": decision, "note": "Not mine to decide."},
+        )
+        assert response.status_code in (302, 403, 404)
+        if response.status_code == 302:
+            assert "/admin/login/" in response["Location"]
+    batch.refresh_from_db()
+    assert batch.status == BulkIssuance.Status.AWAITING_SECOND_APPROVAL

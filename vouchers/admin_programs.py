@@ -17,6 +17,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts.duties import duties_conflict
 from accounts.reauthentication import require_recent_reauthentication
 from accounts.scoping import scoped
 from audit.admin_mixins import AuditedModelAdmin
@@ -366,6 +367,9 @@ class ApplicationAdmin(AuditedModelAdmin):
             if self.has_change_permission(request, application)
             else []
         )
+        conflict = duties_conflict(user=request.user, enterprise_id=application.enterprise_id)
+        if conflict is not None and request.method == "GET":
+            messages.warning(request, conflict)
         form = ReviewForm(request.POST or None, actions=actions)
         if request.method == "POST" and actions and form.is_valid():
             done = self._act(request, application, form)

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -22,9 +23,12 @@ from audit.services import Actor, client_ip
 
 from .admin_display import amount_display, own_unit, voucher_unit, yuan
 from .errors import BusinessError
-from .models import Hold, LedgerEntry, Program, Receivable, Redemption, Voucher
+from .models import BulkIssuance, Hold, LedgerEntry, Program, Receivable, Redemption, Voucher
 from .services_vouchers import (
     OFFICIAL_ACTIONS,
+    bulk_issuance_cancel,
+    bulk_issuance_confirm,
+    bulk_issuance_refusal,
     voucher_action_refusal,
     voucher_bulk_issue,
     voucher_claw_back,
@@ -249,6 +253,16 @@ class VoucherAdmin(ReadOnlyAdmin):
                     request,
                     _("%(n)d vouchers issued.") % {"n": len(report.rows)},
                 )
+            elif report.awaiting_second_approval and report.batch is not None:
+                messages.warning(
+                    request,
+                    _(
+                        "Nothing was issued yet: rows above the program's four-eyes threshold "
+                        "need a second official. Batch #%(batch)s waits for another program "
+                        "manager to confirm it."
+                    )
+                    % {"batch": report.batch.pk},
+                )
             elif report.ok:
                 messages.info(
                     request,
@@ -275,6 +289,114 @@ def _bulk_programs(request: HttpRequest) -> Any:
     if not request.user.has_perm("vouchers.issue_voucher"):
         return programs.none()
     return programs.filter(district__in=scope.districts_with_role(Membership.Role.PROGRAM_MANAGER))
+
+
+class BulkDecisionForm(forms.Form):
+    note = forms.CharField(
+        label=_("Note"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=gettext_lazy("Required when cancelling."),
+    )
+
+
+@admin.register(BulkIssuance)
+class BulkIssuanceAdmin(ReadOnlyAdmin):
+    """Bulk issuances; those above the four-eyes threshold wait here for a
+    second, different program manager to confirm or cancel them."""
+
+    list_display = ["id", "program", "total", "status", "created_by", "created_at", "decided_by"]
+    list_filter = ["status"]
+    list_select_related = ["program", "created_by", "decided_by"]
+    readonly_fields: ClassVar[Any] = (
+        "program",
+        "total",
+        "four_eyes_threshold",
+        "status",
+        "created_by",
+        "created_at",
+        "decided_by",
+        "decided_at",
+        "decision_note",
+    )
+    fields = readonly_fields
+    change_form_template = "vouchers/bulk_issuance_admin_change_form.html"
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "<int:pk>/decide/",
+                self.admin_site.admin_view(self.decide_view),
+                name="vouchers_bulkissuance_decide",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        batch = self.get_object(request, object_id)
+        extra: dict[str, Any] = dict(extra_context or {})
+        if batch is not None:
+            decisions = [
+                action
+                for action in ("confirm", "cancel")
+                if bulk_issuance_refusal(batch=batch, user=request.user, action=action) is None
+            ]
+            extra.update(
+                {
+                    "batch": batch,
+                    "decisions": decisions,
+                    "decision_form": BulkDecisionForm(),
+                    "refusal": (
+                        bulk_issuance_refusal(batch=batch, user=request.user, action="confirm")
+                        if batch.status == BulkIssuance.Status.AWAITING_SECOND_APPROVAL
+                        else None
+                    ),
+                }
+            )
+        return super().change_view(request, object_id, form_url, extra)
+
+    def decide_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        batch = get_object_or_404(self.get_queryset(request), pk=pk)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        action = request.POST.get("decision", "")
+        if action not in ("confirm", "cancel"):
+            raise PermissionDenied
+        change_url = reverse("admin:vouchers_bulkissuance_change", args=[batch.pk])
+        refusal = bulk_issuance_refusal(batch=batch, user=request.user, action=action)
+        if refusal is not None:
+            messages.error(request, refusal)
+            return HttpResponseRedirect(change_url)
+        form = BulkDecisionForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, " ".join(str(e) for e in form.errors.get("note", [])))
+            return HttpResponseRedirect(change_url)
+        actor = Actor.for_user(request.user, source_ip=client_ip(request))
+        note = form.cleaned_data.get("note") or ""
+        try:
+            if action == "confirm":
+                report = bulk_issuance_confirm(actor=actor, batch=batch, note=note)
+                messages.success(
+                    request,
+                    _("Batch #%(batch)s confirmed: %(n)d vouchers issued.")
+                    % {"batch": batch.pk, "n": len(report.rows)},
+                )
+            else:
+                bulk_issuance_cancel(actor=actor, batch=batch, note=note)
+                messages.success(
+                    request,
+                    _("Batch #%(batch)s cancelled: nothing was issued.") % {"batch": batch.pk},
+                )
+        except BusinessError as exc:
+            messages.error(request, str(exc.message))
+        return HttpResponseRedirect(change_url)
 
 
 @admin.register(Redemption)

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin, transition
 
+from accounts.duties import duties_conflict
 from accounts.fields import BulkJSONField
 from accounts.models import ComputePlatform, District, Enterprise, Membership, localized
 from accounts.scoping import scope_for
@@ -314,13 +315,17 @@ class PhaseStep(models.Model):
 
 
 def _is_enterprise_member(application: Any, user: Any) -> bool:
-    return application.enterprise_id in scope_for(user).enterprise_ids
+    return (
+        application.enterprise_id in scope_for(user).enterprise_ids
+        and duties_conflict(user=user, enterprise_id=application.enterprise_id) is None
+    )
 
 
 def _is_reviewer(application: Any, user: Any) -> bool:
+    """A reviewer of the program's district who is no member of the applicant."""
     return scope_for(user).has_district_role(
         application.program.district_id, Membership.Role.REVIEWER
-    )
+    ) and (duties_conflict(user=user, enterprise_id=application.enterprise_id) is None)
 
 
 def _is_second_reviewer(application: Any, user: Any) -> bool:
@@ -394,6 +399,18 @@ class Application(FSMModelMixin, models.Model):
         related_name="+",
     )
     first_approved_at = models.DateTimeField(_("first approval at"), null=True, blank=True)
+    # The four-eyes threshold that binds this application, frozen when its
+    # review starts: a later change of the program's threshold does not
+    # touch it. Null with ``review_started_at`` set: no second approval.
+    review_started_at = models.DateTimeField(_("review started at"), null=True, blank=True)
+    four_eyes_threshold = models.DecimalField(
+        _("second approval above (frozen at review)"),
+        max_digits=16,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        editable=False,
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("created by"),
@@ -438,14 +455,42 @@ class Application(FSMModelMixin, models.Model):
         return f"#{self.pk} {self.enterprise} · {self.program}"
 
     def needs_second_approval(self, amount: Decimal | None = None) -> bool:
-        """True when ``amount`` (default: the proposed or requested amount) is
-        above the program's four-eyes threshold."""
-        threshold = self.program.four_eyes_threshold
+        """True when ``amount`` (default: the proposed or requested amount),
+        with what the program already granted the enterprise by other doors,
+        is above the four-eyes threshold that binds the application: the
+        one frozen when its review started, else the program's. (Counting
+        earlier grants keeps one official from splitting a large grant into
+        pieces under the threshold.)"""
+        threshold = self.threshold_in_force()
         if threshold is None:
             return False
         if amount is None:
             amount = self.approved_amount or self.requested_amount
-        return amount > threshold
+        return amount > threshold or amount + self.granted_before() > threshold
+
+    def granted_before(self) -> Decimal:
+        """What the program granted the enterprise outside this application
+        (vouchers of bulk issuance or of other applications)."""
+        from django.db.models import Sum
+
+        vouchers = Voucher.objects.filter(
+            program_id=self.program_id, enterprise_id=self.enterprise_id
+        )
+        if self.pk is not None:
+            # Not exclude(application=None): that would drop bulk vouchers.
+            vouchers = vouchers.filter(Q(application__isnull=True) | ~Q(application_id=self.pk))
+        total = vouchers.aggregate(total=Sum("face_value"))["total"]
+        return total or Decimal("0")
+
+    def may_review(self, user: Any) -> bool:
+        """The permission of every review transition (see ``_is_reviewer``)."""
+        return _is_reviewer(self, user)
+
+    def threshold_in_force(self) -> Decimal | None:
+        """The four-eyes threshold that binds this application (None: never)."""
+        if self.review_started_at is not None:
+            return self.four_eyes_threshold
+        return self.program.four_eyes_threshold
 
     def is_editable(self) -> bool:
         return self.status in self.EDITABLE
@@ -489,8 +534,11 @@ class Application(FSMModelMixin, models.Model):
     @transition(
         field=status, source=Status.SUBMITTED, target=Status.UNDER_REVIEW, permission=_is_reviewer
     )
-    def start_review(self) -> None:
-        """A reviewer takes the application up."""
+    def start_review(self, *, at: Any, threshold: Decimal | None) -> None:
+        """A reviewer takes the application up; the four-eyes threshold
+        in force now binds the application from here on."""
+        self.review_started_at = at
+        self.four_eyes_threshold = threshold
 
     @transition(
         field=status,
@@ -665,8 +713,12 @@ def official_may(perm: str) -> Any:
         if user is None or not getattr(user, "is_authenticated", False):
             return False
         scope = scope_for(user)
-        return bool(user.has_perm(perm)) and scope.has_district_role(
-            voucher.program.district_id, Membership.Role.PROGRAM_MANAGER
+        return (
+            bool(user.has_perm(perm))
+            and scope.has_district_role(
+                voucher.program.district_id, Membership.Role.PROGRAM_MANAGER
+            )
+            and duties_conflict(user=user, enterprise_id=voucher.enterprise_id) is None
         )
 
     return check
@@ -1272,6 +1324,124 @@ class Receivable(models.Model):
     @classmethod
     def scope_q(cls, scope: Scope) -> Q:
         return Q(enterprise__in=scope.enterprise_ids) | Q(program__district__in=scope.district_ids)
+
+
+def _may_issue(batch: Any, user: Any) -> bool:
+    """A program manager of the batch's district with the issuing permission,
+    who is a member of none of the batch's enterprises."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return (
+        bool(user.has_perm("vouchers.issue_voucher"))
+        and scope_for(user).has_district_role(
+            batch.program.district_id, Membership.Role.PROGRAM_MANAGER
+        )
+        and all(
+            duties_conflict(user=user, enterprise_id=enterprise_id) is None
+            for enterprise_id in batch.enterprise_ids()
+        )
+    )
+
+
+def _may_confirm(batch: Any, user: Any) -> bool:
+    """Four eyes: an official other than the one who uploaded the batch."""
+    return _may_issue(batch, user) and user.pk != batch.created_by_id
+
+
+class BulkIssuance(FSMModelMixin, models.Model):
+    """One bulk issuance from a CSV file: its checked rows, who uploaded it
+    and, when a row is above the program's four-eyes threshold, the second
+    official who confirmed it before any voucher was issued."""
+
+    class Status(models.TextChoices):
+        AWAITING_SECOND_APPROVAL = "awaiting_second_approval", _("Awaiting second approval")
+        ISSUED = "issued", _("Issued")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    program = models.ForeignKey(
+        Program,
+        verbose_name=_("program"),
+        on_delete=models.PROTECT,
+        related_name="bulk_issuances",
+    )
+    # [{"line": 2, "uscc": "...", "enterprise_id": 7, "amount": "1000.00"}, ...]
+    rows = models.JSONField(_("rows"), default=list, editable=False)
+    total = models.DecimalField(_("total"), **_MONEY, editable=False)
+    # The program's four-eyes threshold when the file was uploaded: it binds
+    # the batch as the threshold at the start of review binds an application.
+    four_eyes_threshold = models.DecimalField(
+        _("second approval above"), **_MONEY, null=True, blank=True, editable=False
+    )
+    status = FSMField(
+        _("status"),
+        default=Status.AWAITING_SECOND_APPROVAL,
+        choices=Status.choices,
+        protected=True,
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("uploaded by"),
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("confirmed or cancelled by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        verbose_name = _("bulk issuance")
+        verbose_name_plural = _("bulk issuances")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(total__gt=0), name="bulk_issuance_total_positive"),
+            models.CheckConstraint(
+                condition=Q(status="awaiting_second_approval") | Q(decided_at__isnull=False),
+                name="bulk_issuance_decided_when_not_waiting",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.program} · {self.total}"
+
+    def enterprise_ids(self) -> list[int]:
+        return [int(row["enterprise_id"]) for row in self.rows]
+
+    @transition(
+        field=status,
+        source=Status.AWAITING_SECOND_APPROVAL,
+        target=Status.ISSUED,
+        permission=_may_confirm,
+    )
+    def confirm(self, *, by: Any, at: Any, note: str) -> None:
+        """A second, different official confirms the batch; its vouchers are issued."""
+        self.decided_by = by
+        self.decided_at = at
+        self.decision_note = note
+
+    @transition(
+        field=status,
+        source=Status.AWAITING_SECOND_APPROVAL,
+        target=Status.CANCELLED,
+        permission=_may_issue,
+    )
+    def cancel(self, *, by: Any, at: Any, note: str) -> None:
+        """The uploader or another official drops the batch; nothing is issued."""
+        self.decided_by = by
+        self.decided_at = at
+        self.decision_note = note
+
+    @classmethod
+    def scope_q(cls, scope: Scope) -> Q:
+        return Q(program__district__in=scope.district_ids)
 
 
 class VoucherReminder(models.Model):

@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.duties import duties_conflict
 from accounts.models import Enterprise
 from accounts.scoping import scope_for, scoped
 from audit.services import Actor, client_ip
@@ -254,6 +255,10 @@ def application_apply(request: HttpRequest, program_id: int) -> HttpResponse:
     if not program_is_accepting(program):
         messages.error(request, _("This program is not taking applications now."))
         return redirect("program_list")
+    conflict = duties_conflict(user=request.user, enterprise_id=enterprise.pk)
+    if conflict is not None:
+        messages.error(request, conflict)
+        return redirect("program_list")
     return _handle_form(request, program=program, enterprise=enterprise, application=None)
 
 
@@ -262,6 +267,10 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
     application = _own_application(request, pk)
     if not application.is_editable():
         messages.info(request, _("This application can no longer be changed."))
+        return redirect("application_detail", pk=pk)
+    conflict = duties_conflict(user=request.user, enterprise_id=application.enterprise_id)
+    if conflict is not None:
+        messages.error(request, conflict)
         return redirect("application_detail", pk=pk)
     return _handle_form(
         request,

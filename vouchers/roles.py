@@ -10,7 +10,15 @@ grant(Role.REVIEWER, *view_perms("vouchers", "program"))
 grant(Role.AUDITOR, *view_perms("vouchers", "program"))
 
 # Vouchers: program managers act on them; reviewers and auditors read them.
-_VOUCHER_MODELS = ("voucher", "ledgerentry", "hold", "redemption", "reversal", "receivable")
+_VOUCHER_MODELS = (
+    "voucher",
+    "ledgerentry",
+    "hold",
+    "redemption",
+    "reversal",
+    "receivable",
+    "bulkissuance",
+)
 grant(
     Role.PROGRAM_MANAGER,
     *view_perms("vouchers", *_VOUCHER_MODELS),

@@ -14,17 +14,17 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed, has_transition_perm
 
+from accounts.duties import duties_conflict
 from accounts.models import Enterprise
 from accounts.scoping import scope_for
 from audit import events
 from audit.services import Actor, audit_record
 
-from . import issuance
+from . import grants, issuance
 from .documents import MAX_DOCUMENTS, check_document
 from .errors import BusinessError, Code
 from .models import Application, ApplicationDocument, ApplicationEvent, Program
@@ -131,9 +131,18 @@ def program_close(*, actor: Actor, program: Program) -> Program:
 # --- Applications: the enterprise's side ----------------------------------
 
 
+def _check_duties(actor: Actor, enterprise_id: int) -> None:
+    """Refuse, with the reason, a person who is staff of a district and a
+    member of the enterprise (on either side of the counter)."""
+    conflict = duties_conflict(user=actor.user, enterprise_id=enterprise_id)
+    if conflict is not None:
+        raise PermissionDenied(conflict)
+
+
 def _check_member(actor: Actor, enterprise: Enterprise) -> None:
     if actor.user is None or enterprise.pk not in scope_for(actor.user).enterprise_ids:
         raise PermissionDenied(_("You may not act for this enterprise."))
+    _check_duties(actor, enterprise.pk)
 
 
 def _check_amount(program: Program, amount: Decimal, field: str = "requested_amount") -> None:
@@ -318,6 +327,7 @@ def application_submit(*, actor: Actor, application: Application) -> Application
     before = application.status
     resubmitting = before == Application.Status.RETURNED
     method = application.resubmit if resubmitting else application.submit
+    _check_duties(actor, application.enterprise_id)
     _check_transition(method, actor, _("Only a draft or a returned application can be submitted."))
     program = application.program
     if not program_is_accepting(program):
@@ -355,6 +365,7 @@ def application_withdraw(*, actor: Actor, application: Application) -> Applicati
     """The enterprise takes back a draft, submitted or returned application."""
     application = Application.objects.select_for_update().get(pk=application.pk)
     before = application.status
+    _check_duties(actor, application.enterprise_id)
     _check_transition(
         application.withdraw,
         actor,
@@ -372,49 +383,64 @@ def application_withdraw(*, actor: Actor, application: Application) -> Applicati
 
 @transaction.atomic
 def application_start_review(*, actor: Actor, application: Application) -> Application:
-    """A reviewer of the program's district takes a submitted application up."""
-    application = Application.objects.select_for_update().get(pk=application.pk)
+    """A reviewer of the program's district takes a submitted application up.
+
+    The program's four-eyes threshold in force now binds the application
+    until it is decided; after a return and resubmission the stricter of it
+    and the threshold then in force binds, so raising the threshold and
+    sending the application round again lifts nothing.
+    """
+    application = (
+        Application.objects.select_for_update(of=("self",))
+        .select_related("program")
+        .get(pk=application.pk)
+    )
     before = application.status
+    _check_duties(actor, application.enterprise_id)
     _check_transition(
         application.start_review, actor, _("Only a submitted application can be taken up.")
     )
-    application.start_review()
+    threshold = application.program.four_eyes_threshold
+    if application.review_started_at is not None:
+        frozen = application.four_eyes_threshold
+        if frozen is None or (threshold is not None and threshold < frozen):
+            frozen = threshold
+        threshold = frozen
+    application.start_review(at=timezone.now(), threshold=threshold)
     application.save()
     _record(application, ApplicationEvent.Action.REVIEW_STARTED, actor)
-    _audit(application, actor, events.APPLICATION_REVIEW_STARTED, before=before)
+    _audit(
+        application,
+        actor,
+        events.APPLICATION_REVIEW_STARTED,
+        before=before,
+        extra={"four_eyes_threshold": str(threshold) if threshold is not None else None},
+    )
     return application
-
-
-def _approved_for_enterprise(program: Program, enterprise_id: int) -> Decimal:
-    return Application.objects.filter(
-        program=program, enterprise_id=enterprise_id, status=Application.Status.APPROVED
-    ).aggregate(total=Sum("approved_amount"))["total"] or Decimal("0")
 
 
 def _check_budget(program: Program, application: Application, amount: Decimal) -> None:
     """Refuse when the amount exceeds what is left of the budget or the
     enterprise's cap (``program`` must be the locked row for a reservation)."""
-    _check_amount(program, amount, "amount")
-    if program.remaining_amount < amount:
-        raise _refuse(
-            _("Only %(remaining)s of the budget is left; %(amount)s cannot be approved.")
-            % {"remaining": _money(program.remaining_amount), "amount": _money(amount)},
-            "amount",
-        )
-    already = _approved_for_enterprise(program, application.enterprise_id)
-    if already + amount > program.per_enterprise_cap:
+    refusal = grants.amount_refusal(
+        program=program, enterprise_id=application.enterprise_id, amount=amount
+    )
+    if refusal is not None:
+        raise _refuse(refusal, "amount")
+
+
+def _check_approval_amount(application: Application, amount: Decimal) -> None:
+    """Refuse an amount the enterprise did not ask for, or that does not fit."""
+    if amount > application.requested_amount:
         raise _refuse(
             _(
-                "The enterprise already has %(already)s approved from this program; with "
-                "%(amount)s it would pass the cap of %(cap)s."
+                "The enterprise requested %(requested)s; an approval may not exceed what was "
+                "requested (%(amount)s)."
             )
-            % {
-                "already": _money(already),
-                "amount": _money(amount),
-                "cap": _money(program.per_enterprise_cap),
-            },
+            % {"requested": _money(application.requested_amount), "amount": _money(amount)},
             "amount",
         )
+    _check_budget(application.program, application, amount)
 
 
 @transaction.atomic
@@ -447,6 +473,7 @@ def application_approve(
                 % {"amount": _money(proposed)},
                 "amount",
             )
+        _check_duties(actor, application.enterprise_id)
         _check_transition(
             application.approve_second,
             actor,
@@ -460,12 +487,21 @@ def application_approve(
             before=before,
             complete=lambda: application.approve_second(at=now),
         )
+    if before != Application.Status.UNDER_REVIEW:
+        raise _refuse(_("Only an application under review can be approved."))
+    _check_duties(actor, application.enterprise_id)
+    # Who may approve is asked before the amount is looked at; both
+    # transitions carry the same permission.
+    if actor.user is None or not application.may_review(actor.user):
+        raise PermissionDenied(_("You may not do this."))
     amount = application.requested_amount if amount is None else amount
+    _check_approval_amount(application, amount)
+    # The transitions' conditions read the proposed amount.
+    application.approved_amount = amount
     if application.needs_second_approval(amount):
         _check_transition(
             application.approve_first, actor, _("Only an application under review can be approved.")
         )
-        _check_budget(application.program, application, amount)
         application.approve_first(amount=amount, by=actor.user, at=now)
         application.save()
         _record(
@@ -473,8 +509,6 @@ def application_approve(
         )
         _audit(application, actor, events.APPLICATION_FIRST_APPROVAL, before=before, note=note)
         return application
-    # The condition on `approve` reads the proposed amount.
-    application.approved_amount = amount
     _check_transition(
         application.approve, actor, _("Only an application under review can be approved.")
     )
@@ -537,6 +571,7 @@ def application_reject(*, actor: Actor, application: Application, note: str) -> 
     note = _require_note(note)
     application = Application.objects.select_for_update().get(pk=application.pk)
     before = application.status
+    _check_duties(actor, application.enterprise_id)
     _check_transition(
         application.reject, actor, _("Only an application under review can be rejected.")
     )
@@ -554,6 +589,7 @@ def application_return(*, actor: Actor, application: Application, note: str) -> 
     note = _require_note(note)
     application = Application.objects.select_for_update().get(pk=application.pk)
     before = application.status
+    _check_duties(actor, application.enterprise_id)
     _check_transition(
         application.return_for_changes,
         actor,

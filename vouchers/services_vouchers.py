@@ -87,16 +87,17 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, Model, OuterRef, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_fsm import can_proceed
+from django_fsm import can_proceed, has_transition_perm
 
 from accounts.bulk import copy_insert, insert_one
+from accounts.duties import duties_conflict
 from accounts.models import ComputePlatform, Enterprise
 from accounts.uscc import uscc_problem
 from audit import events
@@ -105,8 +106,10 @@ from config.compiled_query import CompiledQuery
 
 from .codes import generate_code, normalize_code
 from .errors import BusinessError, Code
+from .grants import amount_refusal, enterprise_refusals, granted_to
 from .models import (
     Application,
+    BulkIssuance,
     Hold,
     LedgerEntry,
     Program,
@@ -118,6 +121,9 @@ from .models import (
 )
 from .notifications import notify_voucher_issued
 from .phasedown import Step, exit_date, rate_in_force, steps_of
+
+if TYPE_CHECKING:
+    from eligibility.evaluator import Decision
 
 CENT = Decimal("0.01")
 ONE = Decimal("1")
@@ -1811,13 +1817,6 @@ def voucher_expiry_for(program: Program, *, valid_from: datetime.datetime) -> da
     return _start_of_day(end)
 
 
-def _enterprise_total(program: Program, enterprise_id: int) -> Decimal:
-    total = Voucher.objects.filter(program=program, enterprise_id=enterprise_id).aggregate(
-        total=Sum("face_value")
-    )["total"]
-    return total or Decimal("0")
-
-
 @transaction.atomic
 def voucher_issue(
     *,
@@ -1840,6 +1839,9 @@ def voucher_issue(
     """
     program = Program.objects.select_for_update().select_related("district").get(pk=program.pk)
     amount = _amount(amount, unit=program.unit, field_name="amount")
+    conflict = duties_conflict(user=actor.user, enterprise_id=enterprise.pk)
+    if conflict is not None:
+        raise PermissionDenied(conflict)
     allowed = [Program.Status.OPEN] + ([Program.Status.PAUSED] if from_reservation else [])
     if program.status not in allowed:
         raise BusinessError(
@@ -1867,13 +1869,9 @@ def voucher_issue(
                 % {"remaining": format_amount(program.remaining_amount, program.unit)},
                 "amount",
             )
-        if _enterprise_total(program, enterprise.pk) + amount > program.per_enterprise_cap:
-            raise BusinessError(
-                Code.VALIDATION_ERROR,
-                _("This would exceed the program's cap of %(cap)s per enterprise.")
-                % {"cap": format_amount(program.per_enterprise_cap, program.unit)},
-                "amount",
-            )
+        refusal = amount_refusal(program=program, enterprise_id=enterprise.pk, amount=amount)
+        if refusal is not None:
+            raise BusinessError(Code.VALIDATION_ERROR, refusal, "amount")
     program.issued_amount += amount
     now = timezone.now()
     start = valid_from or now
@@ -1935,23 +1933,45 @@ class BulkRow:
     enterprise: Enterprise | None = None
     errors: list[str] = field(default_factory=list)
     voucher: Voucher | None = None
+    # The program's rule set for this enterprise, line by line (the preview's explanation).
+    decision: Decision | None = None
+    # Above the program's four-eyes threshold: a second official must confirm.
+    needs_second_approval: bool = False
 
 
 @dataclass
 class BulkReport:
-    """The outcome of a bulk issuance: every row, and whether anything was issued."""
+    """The outcome of a bulk issuance: every row, and whether anything was
+    issued or the batch waits for a second official (``batch``)."""
 
     rows: list[BulkRow]
     errors: list[str]
     issued: bool
     total: Decimal
+    batch: BulkIssuance | None = None
 
     @property
     def ok(self) -> bool:
         return not self.errors and not any(r.errors for r in self.rows)
 
+    @property
+    def needs_second_approval(self) -> bool:
+        return any(r.needs_second_approval for r in self.rows)
 
-def _parse_bulk(program: Program, csv_text: str) -> BulkReport:
+    @property
+    def awaiting_second_approval(self) -> bool:
+        return (
+            self.batch is not None
+            and self.batch.status == BulkIssuance.Status.AWAITING_SECOND_APPROVAL
+        )
+
+
+def _parse_bulk(
+    program: Program, csv_text: str, *, user: Any = None, threshold: Decimal | None = None
+) -> BulkReport:
+    """Read and check a file: its format, then every row against what an
+    application goes through (:mod:`vouchers.grants`), as ``user`` would
+    issue it, with ``threshold`` the four-eyes threshold that binds it."""
     rows: list[BulkRow] = []
     errors: list[str] = []
     reader = csv.reader(io.StringIO(csv_text.lstrip("\ufeff")))
@@ -1983,8 +2003,6 @@ def _parse_bulk(program: Program, csv_text: str) -> BulkReport:
             row.enterprise = enterprises.get(row.uscc)
             if row.enterprise is None:
                 row.errors.append(_("No registered enterprise has this USCC."))
-            elif row.enterprise.status == Enterprise.Status.SUSPENDED:
-                row.errors.append(_("This enterprise is suspended."))
         if row.uscc in seen:
             row.errors.append(
                 _("This USCC is already on line %(line)d.") % {"line": seen[row.uscc]}
@@ -1996,16 +2014,22 @@ def _parse_bulk(program: Program, csv_text: str) -> BulkReport:
             row.errors.append(_("“%(text)s” is not an amount.") % {"text": row.amount_text})
         except BusinessError as exc:
             row.errors.append(str(exc.message))
-        if (
-            row.enterprise is not None
-            and row.amount is not None
-            and _enterprise_total(program, row.enterprise.pk) + row.amount
-            > program.per_enterprise_cap
-        ):
-            row.errors.append(
-                _("This would exceed the program's cap of %(cap)s per enterprise.")
-                % {"cap": format_amount(program.per_enterprise_cap, program.unit)}
-            )
+        if row.enterprise is not None:
+            # The same checks an application goes through, in the same words.
+            check = enterprise_refusals(program=program, enterprise=row.enterprise, user=user)
+            row.decision = check.decision
+            row.errors.extend(check.refusals)
+            if row.amount is not None:
+                refusal = amount_refusal(
+                    program=program, enterprise_id=row.enterprise.pk, amount=row.amount
+                )
+                if refusal is not None:
+                    row.errors.append(refusal)
+        if row.amount is not None and threshold is not None and row.enterprise is not None:
+            # With what the enterprise already holds from the program, as for
+            # an application: no splitting a grant into pieces under the threshold.
+            already = granted_to(program=program, enterprise_id=row.enterprise.pk)
+            row.needs_second_approval = row.amount + already > threshold
     total = sum((r.amount or Decimal("0") for r in rows), Decimal("0"))
     if total > program.remaining_amount:
         errors.append(
@@ -2020,21 +2044,14 @@ def _parse_bulk(program: Program, csv_text: str) -> BulkReport:
     return BulkReport(rows=rows, errors=errors, issued=False, total=total)
 
 
-@transaction.atomic
-def voucher_bulk_issue(
-    *, actor: Actor, program: Program, csv_text: str, dry_run: bool = False
-) -> BulkReport:
-    """Issue vouchers from a CSV of ``USCC,amount`` lines, all or nothing.
+def _batch_csv(batch: BulkIssuance) -> str:
+    """The batch's rows as the file they came from (checked again on confirmation)."""
+    return "".join(f"{row['uscc']},{row['amount']}\n" for row in batch.rows)
 
-    The whole file is validated first (format, USCC check character, known
-    enterprise, duplicates, per-enterprise cap, remaining budget); when any
-    row is wrong nothing is issued and the report says what is wrong with
-    each row.
-    """
-    program = Program.objects.select_for_update().get(pk=program.pk)
-    report = _parse_bulk(program, csv_text)
-    if not report.ok or dry_run:
-        return report
+
+def _issue_rows(
+    *, actor: Actor, program: Program, report: BulkReport, batch: BulkIssuance
+) -> BulkReport:
     for row in report.rows:
         if row.enterprise is None or row.amount is None:  # pragma: no cover (validated)
             continue
@@ -2046,14 +2063,180 @@ def voucher_bulk_issue(
             from_reservation=False,
         )
     report.issued = True
+    report.batch = batch
     audit_record(
         actor=actor,
         event_type=events.VOUCHERS_BULK_ISSUED,
         obj=program,
-        after={"count": len(report.rows), "total": str(report.total)},
+        after={"count": len(report.rows), "total": str(report.total), "batch": batch.pk},
         district_id=program.district_id,
     )
     return report
+
+
+def _batch_event(batch: BulkIssuance, *, actor: Actor, event_type: str, note: str = "") -> None:
+    audit_record(
+        actor=actor,
+        event_type=event_type,
+        obj=batch,
+        before=None
+        if event_type == events.BULK_ISSUANCE_PROPOSED
+        else {"status": BulkIssuance.Status.AWAITING_SECOND_APPROVAL},
+        after={
+            "status": batch.status,
+            "program": batch.program_id,
+            "count": len(batch.rows),
+            "total": str(batch.total),
+            "four_eyes_threshold": (
+                str(batch.four_eyes_threshold) if batch.four_eyes_threshold is not None else None
+            ),
+        },
+        district_id=batch.program.district_id,
+        note=note,
+    )
+
+
+@transaction.atomic
+def voucher_bulk_issue(
+    *, actor: Actor, program: Program, csv_text: str, dry_run: bool = False
+) -> BulkReport:
+    """Issue vouchers from a CSV of ``USCC,amount`` lines, all or nothing.
+
+    The whole file is checked first: format, USCC check character, known
+    enterprise, duplicates, and everything an application goes through —
+    separation of duties, verified enterprise, registered in the district
+    (unless the program is nationwide), the program's rule set, the
+    per-enterprise cap with what the enterprise already holds, the
+    remaining budget. When any row is wrong nothing is issued and the
+    report says what is wrong with each row. When any row is above the
+    program's four-eyes threshold, nothing is issued either: the batch is
+    recorded and waits for a second, different official
+    (:func:`bulk_issuance_confirm`).
+    """
+    program = Program.objects.select_for_update().select_related("district").get(pk=program.pk)
+    threshold = program.four_eyes_threshold
+    report = _parse_bulk(program, csv_text, user=actor.user, threshold=threshold)
+    if not report.ok or dry_run:
+        return report
+    rows = [
+        {
+            "line": row.line,
+            "uscc": row.uscc,
+            "enterprise_id": row.enterprise.pk,
+            "amount": str(row.amount),
+        }
+        for row in report.rows
+        if row.enterprise is not None and row.amount is not None
+    ]
+    now = timezone.now()
+    if report.needs_second_approval:
+        batch = BulkIssuance.objects.create(
+            program=program,
+            rows=rows,
+            total=report.total,
+            four_eyes_threshold=threshold,
+            created_by=actor.user,
+        )
+        _batch_event(batch, actor=actor, event_type=events.BULK_ISSUANCE_PROPOSED)
+        report.batch = batch
+        return report
+    batch = BulkIssuance.objects.create(
+        program=program,
+        rows=rows,
+        total=report.total,
+        four_eyes_threshold=threshold,
+        created_by=actor.user,
+        status=BulkIssuance.Status.ISSUED,
+        decided_by=actor.user,
+        decided_at=now,
+    )
+    return _issue_rows(actor=actor, program=program, report=report, batch=batch)
+
+
+BULK_DECISIONS = {"confirm": "confirm", "cancel": "cancel"}
+
+
+def bulk_issuance_refusal(*, batch: BulkIssuance, user: Any, action: str) -> str | None:
+    """Why ``user`` may not ``action`` ("confirm" or "cancel") ``batch`` now,
+    or None when they may. The admin offers only what has no refusal; the
+    services ask the same question."""
+    for enterprise_id in batch.enterprise_ids():
+        conflict = duties_conflict(user=user, enterprise_id=enterprise_id)
+        if conflict is not None:
+            return conflict
+    method = getattr(batch, BULK_DECISIONS[action])
+    if not can_proceed(method, check_conditions=False):
+        return _("This batch is no longer waiting: %(status)s.") % {
+            "status": batch.get_status_display().lower()
+        }
+    if not has_transition_perm(method, user):
+        if action == "confirm" and user is not None and user.pk == batch.created_by_id:
+            return _("A second, different official must confirm this batch: you uploaded it.")
+        return _("Only a program manager of the program's district may do this.")
+    return None
+
+
+def _bulk_decision_checks(*, batch: BulkIssuance, actor: Actor, action: str) -> None:
+    refusal = bulk_issuance_refusal(batch=batch, user=actor.user, action=action)
+    if refusal is None:
+        return
+    if batch.status != BulkIssuance.Status.AWAITING_SECOND_APPROVAL:
+        raise BusinessError(Code.VALIDATION_ERROR, refusal, None)
+    raise PermissionDenied(refusal)
+
+
+def _locked_batch(batch: BulkIssuance) -> BulkIssuance:
+    return (
+        BulkIssuance.objects.select_for_update(of=("self",))
+        .select_related("program__district")
+        .get(pk=batch.pk)
+    )
+
+
+@transaction.atomic
+def bulk_issuance_confirm(*, actor: Actor, batch: BulkIssuance, note: str = "") -> BulkReport:
+    """A second, different official confirms a batch waiting for four eyes:
+    every row is checked again as it stands now, then every voucher is
+    issued (or, when a row fails now, nothing and the batch keeps waiting)."""
+    batch = _locked_batch(batch)
+    _bulk_decision_checks(batch=batch, actor=actor, action="confirm")
+    program = (
+        Program.objects.select_for_update().select_related("district").get(pk=batch.program_id)
+    )
+    # The batch was already found to need four eyes: no threshold again.
+    report = _parse_bulk(program, _batch_csv(batch), user=actor.user)
+    if not report.ok:
+        problems = [*report.errors] + [
+            _("line %(line)d: %(errors)s") % {"line": row.line, "errors": " ".join(row.errors)}
+            for row in report.rows
+            if row.errors
+        ]
+        raise BusinessError(
+            Code.VALIDATION_ERROR,
+            _("Nothing was issued; the batch no longer passes its checks: %(problems)s")
+            % {"problems": "; ".join(problems)},
+            None,
+        )
+    batch.confirm(by=actor.user, at=timezone.now(), note=(note or "").strip())
+    batch.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    _batch_event(
+        batch, actor=actor, event_type=events.BULK_ISSUANCE_CONFIRMED, note=batch.decision_note
+    )
+    return _issue_rows(actor=actor, program=program, report=report, batch=batch)
+
+
+@transaction.atomic
+def bulk_issuance_cancel(*, actor: Actor, batch: BulkIssuance, note: str) -> BulkIssuance:
+    """Drop a batch waiting for a second official, with a note; nothing is issued."""
+    batch = _locked_batch(batch)
+    _bulk_decision_checks(batch=batch, actor=actor, action="cancel")
+    note = (note or "").strip()
+    if not note:
+        raise BusinessError(Code.VALIDATION_ERROR, _("Please give a reason."), "note")
+    batch.cancel(by=actor.user, at=timezone.now(), note=note)
+    batch.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    _batch_event(batch, actor=actor, event_type=events.BULK_ISSUANCE_CANCELLED, note=note)
+    return batch
 
 
 # ---------------------------------------------------------------------------
@@ -2138,6 +2321,9 @@ def voucher_action_refusal(*, voucher: Voucher, user: Any, action: str) -> str |
     ask the same question."""
     method_name, perm = OFFICIAL_ACTIONS[action]
     method = getattr(voucher, method_name)
+    conflict = duties_conflict(user=user, enterprise_id=voucher.enterprise_id)
+    if conflict is not None:
+        return conflict
     if not official_may(perm)(voucher, user):
         return _("Only a program manager of the voucher's district may do this.")
     if not can_proceed(method, check_conditions=False):
@@ -2286,6 +2472,9 @@ __all__ = [
     "RedemptionResult",
     "ReversalResult",
     "VoucherView",
+    "bulk_issuance_cancel",
+    "bulk_issuance_confirm",
+    "bulk_issuance_refusal",
     "format_amount",
     "hold_capture",
     "hold_create",

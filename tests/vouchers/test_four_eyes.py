@@ -82,3 +82,157 @@ def test_the_second_reviewer_may_return_it_instead(
     assert returned.status == S.RETURNED
     assert returned.first_approved_by is None
     assert returned.approved_amount is None
+
+
+# --- The threshold that binds an application cannot be walked around ------
+
+
+def _review_url(app: Application) -> str:
+    from django.urls import reverse
+
+    return reverse("admin:vouchers_application_change", args=[app.pk])
+
+
+def _reviewer_client(user: Any) -> Any:
+    from .factories import client_for, with_mfa
+
+    return client_for(with_mfa(user))
+
+
+def test_raising_the_threshold_after_review_started_does_not_let_one_official_approve_alone(
+    program: Program, enterprise: Any, reviewer: Any
+) -> None:
+    Program.objects.filter(pk=program.pk).update(four_eyes_threshold=Decimal("100000"))
+    app = application(enterprise, program, status=S.SUBMITTED, amount=Decimal("250000"))
+    client = _reviewer_client(reviewer)
+    client.post(_review_url(app), {"action": "start_review"})
+    app.refresh_from_db()
+    assert app.status == S.UNDER_REVIEW
+    # The official raises the program's threshold above the amount ...
+    Program.objects.filter(pk=program.pk).update(four_eyes_threshold=Decimal("300000"))
+    page = client.get(_review_url(app))
+    assert page.context["actions"] == ["approve_first", "reject", "return_for_changes"]
+    assert "Above ¥100,000.00" in page.content.decode()  # the frozen threshold
+    # ... and approves: it is only the first of two approvals.
+    client.post(_review_url(app), {"action": "approve_first", "amount": "", "note": ""})
+    app.refresh_from_db()
+    assert app.status == S.AWAITING_SECOND_APPROVAL
+    assert not Voucher.objects.exists()
+    with pytest.raises(PermissionDenied):
+        application_approve(actor=Actor.for_user(reviewer), application=app)
+    assert not Voucher.objects.exists()
+    assert app.four_eyes_threshold == Decimal("100000")  # frozen when review started
+
+
+def test_the_threshold_in_force_when_review_started_binds_even_when_lowered_later(
+    program: Program, enterprise: Any, reviewer: Any
+) -> None:
+    from vouchers.services import application_start_review
+
+    Program.objects.filter(pk=program.pk).update(four_eyes_threshold=Decimal("300000"))
+    app = application(enterprise, program, status=S.SUBMITTED, amount=Decimal("250000"))
+    app = application_start_review(actor=Actor.for_user(reviewer), application=app)
+    Program.objects.filter(pk=program.pk).update(four_eyes_threshold=Decimal("100000"))
+    app = application_approve(actor=Actor.for_user(reviewer), application=app)
+    assert app.status == S.APPROVED
+
+
+def test_returning_and_resubmitting_after_raising_the_threshold_lifts_nothing(
+    program: Program, enterprise: Any, applicant: Any, reviewer: Any
+) -> None:
+    from vouchers.services import application_start_review, application_submit
+
+    Program.objects.filter(pk=program.pk).update(four_eyes_threshold=Decimal("100000"))
+    app = application(enterprise, program, status=S.SUBMITTED, amount=Decimal("250000"))
+    app = application_start_review(actor=Actor.for_user(reviewer), application=app)
+    Program.objects.filter(pk=program.pk).update(four_eyes_threshold=Decimal("300000"))
+    application_return(actor=Actor.for_user(reviewer), application=app, note="Send it again.")
+    application_submit(actor=Actor.for_user(applicant), application=app)
+    app = application_start_review(actor=Actor.for_user(reviewer), application=app)
+    app = application_approve(actor=Actor.for_user(reviewer), application=app)
+    assert app.status == S.AWAITING_SECOND_APPROVAL
+    assert app.four_eyes_threshold == Decimal("100000")  # the stricter one
+
+
+# --- The amount approved ----------------------------------------------------
+
+
+def test_approving_more_than_was_requested_is_refused_in_the_admin(
+    program: Program, enterprise: Any, reviewer: Any
+) -> None:
+    from django.core import mail
+
+    app = application(enterprise, program, status=S.UNDER_REVIEW, amount=Decimal("150000"))
+    client = _reviewer_client(reviewer)
+    response = client.post(_review_url(app), {"action": "approve", "amount": "200000", "note": ""})
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "The enterprise requested 150,000.00" in body
+    assert "may not exceed what was requested" in body
+    app.refresh_from_db()
+    assert (app.status, app.approved_amount) == (S.UNDER_REVIEW, None)
+    assert not Voucher.objects.exists()
+    assert not mail.outbox
+    # The requested amount (or less) goes through.
+    client.post(_review_url(app), {"action": "approve", "amount": "150000", "note": ""})
+    app.refresh_from_db()
+    assert (app.status, app.approved_amount) == (S.APPROVED, Decimal("150000"))
+
+
+def test_approving_over_the_cap_says_why_not_that_the_application_is_not_under_review(
+    program: Program, enterprise: Any, reviewer: Any
+) -> None:
+    from vouchers.services_vouchers import voucher_issue
+
+    # The cap is 300,000; the enterprise already holds 200,000 from this program.
+    Program.objects.filter(pk=program.pk).update(four_eyes_threshold=Decimal("50000"))
+    voucher_issue(
+        actor=Actor.system("tests"),
+        program=program,
+        enterprise=enterprise,
+        amount=Decimal("200000"),
+        from_reservation=False,
+    )
+    app = application(enterprise, program, status=S.UNDER_REVIEW, amount=Decimal("150000"))
+    response = _reviewer_client(reviewer).post(
+        _review_url(app), {"action": "approve_first", "amount": "150000", "note": ""}
+    )
+    body = response.content.decode()
+    assert "only applications under review" not in body.lower()
+    assert "Only an application under review can be approved" not in body
+    assert "would pass the cap of 300,000.00" in body
+    app.refresh_from_db()
+    assert app.status == S.UNDER_REVIEW
+
+
+def test_approving_above_the_request_and_the_cap_gives_the_real_reason(
+    program: Program, enterprise: Any, reviewer: Any
+) -> None:
+    Program.objects.filter(pk=program.pk).update(four_eyes_threshold=Decimal("200000"))
+    app = application(enterprise, program, status=S.UNDER_REVIEW, amount=Decimal("150000"))
+    with pytest.raises(BusinessError) as refused:
+        application_approve(
+            actor=Actor.for_user(reviewer), application=app, amount=Decimal("350000")
+        )
+    assert "under review" not in str(refused.value.message)
+    assert refused.value.field == "amount"
+
+
+def test_what_the_enterprise_already_holds_counts_toward_the_threshold(
+    program: Program, enterprise: Any, reviewer: Any
+) -> None:
+    from vouchers.services_vouchers import voucher_issue
+
+    # 200,000 by bulk issuance, then an application of 100,000: together above
+    # the 250,000 threshold, so one official cannot grant it alone.
+    Program.objects.filter(pk=program.pk).update(four_eyes_threshold=Decimal("250000"))
+    voucher_issue(
+        actor=Actor.system("tests"),
+        program=program,
+        enterprise=enterprise,
+        amount=Decimal("200000"),
+        from_reservation=False,
+    )
+    app = application(enterprise, program, status=S.UNDER_REVIEW, amount=Decimal("100000"))
+    app = application_approve(actor=Actor.for_user(reviewer), application=app)
+    assert app.status == S.AWAITING_SECOND_APPROVAL
