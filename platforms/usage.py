@@ -39,7 +39,7 @@ from vouchers.services_vouchers import (
     voucher_redeem_batch,
 )
 
-from .api_errors import error_body, first_validation_error
+from .api_errors import error_body, first_validation_error, is_unicode_text
 from .catalog import usage_to_points
 from .idempotency import in_idempotent_transaction
 from .models import SignedRequestBody
@@ -249,8 +249,10 @@ def redeem_batch(call: SignedCall, records: list[Any]) -> list[dict[str, Any]]:
 
 
 def _reference_of(record: Any) -> str | None:
+    """The reference a rejected record is answered with: its own, when it is text
+    that a response can carry (not a number, not a lone surrogate), else None."""
     reference = record.get("reference") if isinstance(record, dict) else None
-    return reference if isinstance(reference, str) else None
+    return reference if is_unicode_text(reference) else None
 
 
 def capture(call: SignedCall, hold_id: int, data: Mapping[str, Any]) -> RedemptionResult:

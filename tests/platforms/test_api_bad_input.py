@@ -1,0 +1,246 @@
+"""Bad input to the signed API is a 400 ``validation_error``, never a 500, and
+a request that is not answered 2xx commits nothing.
+
+The listed reproductions of issue 13 (deep nesting, out-of-range times, lone
+surrogates, null records) come first; the property-based search for the whole
+class (every field of every POST endpoint) follows. Every request is signed
+by the stock client (``conftest.sign``), as a platform sends it.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from platforms.models import IdempotencyRecord, SignedRequestBody
+from vouchers.ledger import ledger_differences
+from vouchers.models import Hold, LedgerEntry, Program, Redemption, Reversal, Voucher
+
+from ..vouchers.voucher_factories import ProgramFactory, bind, issue
+from .conftest import SigningKey, error_of, send, sign
+
+pytestmark = pytest.mark.django_db
+
+EXTREME_TIMES = [
+    "0001-01-01T00:00:00+14:00",
+    "0001-01-01T00:00:00+00:00",
+    "9999-12-31T23:59:59-14:00",
+    "9999-12-31T23:59:59+00:00",
+]
+
+
+@pytest.fixture
+def program(signing_key: SigningKey) -> Program:
+    program = ProgramFactory(per_charge_cap=Decimal("500.00"))
+    bind(program, signing_key.platform)
+    return program
+
+
+@pytest.fixture
+def voucher(program: Program) -> Voucher:
+    return issue(program, amount="1000.00")
+
+
+def now_iso() -> str:
+    return timezone.localtime(timezone.now()).isoformat()
+
+
+def charge_body(target: Voucher, **fields: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "voucher": target.code,
+        "reference": "inv-1",
+        "occurred_at": now_iso(),
+        "billed_amount": "120.00",
+        "currency": "CNY",
+    }
+    body.update(fields)
+    return body
+
+
+def post_raw(client: Any, signing: SigningKey, path: str, raw: bytes, **headers: str) -> Any:
+    prepared = sign(
+        "POST",
+        f"/api/v1/{path}",
+        signing.auth(),
+        data=raw,
+        headers={"Content-Type": "application/json", **headers},
+    )
+    return send(client, prepared)
+
+
+def post(client: Any, signing: SigningKey, path: str, body: Any, **headers: str) -> Any:
+    return post_raw(client, signing, path, json.dumps(body).encode(), **headers)
+
+
+def get(client: Any, signing: SigningKey, path: str) -> Any:
+    return send(client, sign("GET", f"/api/v1/{path}", signing.auth()))
+
+
+def invalid(response: Any, field: str | None = "unset") -> dict[str, Any]:
+    assert response.status_code == 400, response.content
+    error = error_of(response)
+    assert error["code"] == "validation_error", error
+    if field != "unset":
+        assert error["field"] == field, error
+    return error
+
+
+def nothing_changed(voucher: Voucher, balance: str = "1000.00") -> None:
+    voucher.refresh_from_db()
+    assert voucher.balance == Decimal(balance)
+    assert voucher.held == Decimal("0")
+    assert LedgerEntry.objects.filter(voucher=voucher).exclude(kind="issue").count() == 0
+    assert not Redemption.objects.exists()
+    assert not Hold.objects.exists()
+    assert not Reversal.objects.exists()
+    assert not SignedRequestBody.objects.exists()
+    assert not IdempotencyRecord.objects.exists()
+
+
+POST_PATHS = [
+    "redemptions",
+    "holds",
+    "holds/1/capture",
+    "holds/1/release",
+    "redemptions/1/reversals",
+    "usage-batches",
+    "settlements/1/submit",
+]
+
+
+# -- the reproductions ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", POST_PATHS)
+@pytest.mark.parametrize("opener", [b"[", b'{"a":'])
+def test_a_deeply_nested_body_is_a_validation_error_on_every_post(
+    client, signing_key, voucher, path: str, opener: bytes
+) -> None:
+    response = post_raw(client, signing_key, path, opener * 100_000)
+    assert response.status_code in (400, 404), response.content
+    if response.status_code == 400:
+        invalid(response, None)
+    nothing_changed(voucher)
+
+
+def test_a_nesting_just_past_what_json_needs_is_refused_and_a_normal_body_works(
+    client, signing_key, voucher
+) -> None:
+    deep = {
+        "voucher": voucher.code,
+        "usage": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]],
+    }
+    invalid(post(client, signing_key, "redemptions", deep))
+    ok = post(client, signing_key, "redemptions", charge_body(voucher))
+    assert ok.status_code == 201, ok.content
+
+
+@pytest.mark.parametrize("occurred_at", EXTREME_TIMES)
+def test_an_occurred_at_at_the_ends_of_the_calendar_is_a_validation_error(
+    client, signing_key, voucher, occurred_at: str
+) -> None:
+    invalid(
+        post(client, signing_key, "redemptions", charge_body(voucher, occurred_at=occurred_at)),
+        "occurred_at",
+    )
+    nothing_changed(voucher)
+
+
+@pytest.mark.parametrize("occurred_at", EXTREME_TIMES)
+def test_a_capture_at_the_ends_of_the_calendar_is_a_validation_error(
+    client, signing_key, voucher, occurred_at: str
+) -> None:
+    hold = post(
+        client,
+        signing_key,
+        "holds",
+        {"voucher": voucher.code, "reference": "h-1", "amount": "100.00"},
+    )
+    assert hold.status_code == 201, hold.content
+    body = charge_body(voucher, occurred_at=occurred_at, reference="c-1")
+    del body["voucher"]
+    invalid(post(client, signing_key, f"holds/{hold.json()['id']}/capture", body), "occurred_at")
+    voucher.refresh_from_db()
+    assert voucher.held == Decimal("100.00")
+    assert not Redemption.objects.exists()
+
+
+@pytest.mark.parametrize("since", EXTREME_TIMES)
+def test_a_listing_since_the_ends_of_the_calendar_is_a_validation_error(
+    client, signing_key, voucher, since: str
+) -> None:
+    invalid(get(client, signing_key, f"redemptions?since={quote(since)}"), "since")
+
+
+def test_a_batch_record_at_the_ends_of_the_calendar_is_rejected_alone(
+    client, signing_key, voucher
+) -> None:
+    records = [
+        charge_body(voucher, reference="good-1"),
+        charge_body(voucher, reference="bad-1", occurred_at=EXTREME_TIMES[0]),
+    ]
+    response = post(client, signing_key, "usage-batches", {"records": records})
+    assert response.status_code == 200, response.content
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["captured", "rejected"]
+    assert results[1]["error"]["code"] == "validation_error"
+    assert results[1]["error"]["field"] == "occurred_at"
+
+
+def test_a_lone_surrogate_is_a_validation_error_and_a_batch_keeps_its_good_records(
+    client, signing_key, voucher
+) -> None:
+    alone = post(client, signing_key, "redemptions", charge_body(voucher, reference="x\udc00"))
+    invalid(alone, "reference")
+    nothing_changed(voucher)
+    records = [
+        charge_body(voucher, reference="good-1"),
+        charge_body(voucher, reference="x\udc00"),
+        charge_body(voucher, reference="good-2", usage=[{"model": "m\ud800"}]),
+    ]
+    response = post(client, signing_key, "usage-batches", {"records": records})
+    assert response.status_code == 200, response.content
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["captured", "rejected", "rejected"]
+    assert results[1]["error"]["field"] == "reference"
+    assert results[1]["reference"] is None  # a reference that is not text is not echoed
+    assert results[2]["error"]["field"] == "usage[0].model"
+    assert Redemption.objects.count() == 1
+    assert ledger_differences() == []
+
+
+def test_a_null_batch_record_is_rejected_alone(client, signing_key, voucher) -> None:
+    records = [None, charge_body(voucher, reference="good-1"), None]
+    response = post(client, signing_key, "usage-batches", {"records": records})
+    assert response.status_code == 200, response.content
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["rejected", "captured", "rejected"]
+    assert results[0]["error"]["code"] == "validation_error"
+    assert results[0]["reference"] is None
+    assert Redemption.objects.count() == 1
+
+
+def test_an_unexpected_error_rolls_back_the_whole_request_without_a_key(
+    client, signing_key, voucher, monkeypatch
+) -> None:
+    # A fault after the good records were written (here: building the answer)
+    # must not leave them committed while the client hears 500.
+    from platforms import usage
+
+    def broken(record: Any) -> str | None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(usage, "_reference_of", broken)
+    events_before = AuditEvent.objects.count()
+    records = [charge_body(voucher, reference="good-1"), charge_body(voucher, billed_amount=1)]
+    response = post(client, signing_key, "usage-batches", {"records": records})
+    assert response.status_code == 500
+    assert error_of(response)["code"] == "internal_error"
+    nothing_changed(voucher)
+    assert AuditEvent.objects.count() == events_before
