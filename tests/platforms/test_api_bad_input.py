@@ -9,13 +9,17 @@ by the stock client (``conftest.sign``), as a platform sends it.
 
 from __future__ import annotations
 
+import datetime
 import json
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+from django.test import Client
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from audit.models import AuditEvent
 from platforms.models import IdempotencyRecord, SignedRequestBody
@@ -244,3 +248,181 @@ def test_an_unexpected_error_rolls_back_the_whole_request_without_a_key(
     assert error_of(response)["code"] == "internal_error"
     nothing_changed(voucher)
     assert AuditEvent.objects.count() == events_before
+
+
+# -- the class, searched: every field of every POST endpoint, and the listing ---------
+
+FUZZ = settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+PLACEHOLDER = "__nasty__"
+
+offsets = st.builds(
+    lambda minutes: datetime.timezone(datetime.timedelta(minutes=minutes)),
+    st.integers(min_value=-14 * 60, max_value=14 * 60),
+)
+any_time = st.builds(
+    lambda moment, zone: moment.replace(tzinfo=zone).isoformat(),
+    st.datetimes(min_value=datetime.datetime(1, 1, 1), max_value=datetime.datetime(9999, 12, 31)),
+    offsets,
+)
+calendar_ends = st.sampled_from(
+    [*EXTREME_TIMES, "0001-01-02T00:00:00+14:00", "9999-12-30T23:59:59-14:00"]
+)
+surrogate_text = st.text(
+    alphabet=st.one_of(
+        st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF),
+        st.characters(codec="utf-8"),
+    ),
+    min_size=1,
+    max_size=20,
+).filter(lambda text: any(0xD800 <= ord(ch) <= 0xDFFF for ch in text))
+plain_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=30),
+    st.text(min_size=256, max_size=2000),
+    surrogate_text,
+    any_time,
+    calendar_ends,
+    st.sampled_from(["", "\x00", "0", "-1", "1e9999", "NaN", "120.00", "9" * 40, "CNY"]),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
+)
+
+
+def _nested(depth: int, opener: str, closer: str, core: str = "1") -> str:
+    return opener * depth + core + closer * depth
+
+
+#: A JSON text: any plain value, or nesting from just past the limit to far past it.
+nasty_json = st.one_of(
+    plain_values.map(json.dumps),
+    st.integers(min_value=30, max_value=200_000).map(lambda n: _nested(n, "[", "]")),
+    st.integers(min_value=30, max_value=50_000).map(lambda n: _nested(n, '{"a":', "}")),
+    st.integers(min_value=1, max_value=200_000).map(lambda n: "[" * n),
+    st.just("NaN"),
+)
+
+
+@pytest.fixture
+def fuzz_world(signing_key: SigningKey, voucher: Voucher) -> dict[str, Any]:
+    # A hold to capture and a charge to reverse, made through the API itself.
+    def setup(path: str, body: dict[str, Any]) -> int:
+        response = post(Client(), signing_key, path, body)
+        assert response.status_code == 201, response.content
+        return int(response.json()["id"])
+
+    hold_id = setup("holds", {"voucher": voucher.code, "reference": "fz-hold", "amount": "300.00"})
+    redemption_id = setup("redemptions", charge_body(voucher, reference="fz-charge"))
+    return {"hold": hold_id, "redemption": redemption_id}
+
+
+def _templates(voucher: Voucher, world: dict[str, Any], n: int) -> dict[str, dict[str, Any]]:
+    charge = charge_body(
+        voucher, reference=f"fz-{n}", usage=[{"model": "m", "input_tokens": 1, "output_tokens": 2}]
+    )
+    capture = {k: v for k, v in charge.items() if k != "voucher"}
+    return {
+        "redemptions": charge,
+        "holds": {"voucher": voucher.code, "reference": f"fz-h-{n}", "amount": "1.00"},
+        f"holds/{world['hold']}/capture": capture,
+        f"holds/{world['hold']}/release": {},
+        f"redemptions/{world['redemption']}/reversals": {
+            "amount": "0.01",
+            "reason": "fz",
+            "reference": f"fz-r-{n}",
+        },
+        "usage-batches": {"records": [charge_body(voucher, reference=f"fz-b-{n}"), dict(charge)]},
+    }
+
+
+def _paths(body: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every place in ``body`` a value sits (the body itself included)."""
+    found = [prefix]
+    if isinstance(body, dict):
+        for key, value in body.items():
+            found += _paths(value, (*prefix, key))
+    elif isinstance(body, list):
+        for index, value in enumerate(body):
+            found += _paths(value, (*prefix, index))
+    return found
+
+
+def _with_placeholder(body: Any, path: tuple[Any, ...], remove: bool) -> Any:
+    if not path:
+        return PLACEHOLDER
+    head, rest = path[0], path[1:]
+    copy: Any = dict(body) if isinstance(body, dict) else list(body)
+    if remove and not rest:
+        del copy[head]
+    else:
+        copy[head] = _with_placeholder(copy[head], rest, remove)
+    return copy
+
+
+def _state(voucher: Voucher) -> tuple[Any, ...]:
+    voucher.refresh_from_db()
+    return (
+        voucher.balance,
+        voucher.held,
+        LedgerEntry.objects.count(),
+        Redemption.objects.count(),
+        Hold.objects.count(),
+        Reversal.objects.count(),
+        AuditEvent.objects.count(),
+        SignedRequestBody.objects.count(),
+        IdempotencyRecord.objects.count(),
+    )
+
+
+def _answered_in_shape(response: Any) -> None:
+    assert response.status_code < 500, response.content
+    if response.status_code >= 400:
+        error_of(response)
+
+
+_counter = iter(range(10**9))
+
+
+@FUZZ
+@given(data=st.data(), fragment=nasty_json, remove=st.booleans(), keyed=st.booleans())
+def test_no_post_body_anywhere_gets_a_5xx_and_a_refusal_commits_nothing(
+    client, signing_key, voucher, fuzz_world, data, fragment: str, remove: bool, keyed: bool
+) -> None:
+    n = next(_counter)
+    templates = _templates(voucher, fuzz_world, n)
+    path = data.draw(st.sampled_from(sorted(templates)), label="endpoint")
+    template = templates[path]
+    where = data.draw(st.sampled_from(_paths(template)), label="field")
+    body = _with_placeholder(template, where, remove and bool(where))
+    raw = json.dumps(body).replace(json.dumps(PLACEHOLDER), fragment).encode()
+    headers = {"Idempotency-Key": f"fz-key-{n}"} if keyed else {}
+    before = _state(voucher)
+    response = post_raw(client, signing_key, path, raw, **headers)
+    _answered_in_shape(response)
+    if not 200 <= response.status_code < 300:
+        assert _state(voucher) == before, response.content
+    if path == "usage-batches" and response.status_code == 200:
+        records = json.loads(raw)["records"]
+        results = response.json()["results"]
+        assert len(results) == len(records)
+        for result in results:
+            assert result["status"] in ("captured", "replayed", "rejected")
+            if result["status"] == "rejected":
+                assert set(result["error"]) == {"code", "message", "field"}
+    assert ledger_differences() == []
+
+
+@FUZZ
+@given(
+    name=st.sampled_from(["since", "voucher", "cursor", "limit"]),
+    value=st.one_of(st.text(max_size=40), surrogate_text, any_time, calendar_ends),
+)
+def test_no_listing_query_gets_a_5xx(client, signing_key, voucher, name: str, value: str) -> None:
+    query = quote(value.encode("utf-8", "surrogatepass"), safe="")
+    _answered_in_shape(get(client, signing_key, f"redemptions?{name}={query}"))
