@@ -114,7 +114,6 @@ POST_PATHS = [
     "holds/1/release",
     "redemptions/1/reversals",
     "usage-batches",
-    "settlements/1/submit",
 ]
 
 
