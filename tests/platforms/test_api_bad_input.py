@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audit.models import AuditEvent
+from platforms.api import json_depth_exceeds
 from platforms.models import IdempotencyRecord, SignedRequestBody
 from vouchers.ledger import ledger_differences
 from vouchers.models import Hold, LedgerEntry, Program, Redemption, Reversal, Voucher
@@ -425,3 +426,17 @@ def test_no_post_body_anywhere_gets_a_5xx_and_a_refusal_commits_nothing(
 def test_no_listing_query_gets_a_5xx(client, signing_key, voucher, name: str, value: str) -> None:
     query = quote(value.encode("utf-8", "surrogatepass"), safe="")
     _answered_in_shape(get(client, signing_key, f"redemptions?{name}={query}"))
+
+
+def test_the_depth_check_counts_nested_containers() -> None:
+    def nested(depth: int) -> Any:
+        document: Any = 1
+        for level in range(depth):
+            document = [document] if level % 2 else {"a": document}
+        return document
+
+    for depth in range(1, 8):
+        assert json_depth_exceeds(nested(depth), 4) is (depth > 4)
+    assert not json_depth_exceeds("text", 0)
+    assert json_depth_exceeds({}, 0)
+    assert not json_depth_exceeds({"records": [{"usage": [{}]}]}, 5)
