@@ -162,10 +162,15 @@ def test_settlement_csv_amounts_have_the_places_of_the_unit() -> None:
     assert str(quantize_billed(Decimal("1200"))) == "1200.00"
 
 
-def test_every_settlement_csv_amount_is_rounded_to_its_unit(world) -> None:
-    client = logged_in(platform_operator(world["mine"]))
-    response = client.get(reverse("operator_settlement", args=[world["mine"].slug, month(), "csv"]))
+@pytest.mark.parametrize("platform", ["mine", "theirs"])
+def test_every_settlement_csv_amount_is_rounded_to_its_unit(world, platform: str) -> None:
+    # "theirs" has a charge and no reversal: its reversed sum was written "0".
+    client = logged_in(platform_operator(world[platform]))
+    response = client.get(
+        reverse("operator_settlement", args=[world[platform].slug, month(), "csv"])
+    )
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert len(rows) == 2
     for row in rows[1:]:
         for amount in row[6:]:
             assert re.fullmatch(r"-?\d+\.\d{2}", amount), amount
