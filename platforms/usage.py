@@ -93,7 +93,8 @@ class SignedCall:
     def perform(self, service: Callable[..., Any], **arguments: Any) -> Any:
         """Call a voucher service as this platform, with this request's evidence,
         and keep the signed body with what it changed, in one transaction
-        (without a savepoint inside an Idempotency-Key's transaction, which
+        (without a savepoint inside the request's own transaction — every
+        POST handler runs in one, with or without an Idempotency-Key — which
         any exception from here rolls back whole)."""
         with transaction.atomic(savepoint=not in_idempotent_transaction()):
             result = service(
