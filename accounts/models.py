@@ -20,7 +20,9 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+from django_fsm import FSMField, transition
 
+from .divisions import division_label, within, within_q
 from .fields import EncryptedCharField
 from .uscc import validate_uscc
 
@@ -157,8 +159,9 @@ class District(models.Model):
         return code
 
     def covers(self, division_code: str) -> bool:
-        """True when ``division_code`` lies inside this district."""
-        return division_code.startswith(self.division_prefix)
+        """True when ``division_code`` lies inside this district (a historical
+        code counts where the division that succeeded it lies)."""
+        return within(division_code, self.division_prefix)
 
     @classmethod
     def scope_q(cls, scope: Scope) -> Q:
@@ -237,10 +240,15 @@ class Enterprise(models.Model):
     industry = models.CharField(_("industry"), max_length=1, choices=Industry.choices)
     founded_on = models.DateField(_("founding date"))
     is_one_person_company = models.BooleanField(_("one-person company"), default=False)
-    status = models.CharField(
-        _("status"), max_length=20, choices=Status.choices, default=Status.PENDING
-    )
+    # A state machine, not protected: officials still set the status in the
+    # admin (verify, suspend); the enterprise's own correction goes through
+    # the transition below.
+    status = FSMField(_("status"), max_length=20, choices=Status.choices, default=Status.PENDING)
     created_at = models.DateTimeField(_("registered at"), auto_now_add=True)
+
+    #: Registration data may be corrected while pending or verified; a
+    #: suspended enterprise is a matter for its district.
+    CORRECTABLE = [Status.PENDING, Status.VERIFIED]
 
     class Meta:
         verbose_name = _("enterprise")
@@ -256,6 +264,15 @@ class Enterprise(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @transition(field=status, source=CORRECTABLE, target=Status.PENDING)
+    def return_to_verification(self) -> None:
+        """The registration data changed: the district verifies it again."""
+
+    @property
+    def division_label(self) -> str:
+        """The registered division with its name, and its successor if renumbered."""
+        return division_label(self.uscc[2:8])
+
     @classmethod
     def scope_q(cls, scope: Scope) -> Q:
         """Members see their own enterprise; officials see the enterprises
@@ -264,7 +281,7 @@ class Enterprise(models.Model):
         anywhere)."""
         q = Q(pk__in=scope.enterprise_ids)
         for prefix in scope.district_prefixes:
-            q |= Q(division_code__startswith=prefix)
+            q |= within_q(prefix)
         if scope.district_ids:
             # A subquery, not a join, so an enterprise with several
             # applications is listed once. The reverse relation is named by

@@ -10,7 +10,9 @@ chars  meaning
 2      kind of organisation under that authority (91 = enterprise,
        92 = individual business, 93 = farmers' cooperative, ...)
 3–8    administrative division code of the registering authority
-       (GB/T 2260), e.g. 420103 for Jianghan District, Wuhan
+       (GB/T 2260), e.g. 420103 for Jianghan District, Wuhan: a code
+       in force at the time of registration, so possibly one since
+       abolished or renumbered (see ``accounts/divisions.py``)
 9–17   organisation code (GB 11714)
 18     check character over the first 17
 ====== =============================================================
@@ -32,6 +34,8 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+
+from .divisions import division_known
 
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 VALUES = {ch: i for i, ch in enumerate(ALPHABET)}
@@ -110,6 +114,16 @@ def uscc_problem(value: str) -> str | None:
                 "for a typing error."
             )
             % {"found": value[17], "expected": expected}
+        )
+    if not division_known(value[2:8]):
+        # Checked after the check character, so that a typo in characters
+        # 3–8 is reported as a typo.
+        return str(
+            _(
+                "Characters 3 to 8 (%(code)s) are not the code of any administrative "
+                "division (GB/T 2260), now or in the past."
+            )
+            % {"code": value[2:8]}
         )
     return None
 

@@ -3,7 +3,6 @@ filters and a CSV export of the filtered range, and each object's timeline."""
 
 from __future__ import annotations
 
-import csv
 import datetime
 import json
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_scoping import ScopedModelAdmin
 from accounts.scoping import scope_for, scoped
+from config.csv_safe import safe_writer
 
 # admin_accounts registers the audited admins of people and organisations,
 # admin_flags the anomaly queue and the detector thresholds.
@@ -171,19 +171,13 @@ def _pretty(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
 
 
-def _csv_cell(value: Any) -> str:
-    """A cell as text; a leading = + - @ is escaped so spreadsheets never run it."""
-    if value is None:
-        text = ""
-    elif isinstance(value, dict | list):
-        text = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    elif isinstance(value, datetime.datetime):
-        text = value.isoformat()
-    else:
-        text = str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        text = "'" + text
-    return text
+def _csv_cell(value: Any) -> Any:
+    """A cell's value as the export shows it (the safe writer neutralises formulas)."""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    return value
 
 
 class _Echo:
@@ -334,7 +328,7 @@ class AuditEventAdmin(ScopedModelAdmin):
                 district_id=district_ids[0] if len(district_ids) == 1 else None,
                 after={"filters": filters, "rows": count, "districts": district_ids},
             )
-        writer = csv.writer(_Echo())
+        writer = safe_writer(_Echo())
 
         def rows() -> Iterator[str]:
             yield "\ufeff"  # so spreadsheet programs read the UTF-8 (Chinese) correctly

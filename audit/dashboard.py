@@ -15,7 +15,6 @@ or an export in the audit log. Who may see what is decided on the primary.
 
 from __future__ import annotations
 
-import csv
 import datetime
 import hashlib
 import io
@@ -38,6 +37,7 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
 from accounts.models import District
+from config.csv_safe import safe_writer
 from config.db_router import reporting_reads
 from vouchers.models import Program
 
@@ -345,13 +345,6 @@ def program_report_view(request: HttpRequest, pk: int) -> HttpResponse:
 # --- The public disclosure --------------------------------------------------
 
 
-def _cell(text: str) -> str:
-    """A text cell; a leading = + - @ is escaped so spreadsheets never run it."""
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
-
-
 def disclosure_header(program: Program) -> list[str]:
     unit = _unit_label(program.unit)
     return [
@@ -369,13 +362,13 @@ def _number(value: Decimal, unit: str) -> Decimal:
 def disclosure_csv(program: Program, rows: list[reports.DisclosureRow]) -> bytes:
     """UTF-8 with a byte-order mark, so spreadsheet programs read Chinese correctly."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = safe_writer(out)
     writer.writerow(disclosure_header(program))
     for row in rows:
         writer.writerow(
             [
-                _cell(row.name),
-                _cell(row.uscc),
+                row.name,
+                row.uscc,
                 str(_number(row.approved, program.unit)),
                 str(_number(row.used, program.unit)),
             ]

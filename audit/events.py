@@ -4,6 +4,8 @@ USER_LOGGED_IN = "user.logged_in"
 USER_LOGIN_FAILED = "user.login_failed"
 ENTERPRISE_REGISTERED = "enterprise.registered"
 ENTERPRISE_UPDATED = "enterprise.updated"
+# The enterprise corrected its own registration data: back to verification.
+ENTERPRISE_CORRECTED = "enterprise.corrected"
 MEMBERSHIP_GRANTED = "membership.granted"
 ADMIN_CHANGE = "admin.change"
 ADMIN_ADD = "admin.add"

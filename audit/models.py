@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin, transition
 
+from accounts.divisions import within_q
 from accounts.fields import BulkJSONField
 
 if TYPE_CHECKING:
@@ -126,7 +127,7 @@ class AuditEvent(models.Model):
         if scope.district_prefixes:
             in_area = Q()
             for prefix in scope.district_prefixes:
-                in_area |= Q(division_code__startswith=prefix)
+                in_area |= within_q(prefix)
             q |= Q(
                 district_id__isnull=True,
                 enterprise_id__in=Enterprise.objects.filter(in_area).values("pk"),

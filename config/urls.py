@@ -4,13 +4,18 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import set_language
 
-from eligibility.views import enterprise_register_view
+from eligibility.views import enterprise_correct_view, enterprise_register_view
 from vouchers.views import home, portal
 
 urlpatterns = [
     path("", home, name="home"),
     path("portal/", portal, name="portal"),
     path("enterprise/register/", enterprise_register_view, name="enterprise_register"),
+    path(
+        "enterprise/<int:pk>/registration/",
+        enterprise_correct_view,
+        name="enterprise_registration_correct",
+    ),
     path("", include("vouchers.urls")),
     path("accounts/", include("allauth.urls")),
     path("i18n/setlang/", set_language, name="set_language"),

@@ -75,7 +75,7 @@ def locality_flags(enterprise: Enterprise, district: District, *, nationwide: bo
                 "according to its USCC."
             )
             % {
-                "division": enterprise.uscc[2:8],
+                "division": enterprise.division_label,
                 "district": district.display_name,
                 "code": district.code,
             },

@@ -21,6 +21,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts.divisions import locality_code
 from accounts.models import Enterprise
 
 
@@ -161,7 +162,9 @@ for _fact in [
         "registered_division",
         _("registered division (from the USCC)"),
         FactType.DIVISION,
-        lambda e, c: e.uscc[2:8],
+        # Where the registering authority lies today: a renumbered code
+        # stands for the division that succeeded it.
+        lambda e, c: locality_code(e.uscc[2:8]),
     ),
     Fact(
         "years_since_founding",

@@ -60,3 +60,7 @@ class EnterpriseRegistrationForm(forms.ModelForm):
     def validate_unique(self) -> None:
         # Uniqueness is decided by the service, under a lock.
         return None
+
+
+class EnterpriseCorrectionForm(EnterpriseRegistrationForm):
+    """The same fields, filled with the enterprise's data, to correct them."""

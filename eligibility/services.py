@@ -9,6 +9,7 @@ from typing import Any
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
+from django_fsm import can_proceed
 
 from accounts.duties import duties_conflict
 from accounts.models import Enterprise, Membership
@@ -104,6 +105,106 @@ def enterprise_register(
         after={"user": user.email, "role": membership.role},
     )
     return enterprise
+
+
+# What an enterprise may correct of its registration (the registration form's
+# fields), and which of them the audit trail shows by value: contact details
+# are personal data, recorded as "changed" only.
+CORRECTABLE_FIELDS = (
+    "name",
+    "uscc",
+    "legal_representative",
+    "contact_name",
+    "contact_phone",
+    "contact_email",
+    "address",
+    "industry",
+    "founded_on",
+    "headcount",
+    "prior_year_revenue",
+    "local_tax_paid",
+    "is_one_person_company",
+)
+PERSONAL_FIELDS = frozenset(
+    {"legal_representative", "contact_name", "contact_phone", "contact_email"}
+)
+
+
+def _audit_value(value: Any) -> Any:
+    return value if isinstance(value, bool | int | str) or value is None else str(value)
+
+
+@transaction.atomic
+def enterprise_registration_correct(
+    *, actor: Actor, enterprise: Enterprise, **changes: Any
+) -> Enterprise:
+    """Correct an enterprise's registration data; it goes back to verification.
+
+    ``changes`` are fields of :data:`CORRECTABLE_FIELDS`. Nothing changed is
+    no correction (the status stays). Raises ValidationError with the reason
+    when the enterprise is suspended, the code is invalid or belongs to
+    another registered enterprise.
+    """
+    unknown = set(changes) - set(CORRECTABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"not correctable: {sorted(unknown)}")
+    locked = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
+    if "uscc" in changes:
+        code = normalize_uscc(changes["uscc"])
+        problem = uscc_problem(code)
+        if problem:
+            raise ValidationError({"uscc": problem})
+        if Enterprise.objects.filter(uscc=code).exclude(pk=locked.pk).exists():
+            raise _already_registered()
+        changes["uscc"] = code
+    for name in ("name", "legal_representative", "contact_name", "contact_phone"):
+        if isinstance(changes.get(name), str):
+            changes[name] = changes[name].strip()
+    changed = {name: value for name, value in changes.items() if getattr(locked, name) != value}
+    if not changed:
+        return locked
+    if not can_proceed(locked.return_to_verification):
+        raise ValidationError(
+            _(
+                "A suspended enterprise cannot change its registration data here; "
+                "please contact the district that suspended it."
+            )
+        )
+    before = {name: getattr(locked, name) for name in changed}
+    previous_status = locked.status
+    for name, value in changed.items():
+        setattr(locked, name, value)
+    locked.return_to_verification()
+    locked.full_clean(exclude=["division_code", "uscc"])
+    try:
+        with transaction.atomic():
+            locked.save(update_fields=[*changed, "status"])
+    except IntegrityError as exc:  # a concurrent registration took the code
+        raise _already_registered() from exc
+    audit_record(
+        actor=actor,
+        event_type=events.ENTERPRISE_CORRECTED,
+        obj=locked,
+        enterprise_id=locked.pk,
+        before={
+            "status": previous_status,
+            **{
+                name: "…" if name in PERSONAL_FIELDS else _audit_value(value)
+                for name, value in before.items()
+            },
+        },
+        after={
+            "status": locked.status,
+            "changed": sorted(changed),
+            **{
+                name: "…" if name in PERSONAL_FIELDS else _audit_value(value)
+                for name, value in changed.items()
+            },
+        },
+    )
+    # The division code is computed by the database from the USCC.
+    locked.refresh_from_db(fields=["division_code"])
+    return locked
 
 
 @transaction.atomic

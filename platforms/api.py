@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import NotAuthenticated, NotFound
+from rest_framework.exceptions import NotAuthenticated, NotFound, ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -75,6 +76,59 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )
 
 
+#: How deep a JSON body may nest. The deepest body of the contract is a usage
+#: batch (batch → records → record → usage → line: 5 levels); past this a
+#: body is refused before any code walks it (and before Python's recursion
+#: limit can turn it into a server error anywhere else).
+MAX_JSON_DEPTH = 32
+
+
+def _nests_deeper(node: Any, levels_left: int) -> bool:
+    children = node.values() if type(node) is dict else node
+    for child in children:
+        kind = type(child)
+        if (kind is dict or kind is list) and (
+            levels_left <= 1 or _nests_deeper(child, levels_left - 1)
+        ):
+            return True
+    return False
+
+
+def json_depth_exceeds(document: Any, limit: int) -> bool:
+    """True when ``document`` nests lists and objects more than ``limit`` deep.
+
+    The recursion stops at ``limit`` levels, so it cannot run out of stack
+    itself; it looks only at containers (a 1,000-record batch costs about
+    half of what parsing it does)."""
+    kind = type(document)
+    if kind is not dict and kind is not list:
+        return False
+    return limit < 1 or _nests_deeper(document, limit)
+
+
+class BoundedJSONParser(JSONParser):
+    """DRF's JSON parser, refusing bodies nested past :data:`MAX_JSON_DEPTH`.
+
+    Python's decoder raises ``RecursionError`` (not ``ValueError``) on a body
+    such as ``[`` × 100,000, which DRF does not turn into a parse error; both
+    that and a merely deep body are a ``validation_error`` here."""
+
+    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
+        try:
+            document = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            document = None
+            too_deep = True
+        else:
+            too_deep = json_depth_exceeds(document, MAX_JSON_DEPTH)
+        if too_deep:
+            raise ParseError(
+                _("JSON nested more than %(depth)d levels deep is not accepted.")
+                % {"depth": MAX_JSON_DEPTH}
+            )
+        return document
+
+
 class PlatformAPIView(APIView):
     """A view of the signed platform API: JSON only, signature required,
     rate-limited per key, every failure in the contract's error shape."""
@@ -82,7 +136,7 @@ class PlatformAPIView(APIView):
     authentication_classes = [HTTPMessageSignatureAuthentication]
     permission_classes = [IsSignedPlatform]
     throttle_classes = [PlatformKeyRateThrottle]
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
     renderer_classes = [JSONRenderer]
 
     def get_exception_handler(self) -> Any:
@@ -132,7 +186,7 @@ class NotFoundView(APIView):
 
     authentication_classes: list[Any] = []
     permission_classes: list[Any] = []
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
     renderer_classes = [JSONRenderer]
     schema = None
 

@@ -59,8 +59,37 @@ ALL_CODES: dict[str, int] = {**Code.STATUS, **HTTP_CODES}
 WWW_AUTHENTICATE = 'Signature realm="platform-api", alg="ed25519", docs="/api/v1/docs/"'
 
 
+def is_unicode_text(value: Any) -> bool:
+    """True for a string that UTF-8 can carry: JSON's ``"\\udc00"`` escapes
+    decode to lone surrogates, which no response (and no database) can hold."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(value: Any) -> str:
+    """``value`` as text a response can carry: lone surrogates written as escapes."""
+    text = str(value)
+    if is_unicode_text(text):
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def error_body(code: str, message: Any, field: str | None = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": str(message), "field": field}}
+    # A message may quote the input (a ChoiceField's '"x" is not a valid
+    # choice'), and input may hold lone surrogates: never let that make the
+    # refusal itself fail to render.
+    return {
+        "error": {
+            "code": code,
+            "message": printable(message),
+            "field": None if field is None else printable(field),
+        }
+    }
 
 
 def first_validation_error(detail: Any, path: str = "") -> tuple[str | None, str]:

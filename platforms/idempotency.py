@@ -2,7 +2,9 @@
 
 A view method decorated with :func:`idempotent` runs like this:
 
-1. No ``Idempotency-Key`` header → the view runs as usual.
+1. No ``Idempotency-Key`` header → the view runs in one transaction of its
+   own, committed only when it answers 2xx (an exception or a refusal rolls
+   back everything it wrote).
 2. A stored answer for (platform, key) younger than 24 h → the same request
    (method, path and body bytes) gets the stored status and **byte-identical**
    body back, with ``Idempotent-Replayed: true``; a different request is
@@ -142,7 +144,8 @@ _in_transaction: ContextVar[bool] = ContextVar("idempotent_transaction", default
 
 
 def in_idempotent_transaction() -> bool:
-    """True while a handler runs inside :func:`run_idempotent`'s transaction.
+    """True while a handler runs inside :func:`run_idempotent`'s transaction
+    (with or without a key, every decorated handler runs in one).
 
     Whatever the handler raises leaves that transaction and rolls all of it
     back (the claim included), so an atomic block of the handler's own needs
@@ -158,13 +161,33 @@ class _NotStored(Exception):
         self.response = response
 
 
+def _run_in_one_transaction(handler: Callable[[], HttpResponse]) -> HttpResponse:
+    """Run a handler without a key in one transaction that commits only a 2xx.
+
+    Whatever the handler raises, and any refusal it answers, rolls back all
+    it wrote: a usage batch's good records are never committed while the
+    client hears an error (and retries them)."""
+    try:
+        with transaction.atomic():
+            entered = _in_transaction.set(True)
+            try:
+                response = handler()
+            finally:
+                _in_transaction.reset(entered)
+            if not 200 <= response.status_code < 300:
+                raise _NotStored(response)
+    except _NotStored as refused:
+        return refused.response
+    return response
+
+
 def run_idempotent(
     *, request: Request, platform: ComputePlatform, handler: Callable[[], HttpResponse]
 ) -> HttpResponse:
     """Run ``handler`` at most once per (platform, Idempotency-Key); see the module docstring."""
     key = idempotency_key(request)
     if key is None:
-        return handler()
+        return _run_in_one_transaction(handler)
     now = timezone.now()
     fingerprint = request_fingerprint(request.method or "POST", request.path, request.body)
     try:

@@ -4,8 +4,8 @@ owes it."""
 
 from __future__ import annotations
 
-import csv
 import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -20,11 +20,25 @@ from django.views.decorators.http import require_GET
 from accounts.models import ComputePlatform
 from audit import events
 from audit.services import Actor, audit_record, client_ip
+from config.csv_safe import safe_writer
 
 from .selectors import operator_activity, operator_platforms, settlement_statement
 
 MONTHS_LISTED = 12
 FORMATS = ("html", "csv", "pdf")
+
+#: Decimal places of an amount in each unit: yuan to the fen, points whole.
+UNIT_QUANTUM = {"CNY": Decimal("0.01"), "POINTS": Decimal("1")}
+
+
+def quantize_amount(value: Decimal, unit: str) -> Decimal:
+    """``value`` rounded to the places of ``unit`` (half up, as money is shown)."""
+    return Decimal(value).quantize(UNIT_QUANTUM.get(unit, Decimal("0.01")), ROUND_HALF_UP)
+
+
+def quantize_billed(value: Decimal) -> Decimal:
+    """A billed amount: always yuan, whatever the program's unit."""
+    return quantize_amount(value, "CNY")
 
 
 def _platform_or_denied(request: HttpRequest, slug: str | None) -> ComputePlatform:
@@ -115,7 +129,7 @@ def operator_settlement(request: HttpRequest, slug: str, month: str, fmt: str) -
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
         response.write("\ufeff")
-        writer = csv.writer(response)
+        writer = safe_writer(response)
         writer.writerow(
             [
                 "month",
@@ -139,10 +153,10 @@ def operator_settlement(request: HttpRequest, slug: str, month: str, fmt: str) -
                     row.program,
                     row.unit,
                     row.charges,
-                    row.billed,
-                    row.covered,
-                    row.reversed,
-                    row.net,
+                    quantize_billed(row.billed),
+                    quantize_amount(row.covered, row.unit),
+                    quantize_amount(row.reversed, row.unit),
+                    quantize_amount(row.net, row.unit),
                 ]
             )
         return response

@@ -24,6 +24,10 @@ from .fields import CNYAmountField, DecimalStringField
 MAX_BATCH_RECORDS = 1000
 MAX_USAGE_LINES = 1000
 MAX_UTC_OFFSET = datetime.timedelta(hours=14)
+# The times a request may name: the representable range less a day at each
+# end, so that the time exists in every time zone it may be converted to.
+EARLIEST_TIME = datetime.datetime.min.replace(tzinfo=datetime.UTC) + datetime.timedelta(days=1)
+LATEST_TIME = datetime.datetime.max.replace(tzinfo=datetime.UTC) - datetime.timedelta(days=1)
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -64,7 +68,8 @@ class OccurredAtField(serializers.Field):
     """An ISO 8601 date and time with a UTC offset (``2026-05-01T10:00:00+08:00``)."""
 
     default_error_messages = {
-        "invalid": _("Give an ISO 8601 time with a UTC offset, such as 2026-05-01T10:00:00+08:00.")
+        "invalid": _("Give an ISO 8601 time with a UTC offset, such as 2026-05-01T10:00:00+08:00."),
+        "out_of_range": _("This time is outside the range of dates the service accepts."),
     }
 
     def to_internal_value(self, data: Any) -> datetime.datetime:
@@ -80,7 +85,18 @@ class OccurredAtField(serializers.Field):
         if parsed is None or offset is None or abs(offset) > MAX_UTC_OFFSET:
             self.fail("invalid")
             raise AssertionError("unreachable: fail() raises")
-        return parsed.astimezone(datetime.UTC)
+        # A time at the very ends of the calendar (0001-01-01T00:00:00+14:00)
+        # has no UTC equivalent, and one a day from them none in every zone
+        # it is later shown in (Asia/Shanghai): refused as out of range, not
+        # left to overflow in a conversion.
+        try:
+            moment = parsed.astimezone(datetime.UTC)
+        except OverflowError:
+            moment = None
+        if moment is None or not EARLIEST_TIME <= moment <= LATEST_TIME:
+            self.fail("out_of_range")
+            raise AssertionError("unreachable: fail() raises")
+        return moment
 
     def to_representation(self, value: datetime.datetime) -> str:
         return value.isoformat()
@@ -139,7 +155,8 @@ class ReversalRequestSerializer(serializers.Serializer):
 
 class UsageBatchRequestSerializer(serializers.Serializer):
     records = serializers.ListField(
-        child=serializers.JSONField(),
+        # A null record is a record like any other: rejected alone, in its place.
+        child=serializers.JSONField(allow_null=True),
         min_length=1,
         max_length=MAX_BATCH_RECORDS,
         help_text="Up to 1,000 redemption bodies; each stands or falls alone.",

@@ -39,7 +39,7 @@ from vouchers.services_vouchers import (
     voucher_redeem_batch,
 )
 
-from .api_errors import error_body, first_validation_error
+from .api_errors import error_body, first_validation_error, is_unicode_text
 from .catalog import usage_to_points
 from .idempotency import in_idempotent_transaction
 from .models import SignedRequestBody
@@ -93,7 +93,8 @@ class SignedCall:
     def perform(self, service: Callable[..., Any], **arguments: Any) -> Any:
         """Call a voucher service as this platform, with this request's evidence,
         and keep the signed body with what it changed, in one transaction
-        (without a savepoint inside an Idempotency-Key's transaction, which
+        (without a savepoint inside the request's own transaction — every
+        POST handler runs in one, with or without an Idempotency-Key — which
         any exception from here rolls back whole)."""
         with transaction.atomic(savepoint=not in_idempotent_transaction()):
             result = service(
@@ -249,8 +250,10 @@ def redeem_batch(call: SignedCall, records: list[Any]) -> list[dict[str, Any]]:
 
 
 def _reference_of(record: Any) -> str | None:
+    """The reference a rejected record is answered with: its own, when it is text
+    that a response can carry (not a number, not a lone surrogate), else None."""
     reference = record.get("reference") if isinstance(record, dict) else None
-    return reference if isinstance(reference, str) else None
+    return reference if is_unicode_text(reference) else None
 
 
 def capture(call: SignedCall, hold_id: int, data: Mapping[str, Any]) -> RedemptionResult:

@@ -190,6 +190,12 @@ RULES: dict[str, Rule] = {
     # The signed-in landing pages.
     "portal/": signed_in("/portal/"),
     "enterprise/register/": signed_in("/enterprise/register/"),
+    # Correcting the registration: enterprise X's administrator only (a plain
+    # member, another enterprise, officials and the superuser are no admins of it).
+    "enterprise/<int:pk>/registration/": lambda r, o: (
+        f"/enterprise/{o.world.ent_jianghan.pk}/registration/",
+        {**_everyone(DENY), "ent_admin_x": ALLOW},
+    ),
     "applications/": signed_in("/applications/"),
     "vouchers/": signed_in("/vouchers/"),
     # Any signed-in person may read a program's application page (an

@@ -46,6 +46,7 @@ def portal(request: HttpRequest) -> HttpResponse:
         "vouchers/portal.html",
         {
             "enterprises": enterprises,
+            "admin_enterprise_ids": scope.admin_enterprise_ids,
             "platforms": platforms,
             "programs": programs_by_district(program_list_public()),
         },

@@ -3,7 +3,6 @@ the ledger as CSV and the certificate PDF."""
 
 from __future__ import annotations
 
-import csv
 from typing import Any
 
 from django.conf import settings
@@ -17,6 +16,7 @@ from django.views.decorators.http import require_GET
 
 from audit import events
 from audit.services import Actor, audit_record, client_ip
+from config.csv_safe import safe_writer
 
 from .certificate import certificate_pdf
 from .models import Voucher
@@ -95,7 +95,7 @@ def voucher_ledger_csv(request: HttpRequest, pk: int) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="ledger-{voucher.code}.csv"'
     response.write("\ufeff")
-    writer = csv.writer(response)
+    writer = safe_writer(response)
     writer.writerow(
         [
             "time",

@@ -170,3 +170,47 @@ def test_the_database_derives_the_division_code_from_the_uscc() -> None:
     enterprise = EnterpriseFactory(uscc=REAL_CODES["Xiaomi"])
     enterprise.refresh_from_db()
     assert enterprise.division_code == "110108"
+
+
+def _with_division(division: str) -> str:
+    first17 = f"91{division}MA4K3Q7R5"
+    return first17 + check_character(first17)
+
+
+def test_a_code_whose_characters_3_to_8_are_no_division_is_refused() -> None:
+    # The reproduction: a valid check character, division 999999.
+    assert check_character("91999999MA4K3Q7R5") == "3"
+    problem = uscc_problem("91999999MA4K3Q7R53")
+    assert problem is not None
+    assert problem.startswith("Characters 3 to 8 (999999) are not the code of any")
+    with pytest.raises(ValidationError):
+        validate_uscc("91999999MA4K3Q7R53")
+
+
+@pytest.mark.parametrize("division", ["990000", "420199", "420130", "000000", "810099"])
+def test_codes_that_were_never_divisions_are_refused(division: str) -> None:
+    assert uscc_problem(_with_division(division)) is not None
+
+
+@pytest.mark.parametrize(
+    "division",
+    [
+        "420103",  # Jianghan, in force
+        "420000",  # a provincial authority registers too
+        "100000",  # and the national one
+        "110103",  # 崇文区, merged into 东城区 in 2010
+        "110228",  # 密云县, renumbered 110118 as 密云区 in 2015
+        "310108",  # 闸北区, merged into 静安区 in 2015
+        "371202",  # 莱城区, became Jinan's 莱芜区 370116 in 2019
+        "370116",  # ... and that new code
+        "429004",  # 仙桃市, a county-level city directly under Hubei
+    ],
+)
+def test_codes_in_force_when_the_enterprise_registered_are_accepted(division: str) -> None:
+    assert uscc_problem(_with_division(division)) is None
+
+
+def test_a_typo_in_the_division_is_reported_as_a_typo() -> None:
+    code = _with_division("420103")
+    typo = code[:2] + "999999" + code[8:]
+    assert (uscc_problem(typo) or "").startswith("The check character does not match")

@@ -262,7 +262,10 @@ def test_the_settlement_statement_reads_from_the_replica(world: dict[str, Any]) 
     url = reverse("operator_settlement", args=[slug, month, "csv"])
     response, replica, default = get_on_both(client, url)
     assert response.status_code == 200
-    assert "Jianghan Compute,CNY,1,1000.00,300.00,0,300.00" in response.content.decode("utf-8-sig")
+    # Every amount in the unit's places (the issue: no "0" beside "300.00").
+    assert "Jianghan Compute,CNY,1,1000.00,300.00,0.00,300.00" in response.content.decode(
+        "utf-8-sig"
+    )
     assert REDEMPTIONS in replica and 'FROM "vouchers_reversal"' in replica
     assert 'INSERT INTO "audit_auditevent"' in default
     # The page's latest activity is not a statement: it stays on the primary.

@@ -175,6 +175,7 @@ def test_a_second_registration_of_the_same_uscc_is_refused() -> None:
         ("91110108551385O82Q", "A Unified Social Credit Code uses only digits"),
         ("B1110108551385082Q", "The first character (B)"),
         ("91110108551385082R", "The check character does not match"),
+        ("91999999MA4K3Q7R53", "Characters 3 to 8 (999999) are not the code of any"),
     ],
 )
 def test_each_bad_code_gets_its_own_message_beside_the_field(typed: str, start: str) -> None:

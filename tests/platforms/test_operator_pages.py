@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 import shutil
 import subprocess
 from decimal import Decimal
@@ -13,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from platforms.operator_views import quantize_amount, quantize_billed
 from vouchers.services_vouchers import redemption_reverse, voucher_redeem
 
 from ..accounts.factories import enterprise_user, platform_operator
@@ -136,3 +140,38 @@ def test_the_settlement_pdf_renders_chinese_and_the_figures(world, tmp_path) -> 
     assert "江汉区算力券测试" in text
     assert "汉江算力平台" in text
     assert "310.00" in text and "360.00" in text
+
+
+def test_a_program_name_that_is_a_formula_reaches_the_settlement_csv_as_text(world) -> None:
+    program = world["program"]
+    program.name = '=HYPERLINK("http://evil.example/","click")'
+    program.save(update_fields=["name"])
+    client = logged_in(platform_operator(world["mine"]))
+    response = client.get(
+        reverse("operator_settlement", args=[world["mine"].slug, month(), "csv"]),
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    )
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[1][3] == "'" + program.name
+    assert not any(cell.startswith(("=", "+", "@")) for row in rows for cell in row)
+
+
+def test_settlement_csv_amounts_have_the_places_of_the_unit() -> None:
+    assert str(quantize_amount(Decimal("47380.9300000000"), "CNY")) == "47380.93"
+    assert str(quantize_amount(Decimal("-50.005"), "CNY")) == "-50.01"
+    assert str(quantize_amount(Decimal("1200.0000"), "POINTS")) == "1200"
+    assert str(quantize_billed(Decimal("1200"))) == "1200.00"
+
+
+@pytest.mark.parametrize("platform", ["mine", "theirs"])
+def test_every_settlement_csv_amount_is_rounded_to_its_unit(world, platform: str) -> None:
+    # "theirs" has a charge and no reversal: its reversed sum was written "0".
+    client = logged_in(platform_operator(world[platform]))
+    response = client.get(
+        reverse("operator_settlement", args=[world[platform].slug, month(), "csv"])
+    )
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert len(rows) == 2
+    for row in rows[1:]:
+        for amount in row[6:]:
+            assert re.fullmatch(r"-?\d+\.\d{2}", amount), amount

