@@ -144,7 +144,7 @@ class ScopedModelAdmin(admin.ModelAdmin):
     # --- Actions: on rows the user may act on, all or nothing ----------------
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
+        actions: dict[str, Any] = super().get_actions(request) or {}
         return {
             name: (self._guarded(func), action_name, description)
             for name, (func, action_name, description) in actions.items()
@@ -212,7 +212,7 @@ class ScopedModelAdmin(admin.ModelAdmin):
     # --- Sidebar filters: only what the user's rows refer to ------------------
 
     def get_list_filter(self, request: HttpRequest) -> Any:
-        filters = []
+        filters: list[Any] = []
         for item in super().get_list_filter(request):
             if isinstance(item, str) and self._is_relation(item):
                 filters.append((item, admin.RelatedOnlyFieldListFilter))

@@ -309,7 +309,7 @@ def owner_district_id(obj: Any) -> int | None:
         return obj.pk
     if isinstance(obj, Enterprise):
         return home_district_id(obj.uscc[2:8] if obj.uscc else "")
-    path = district_path(type(obj))
+    path = district_path(type(obj))  # type: ignore[arg-type]  # a model class is hashable
     if path is None:
         return None
     if path == "pk":
