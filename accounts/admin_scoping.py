@@ -30,7 +30,7 @@ from django.db.models import ForeignKey, ManyToManyField, Model, QuerySet
 from django.forms import BaseModelForm
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext
 
 from .models import District, Enterprise
 from .scoping import district_path, districts_with_perm, owned_by, scoped
@@ -133,6 +133,11 @@ class ScopedModelAdmin(admin.ModelAdmin):
             if not inline_form.has_changed() and not formset._should_delete_form(inline_form):
                 continue
             instance = inline_form.instance
+            fk = getattr(formset, "fk", None)
+            if fk is not None and formset.instance.pk is not None:
+                # A row added with its parent was built before the parent had
+                # an id; it belongs to the parent (as save_new will say).
+                setattr(instance, fk.name, formset.instance)
             if formset._should_delete_form(inline_form):
                 action = "delete"
             else:
@@ -171,12 +176,9 @@ class ScopedModelAdmin(admin.ModelAdmin):
             if refused:
                 modeladmin.message_user(
                     request,
-                    ngettext(
-                        "Nothing was done: you may not do this to %(rows)s "
-                        "(your role there does not allow it).",
-                        "Nothing was done: you may not do this to %(rows)s "
-                        "(your roles there do not allow it).",
-                        len(refused),
+                    gettext(
+                        "Nothing was done: your role in the district of %(rows)s does not "
+                        "allow this."
                     )
                     % {"rows": ", ".join(str(obj) for obj in refused[:5])},
                     messages.ERROR,
