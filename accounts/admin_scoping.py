@@ -33,7 +33,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext
 
 from .models import District, Enterprise
-from .scoping import district_path, districts_with_perm, owned_by, scoped
+from .scoping import district_path, scoped, scoped_for_perms
 
 #: The request whose change list is being rendered (for the per-row checkbox).
 _CHANGELIST_REQUEST: ContextVar[HttpRequest | None] = ContextVar("changelist_request", default=None)
@@ -51,13 +51,9 @@ def is_district_owned(model: type[Model]) -> bool:
 
 
 def choices_for(queryset: QuerySet[Any], user: Any, perms: tuple[str, ...]) -> QuerySet[Any]:
-    """The rows of ``queryset`` a form may offer ``user``: visible ones, and,
-    where rows belong to districts, only those of districts where the user
-    holds a role granting one of ``perms``."""
-    queryset = scoped(queryset, user)
-    if getattr(user, "is_superuser", False) or not is_district_owned(queryset.model):
-        return queryset
-    return owned_by(queryset, districts_with_perm(user, *perms))
+    """The rows of ``queryset`` a form may offer ``user``: those they see
+    through the districts where they hold a role granting one of ``perms``."""
+    return scoped_for_perms(queryset, user, *perms)
 
 
 class ScopedModelAdmin(admin.ModelAdmin):

@@ -30,7 +30,7 @@ object asks with the object, and whatever offers a choice of district
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from django.db.models import BigIntegerField, CharField, ForeignKey, Model, Q, QuerySet, Value
@@ -191,6 +191,31 @@ def scoped(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
     if scope_q is None:
         return queryset.none()
     return queryset.filter(scope_q(scope))
+
+
+def scoped_for_perms(queryset: QuerySet[M], user: Any, *perms: str) -> QuerySet[M]:
+    """The rows of ``queryset`` that the user sees through the districts where
+    they hold a role granting one of ``perms`` (what a form may offer for
+    that work: Wuhan's programs and rule sets, the enterprises registered or
+    doing business in Wuhan, the platforms serving Wuhan), not through roles
+    held elsewhere nor through enterprise or platform memberships."""
+    scope = scope_for(user)
+    if scope.is_superuser:
+        return queryset
+    if scope.user_id is None:
+        return queryset.none()
+    districts = districts_with_perm(user, *perms)
+    narrowed = replace(
+        scope,
+        district_roles={k: v for k, v in scope.district_roles.items() if k in districts},
+        audited_district_ids=frozenset(d for d in scope.audited_district_ids if d in districts),
+        enterprise_roles={},
+        platform_ids=frozenset(),
+    )
+    scope_q = getattr(queryset.model, "scope_q", None)
+    if scope_q is None or not districts:
+        return queryset.none()
+    return queryset.filter(scope_q(narrowed))
 
 
 # --- Which district an object belongs to --------------------------------------

@@ -138,6 +138,18 @@ def test_a_new_program_is_offered_only_in_the_districts_where_the_user_manages(
     assert not Program.objects.filter(name="Sneaky").exists()
 
 
+def test_a_new_programs_platforms_and_rule_sets_are_those_of_the_district_where_the_user_manages(
+    world: World, mixed: User
+) -> None:
+    make_rule_set(world.jianghan, RULES, name="Jianghan rules")
+    wuhan_rules = make_rule_set(world.wuhan, RULES, name="Wuhan rules")
+    RuleSet.objects.update(status=RuleSet.Status.PUBLISHED)
+    form = client_for(mixed).get(reverse("admin:vouchers_program_add")).context["adminform"].form
+    # platform_x serves Jianghan only; the national platform serves everyone.
+    assert set(form.fields["platforms"].queryset) == {world.platform_national}
+    assert list(form.fields["rule_set"].queryset) == [wuhan_rules]
+
+
 def test_a_wuhan_manager_who_audits_jianghan_may_not_delete_a_jianghan_program_by_action(
     world: World, mixed: User
 ) -> None:
