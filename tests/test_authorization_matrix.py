@@ -8,6 +8,10 @@ rule says who must be let in (``ALLOW``), who must be kept out (``DENY``:
 nobody ever gets a server error. Admin pages follow one generic rule:
 people who are not officials never see them, an official of another
 district never sees district X's objects, and the superuser sees them all.
+
+The second half holds every district-owned admin model, page and action to
+"roles count in the object's own district" (issue 13): users with different
+roles in two districts, and a parent district's auditor (see below).
 """
 
 from __future__ import annotations
