@@ -13,12 +13,12 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from .admin_scoping import ReadOnlyForNonSuperusers, ScopedModelAdmin
+from .admin_scoping import ReadOnlyForNonSuperusers, ScopedInline, ScopedModelAdmin
 from .duties import duties_conflict
 from .models import Membership
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(ScopedInline, admin.TabularInline):
     model = Membership
     extra = 0
     fields = ["role", "district", "enterprise", "platform"]

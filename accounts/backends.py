@@ -7,15 +7,20 @@ from typing import Any
 from django.contrib.auth.backends import BaseBackend
 
 from .roles import permissions_for_roles
-from .scoping import scope_for
+from .scoping import has_object_perm, scope_for
 
 
 class RoleBackend(BaseBackend):
-    """Answers ``has_perm`` from the roles a user holds; authenticates no one."""
+    """Answers ``has_perm`` from the roles a user holds; authenticates no one.
 
-    def get_all_permissions(self, user_obj: Any, obj: Any = None) -> set[str]:
-        if not user_obj.is_active or user_obj.is_anonymous:
-            return set()
+    Without an object, ``user.has_perm(perm)`` says whether some role the
+    user holds, in some district, grants ``perm`` (enough to show a menu
+    entry). With an object, ``user.has_perm(perm, obj)`` asks for the role in
+    the object's own district (:func:`accounts.scoping.has_object_perm`): a
+    role held in one district grants nothing in another.
+    """
+
+    def _pooled(self, user_obj: Any) -> set[str]:
         cached = getattr(user_obj, "_role_perm_cache", None)
         if cached is None:
             scope = scope_for(user_obj)
@@ -30,8 +35,20 @@ class RoleBackend(BaseBackend):
             user_obj._role_perm_cache = cached
         return cached
 
+    def get_all_permissions(self, user_obj: Any, obj: Any = None) -> set[str]:
+        if not user_obj.is_active or user_obj.is_anonymous:
+            return set()
+        pooled = self._pooled(user_obj)
+        if obj is None:
+            return pooled
+        return {perm for perm in pooled if has_object_perm(user_obj, perm, obj)}
+
     def has_perm(self, user_obj: Any, perm: str, obj: Any = None) -> bool:
-        return perm in self.get_all_permissions(user_obj, obj)
+        if not user_obj.is_active or user_obj.is_anonymous:
+            return False
+        if perm not in self._pooled(user_obj):
+            return False
+        return obj is None or has_object_perm(user_obj, perm, obj)
 
     def has_module_perms(self, user_obj: Any, app_label: str) -> bool:
         return any(p.startswith(f"{app_label}.") for p in self.get_all_permissions(user_obj))

@@ -22,7 +22,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 
-from .divisions import division_label, within, within_q
+from .divisions import division_label, within
 from .fields import EncryptedCharField
 from .uscc import validate_uscc
 
@@ -276,21 +276,16 @@ class Enterprise(models.Model):
     @classmethod
     def scope_q(cls, scope: Scope) -> Q:
         """Members see their own enterprise; officials see the enterprises
-        registered inside their districts, and those that applied to a
-        program of their districts (nationwide programs draw applicants from
-        anywhere)."""
+        registered in the districts whose data they read (DESIGN.md, Tenancy:
+        an enterprise belongs to its registration district), and, read-only,
+        those with business in them: an application past its draft or a
+        voucher there (nationwide programs draw applicants from anywhere)."""
+        from .scoping import enterprise_business_q, enterprise_home_q
+
         q = Q(pk__in=scope.enterprise_ids)
-        for prefix in scope.district_prefixes:
-            q |= within_q(prefix)
         if scope.district_ids:
-            # A subquery, not a join, so an enterprise with several
-            # applications is listed once. The reverse relation is named by
-            # string so accounts imports no other app.
-            q |= Q(
-                pk__in=cls.objects.filter(
-                    applications__program__district__in=scope.district_ids
-                ).values("pk")
-            )
+            q |= enterprise_home_q(scope.district_ids)
+            q |= enterprise_business_q(scope.district_ids)
         return q
 
 

@@ -21,7 +21,6 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin, transition
 
-from accounts.divisions import within_q
 from accounts.fields import BulkJSONField
 
 if TYPE_CHECKING:
@@ -120,18 +119,18 @@ class AuditEvent(models.Model):
         are theirs too (an enterprise's own edits carry no district).
         """
         from accounts.models import ComputePlatform, Enterprise
+        from accounts.scoping import enterprise_home_q
 
         if not scope.district_ids:
             return Q(pk__in=[])
         q = Q(district_id__in=scope.district_ids)
-        if scope.district_prefixes:
-            in_area = Q()
-            for prefix in scope.district_prefixes:
-                in_area |= within_q(prefix)
-            q |= Q(
-                district_id__isnull=True,
-                enterprise_id__in=Enterprise.objects.filter(in_area).values("pk"),
-            )
+        # An enterprise's own events belong to its registration district.
+        q |= Q(
+            district_id__isnull=True,
+            enterprise_id__in=Enterprise.objects.filter(
+                enterprise_home_q(scope.district_ids)
+            ).values("pk"),
+        )
         q |= Q(
             district_id__isnull=True,
             enterprise_id__isnull=True,

@@ -17,6 +17,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts.admin_scoping import ScopedInline
 from accounts.models import Enterprise
 from accounts.scoping import scoped
 from audit.admin_mixins import AuditedModelAdmin
@@ -100,7 +101,7 @@ class RuleNodeFormSet(forms.BaseInlineFormSet):
                 live[index].add_error("path", problem)
 
 
-class RuleNodeInline(admin.TabularInline):
+class RuleNodeInline(ScopedInline, admin.TabularInline):
     model = RuleNode
     form = RuleNodeForm
     formset = RuleNodeFormSet

@@ -8,6 +8,10 @@ rule says who must be let in (``ALLOW``), who must be kept out (``DENY``:
 nobody ever gets a server error. Admin pages follow one generic rule:
 people who are not officials never see them, an official of another
 district never sees district X's objects, and the superuser sees them all.
+
+The second half holds every district-owned admin model, page and action to
+"roles count in the object's own district" (issue 13): users with different
+roles in two districts, and a parent district's auditor (see below).
 """
 
 from __future__ import annotations
@@ -449,3 +453,369 @@ def test_others_cannot_confirm_or_cancel_a_bulk_issuance(who: str, objects: Obje
             assert "/admin/login/" in response["Location"]
     batch.refresh_from_db()
     assert batch.status == BulkIssuance.Status.AWAITING_SECOND_APPROVAL
+
+
+# -- roles count in the object's own district (issue 13) ----------------------------
+#
+# Three districts: Wuhan (A, 420100), Jianghan (B, 420103, under Wuhan) and
+# Guiyang (C). Every district-owned model registered in the admin gets one
+# object in each. The users:
+#   mixed         program manager in Wuhan, only auditor in Jianghan
+#   city_auditor  auditor in Wuhan (the parent district)
+# and, to compare with, people holding one role in one district:
+#   auditor_x     auditor in Jianghan only
+#   pm_wuhan      program manager in Wuhan only
+# The rule: a role held in one district grants nothing in another, so the
+# mixed user meets each Jianghan object exactly as Jianghan's auditor does and
+# each Wuhan object exactly as Wuhan's program manager does; the city auditor
+# meets Jianghan's objects as Jianghan's auditor does (reads, never changes);
+# neither meets Guiyang's at all. Every page and action of the admin (custom
+# ones included, found by walking each ModelAdmin's URLs) is held to it.
+
+RULES_DEFINITION = {"all": [{"fact": "headcount", "op": "gte", "value": "5"}]}
+#: Values tried for the non-object parameters of custom admin URLs.
+URL_PARAMETERS = {
+    "move": ["open", "pause", "resume", "close"],
+    "action": ["suspend", "resume", "revoke", "clawback"],
+    "fmt": ["csv"],
+}
+#: Admin pages that name no object of their own but one of another model.
+OBJECT_ROUTE = re.compile(r"<(?:int|path):(?:pk|object_id)>")
+
+
+@dataclass
+class Tenancy:
+    world: World
+    mixed: Any
+    city_auditor: Any
+    auditor_x: Any
+    pm_wuhan: Any
+    #: model → {district code → object}
+    objects: dict[type[Model], dict[str, Model]]
+
+
+def _district_admins() -> list[tuple[type[Model], Any]]:
+    from django.contrib import admin as django_admin
+
+    from accounts.admin_scoping import ScopedModelAdmin, is_district_owned
+
+    return sorted(
+        (
+            (model, model_admin)
+            for model, model_admin in django_admin.site._registry.items()
+            if isinstance(model_admin, ScopedModelAdmin) and is_district_owned(model)
+        ),
+        key=lambda pair: pair[0]._meta.label,
+    )
+
+
+def _furnish(w: World, program: Any, enterprise: Any, platform: Any) -> None:
+    """One object of every district-owned kind under ``program``'s district."""
+    from decimal import Decimal
+
+    from audit.models import AnomalyFlag, DetectorSettings
+    from audit.services import Actor, audit_record
+    from tests.vouchers.factories import rule_set as make_rule_set
+    from tests.vouchers.voucher_factories import bind, platform_actor
+    from vouchers.models import Application
+    from vouchers.services_vouchers import hold_create, voucher_claw_back, voucher_redeem
+
+    district = program.district
+    make_rule_set(district, RULES_DEFINITION, name=f"Rules {district.code}")
+    make_application(enterprise, program, status=Application.Status.SUBMITTED)
+    bind(program, platform)
+    voucher = issue(program, enterprise, amount="1000.00")
+    clawed = issue(program, enterprise, amount="500.00")
+    for n, v in enumerate((voucher, clawed)):
+        voucher_redeem(
+            actor=platform_actor(platform),
+            platform=platform,
+            voucher=v,
+            reference=f"r-{district.code}-{n}",
+            occurred_at=timezone.now(),
+            billed_amount=Decimal("100"),
+        )
+    hold_create(
+        actor=platform_actor(platform),
+        platform=platform,
+        voucher=voucher,
+        reference=f"h-{district.code}",
+        amount=Decimal("10"),
+    )
+    voucher_claw_back(actor=Actor.for_user(w.superuser), voucher=clawed, reason="Obligation.")
+    DetectorSettings.objects.create(program=program)
+    today = timezone.localdate()
+    AnomalyFlag.objects.create(
+        detector=AnomalyFlag.Detector.ROUND_BILLS,
+        district=district,
+        program=program,
+        enterprise=enterprise,
+        voucher=voucher,
+        subject=f"voucher:{voucher.pk}",
+        period_start=today,
+        period_end=today,
+        score=1,
+        evidence={"measured": "1", "threshold": "0.8", "unit": "CNY"},
+    )
+    audit_record(
+        actor=Actor.system("test"), event_type="test.event", obj=None, district_id=district.pk
+    )
+
+
+@pytest.fixture
+def tenancy(settings: Any, tmp_path: Any) -> Tenancy:
+    from accounts.models import Membership
+    from accounts.scoping import owner_district_id
+    from tests.accounts.factories import membership, official
+
+    settings.PRIVATE_MEDIA_ROOT = str(tmp_path)
+    w = build_world()
+    auditor = Membership.Role.AUDITOR
+    mixed = official(w.wuhan, email="pm-wuhan.auditor-jianghan@test")
+    membership(mixed, auditor, w.jianghan)
+    city_auditor = official(w.wuhan, role=auditor, email="auditor@wuhan.test")
+    auditor_x = official(w.jianghan, role=auditor, email="auditor@jianghan.test")
+    for user in (mixed, city_auditor, auditor_x, w.official_wuhan, w.official_x, w.superuser):
+        add_totp(user)
+    _furnish(w, w.prog_jianghan, w.ent_jianghan, w.platform_x)
+    _furnish(w, w.prog_wuhan, w.ent_jiangan, w.platform_national)
+    _furnish(w, w.prog_guiyang, w.ent_guiyang, w.platform_y)
+    codes = {w.wuhan.pk: "A", w.jianghan.pk: "B", w.guiyang.pk: "C"}
+    objects: dict[type[Model], dict[str, Model]] = {}
+    for model, _admin in _district_admins():
+        found: dict[str, Model] = {}
+        for obj in model._default_manager.order_by("pk"):
+            code = codes.get(owner_district_id(obj) or 0)
+            if code is not None:
+                found.setdefault(code, obj)
+        assert set(found) == {"A", "B", "C"}, (
+            f"furnish the world with a {model.__name__} per district"
+        )
+        objects[model] = found
+    return Tenancy(
+        world=w,
+        mixed=mixed,
+        city_auditor=city_auditor,
+        auditor_x=auditor_x,
+        pm_wuhan=w.official_wuhan,
+        objects=objects,
+    )
+
+
+def _fresh(user: Any) -> Any:
+    return type(user)._default_manager.get(pk=user.pk)
+
+
+def _perms(model_admin: Any, user: Any, obj: Model) -> tuple[bool, bool, bool]:
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/admin/")
+    request.user = _fresh(user)
+    return (
+        bool(model_admin.has_view_permission(request, obj)),
+        bool(model_admin.has_change_permission(request, obj)),
+        bool(model_admin.has_delete_permission(request, obj)),
+    )
+
+
+def test_every_project_admin_and_inline_asks_for_the_role_in_the_objects_district() -> None:
+    """One mechanism: every ModelAdmin of the project derives from
+    ScopedModelAdmin, every inline from ScopedInline."""
+    from django.contrib import admin as django_admin
+
+    from accounts.admin_scoping import ScopedInline, ScopedModelAdmin
+
+    project = {"accounts", "audit", "eligibility", "vouchers", "platforms"}
+    unscoped = []
+    for model, model_admin in django_admin.site._registry.items():
+        if model._meta.app_label not in project:
+            continue
+        if not isinstance(model_admin, ScopedModelAdmin):
+            unscoped.append(type(model_admin).__name__)
+        for inline in model_admin.inlines:
+            if not issubclass(inline, ScopedInline):
+                unscoped.append(inline.__name__)
+    assert unscoped == []
+
+
+def test_roles_held_elsewhere_grant_nothing_on_an_object_of_every_admin_model(
+    tenancy: Tenancy,
+) -> None:
+    t = tenancy
+    wrong = []
+    for model, model_admin in _district_admins():
+        a, b, c = (t.objects[model][k] for k in "ABC")
+        checks = [
+            (
+                "mixed on Jianghan's",
+                _perms(model_admin, t.mixed, b),
+                _perms(model_admin, t.auditor_x, b),
+            ),
+            (
+                "mixed on Wuhan's",
+                _perms(model_admin, t.mixed, a),
+                _perms(model_admin, t.pm_wuhan, a),
+            ),
+            (
+                "city auditor on Jianghan's",
+                _perms(model_admin, t.city_auditor, b),
+                _perms(model_admin, t.auditor_x, b),
+            ),
+            ("mixed on Guiyang's", _perms(model_admin, t.mixed, c), (False, False, False)),
+            (
+                "city auditor on Guiyang's",
+                _perms(model_admin, t.city_auditor, c),
+                (False, False, False),
+            ),
+        ]
+        for label, got, want in checks:
+            if got != want:
+                wrong.append(
+                    f"{model.__name__}: {label} (view, change, delete) = {got}, wanted {want}"
+                )
+        # The parent's auditor reads the child's data and changes none of it.
+        if _perms(model_admin, t.city_auditor, b)[1:] != (False, False):
+            wrong.append(f"{model.__name__}: the city auditor may change Jianghan's")
+    assert wrong == [], "\n".join(wrong)
+
+
+def test_the_mixed_user_changes_in_the_district_where_they_manage_only(tenancy: Tenancy) -> None:
+    from django.contrib import admin as django_admin
+
+    from accounts.models import Enterprise
+    from audit.models import DetectorSettings
+    from eligibility.models import RuleSet
+    from vouchers.models import Program
+
+    t = tenancy
+    for model in (Program, RuleSet, DetectorSettings, Enterprise):
+        model_admin = django_admin.site._registry[model]
+        assert _perms(model_admin, t.mixed, t.objects[model]["A"])[1] is True, model
+        assert _perms(model_admin, t.mixed, t.objects[model]["B"])[1] is False, model
+        assert _perms(model_admin, t.city_auditor, t.objects[model]["B"])[0] is True, model
+
+
+def _object_urls(model_admin: Any, obj: Model) -> list[str]:
+    """Every admin URL about ``obj``: change, delete, history and the custom ones."""
+    urls: list[str] = []
+    prefix = f"/admin/{obj._meta.app_label}/{obj._meta.model_name}/"
+    for pattern in model_admin.get_urls():
+        route = str(pattern.pattern)
+        if not OBJECT_ROUTE.search(route):
+            continue
+        route = OBJECT_ROUTE.sub(str(obj.pk), route)
+        names = re.findall(r"<(?:str|slug):(\w+)>", route)
+        assert all(n in URL_PARAMETERS for n in names), (
+            f"Say in URL_PARAMETERS what to try for {names} in {route}"
+        )
+        variants = [route]
+        for name in names:
+            variants = [
+                re.sub(rf"<(?:str|slug):{name}>", value, v)
+                for v in variants
+                for value in URL_PARAMETERS[name]
+            ]
+        urls += [prefix + v for v in variants]
+    urls.append(
+        f"/admin/audit/auditevent/timeline/{obj._meta.app_label}/{obj._meta.model_name}/{obj.pk}/"
+    )
+    return urls
+
+
+def _state(models: list[type[Model]]) -> dict[str, Any]:
+    from eligibility.models import RuleNode
+    from vouchers.models import LedgerEntry, PhaseStep
+
+    state = {}
+    for model in [*models, LedgerEntry, PhaseStep, RuleNode]:
+        if model._meta.label == "audit.AuditEvent":
+            continue  # append-only; reading the log records nothing that matters here
+        state[model._meta.label] = sorted(
+            (
+                tuple(sorted((k, str(v)) for k, v in row.items()))
+                for row in model._default_manager.values()
+            ),
+        )
+    return state
+
+
+def _answer(client: Client, method: str, url: str) -> tuple[int, str]:
+    response = client.post(url, {"post": "yes"}) if method == "POST" else client.get(url)
+    location = response.get("Location", "") if response.status_code in (301, 302, 303) else ""
+    return response.status_code, location.split("?")[0]
+
+
+def test_every_admin_page_and_action_meets_each_object_with_the_role_held_in_its_district(
+    tenancy: Tenancy,
+) -> None:
+    from django.test import RequestFactory
+
+    t = tenancy
+    clients = {
+        name: _client_for(user)
+        for name, user in (
+            ("mixed", t.mixed),
+            ("city_auditor", t.city_auditor),
+            ("auditor_x", t.auditor_x),
+            ("pm_wuhan", t.pm_wuhan),
+        )
+    }
+    admins = _district_admins()
+    before = _state([m for m, _ in admins])
+    wrong: list[str] = []
+    for model, model_admin in admins:
+        a, b, c = (t.objects[model][k] for k in "ABC")
+        for url_b, url_a, url_c in zip(
+            _object_urls(model_admin, b),
+            _object_urls(model_admin, a),
+            _object_urls(model_admin, c),
+            strict=True,
+        ):
+            for method in ("GET", "POST"):
+                baseline = _answer(clients["auditor_x"], method, url_b)
+                for who in ("mixed", "city_auditor"):
+                    got = _answer(clients[who], method, url_b)
+                    if got != baseline or got[0] >= 500:
+                        wrong.append(
+                            f"{who} {method} {url_b}: {got}, Jianghan's auditor gets {baseline}"
+                        )
+                    got_c = _answer(clients[who], method, url_c)
+                    if got_c[0] not in (302, 403, 404, 405) or (
+                        got_c[0] == 302 and got_c[1] == url_c
+                    ):
+                        wrong.append(f"{who} {method} {url_c} (Guiyang's): {got_c}")
+            # Wuhan's objects: read the same as Wuhan's own program manager.
+            got_a, want_a = (
+                _answer(clients["mixed"], "GET", url_a),
+                _answer(clients["pm_wuhan"], "GET", url_a),
+            )
+            if got_a != want_a:
+                wrong.append(f"mixed GET {url_a}: {got_a}, Wuhan's manager gets {want_a}")
+        # Admin actions on Jianghan's and Guiyang's rows.
+        request = RequestFactory().get("/admin/")
+        request.user = _fresh(t.world.superuser)
+        changelist = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
+        for action in model_admin.get_actions(request):
+            for who in ("mixed", "city_auditor"):
+                for obj in (b, c):
+                    clients[who].post(
+                        changelist,
+                        {"action": action, "_selected_action": [obj.pk], "post": "yes"},
+                    )
+        # Lists: nobody sees a third district's rows.
+        for who in ("mixed", "city_auditor"):
+            response = clients[who].get(changelist)
+            if response.status_code == 200 and "cl" in (response.context or {}):
+                shown = {obj.pk for obj in response.context["cl"].result_list}
+                if c.pk in shown:
+                    wrong.append(f"{who} sees Guiyang's {model.__name__} in {changelist}")
+    assert wrong == [], "\n".join(wrong)
+    assert _state([m for m, _ in admins]) == before, (
+        "a request from the wrong district changed data"
+    )
+
+
+def _client_for(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client

@@ -17,6 +17,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts.admin_scoping import ScopedInline, refuse_unless
 from accounts.duties import duties_conflict
 from accounts.reauthentication import require_recent_reauthentication
 from accounts.scoping import scoped
@@ -70,7 +71,7 @@ class PhaseStepFormSet(forms.BaseInlineFormSet):
             raise ValidationError(problems)
 
 
-class PhaseStepInline(admin.TabularInline):
+class PhaseStepInline(ScopedInline, admin.TabularInline):
     model = PhaseStep
     formset = PhaseStepFormSet
     extra = 1
@@ -251,6 +252,7 @@ class ProgramAdmin(AuditedModelAdmin):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         program = get_object_or_404(self.get_queryset(request), pk=pk)
+        refuse_unless(self.has_change_permission(request, program))
         if move not in PROGRAM_MOVES:
             raise PermissionDenied
         service = PROGRAM_MOVES[move][0]

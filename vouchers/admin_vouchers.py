@@ -16,6 +16,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
+from accounts.admin_scoping import ScopedInline
 from accounts.models import Membership
 from accounts.scoping import scope_for, scoped
 from audit.admin_mixins import AuditedModelAdmin
@@ -60,7 +61,7 @@ class ReadOnlyAdmin(AuditedModelAdmin):
         return False
 
 
-class LedgerEntryInline(admin.TabularInline):
+class LedgerEntryInline(ScopedInline, admin.TabularInline):
     model = LedgerEntry
     extra = 0
     can_delete = False

@@ -73,8 +73,22 @@ def test_the_enterprise_changelist_shows_only_enterprises_registered_in_the_dist
     assert world.ent_jiangan.uscc not in html
 
 
-def test_a_city_official_sees_enterprises_of_the_districts_under_the_city(world: World) -> None:
+def test_a_city_program_manager_sees_the_citys_enterprises_not_those_of_a_district_under_it(
+    world: World,
+) -> None:
+    # Issue 13: an enterprise belongs to its registration district. Jiang'an
+    # (420102) has no district of its own here, so its enterprise is Wuhan's;
+    # Jianghan's enterprise is Jianghan's, and it has no business with Wuhan.
     response = client_for(world.official_wuhan).get(changelist("accounts.enterprise"))
+    assert set(response.context["cl"].result_list) == {world.ent_jiangan}
+
+
+def test_a_city_auditor_reads_the_enterprises_of_the_districts_under_the_city(
+    world: World,
+) -> None:
+    auditor = official(world.wuhan, role=Membership.Role.AUDITOR)
+    add_totp(auditor)
+    response = client_for(auditor).get(changelist("accounts.enterprise"))
     assert set(response.context["cl"].result_list) == {world.ent_jianghan, world.ent_jiangan}
 
 

@@ -19,6 +19,8 @@ from accounts.scoping import scope_for, scoped
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record
 from tests.accounts.factories import EnterpriseFactory, World, add_totp, build_world
+from tests.vouchers.factories import application as make_application
+from tests.vouchers.voucher_factories import issue
 from vouchers.models import PhaseStep, Program
 
 pytestmark = pytest.mark.django_db
@@ -75,10 +77,31 @@ def test_an_official_sees_enterprises_registered_inside_their_district(world: Wo
     assert visible(Enterprise, world.official_y) == {world.ent_guiyang}
 
 
-def test_a_city_official_sees_enterprises_registered_anywhere_inside_the_city(
+def test_a_city_official_sees_the_enterprises_registered_in_the_city_itself(
     world: World,
 ) -> None:
-    assert visible(Enterprise, world.official_wuhan) == {world.ent_jianghan, world.ent_jiangan}
+    # Issue 13: Jianghan's enterprise belongs to Jianghan, not to the city;
+    # Jiang'an (420102) has no district of its own, so its enterprise is Wuhan's.
+    assert visible(Enterprise, world.official_wuhan) == {world.ent_jiangan}
+
+
+def test_a_city_official_reads_a_child_districts_enterprise_while_it_has_business_there(
+    world: World,
+) -> None:
+    # A draft is the enterprise's own affair: not business with the city yet.
+    make_application(world.ent_jianghan, world.prog_wuhan, with_document=False)
+    assert world.ent_jianghan not in visible(Enterprise, world.official_wuhan)
+    issue(world.prog_wuhan, world.ent_jianghan, amount="1000.00")
+    assert world.ent_jianghan in visible(Enterprise, world.official_wuhan)
+
+
+def test_a_city_auditor_reads_the_child_districts_data(world: World) -> None:
+    auditor = User.objects.create_user("auditor@wuhan.test")
+    Membership.objects.create(user=auditor, role=Role.AUDITOR, district=world.wuhan)
+    assert visible(Enterprise, auditor) == {world.ent_jianghan, world.ent_jiangan}
+    assert visible(Program, auditor) == {world.prog_wuhan, world.prog_jianghan}
+    assert visible(District, auditor) == {world.wuhan, world.jianghan}
+    assert world.prog_guiyang not in visible(Program, auditor)
 
 
 def test_a_district_prefix_does_not_leak_into_a_neighbouring_code(world: World) -> None:
