@@ -389,9 +389,10 @@ def seed_programs(programs: list[Program]) -> list[dict[str, str]]:
         _set_schedule(program)
         changed = []
         if program.rule_set_id != rule_sets[code].pk:
-            program = program_adopt_rule_set(
+            program_adopt_rule_set(
                 actor=Actor.for_user(officials[code]), program=program, rule_set=rule_sets[code]
             )
+            program.refresh_from_db()
         threshold = (program.per_enterprise_cap / 2).quantize(Decimal("0.01"))
         if program.four_eyes_threshold != threshold:
             program.four_eyes_threshold = threshold

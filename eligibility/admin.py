@@ -367,6 +367,9 @@ class RuleSetAdmin(AuditedModelAdmin):
             return
         rows: list[dict[str, str]] = []
         for formset in formsets:
+            # Nothing of the published version is saved; the admin's change
+            # message reads these.
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
             if formset.model is not RuleNode:
                 continue
             for row_form in formset.forms:
