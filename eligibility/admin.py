@@ -36,7 +36,7 @@ from audit.services import Actor, client_ip
 
 from .evaluator import OPERATORS, RuleError, check_condition, operator_choices
 from .facts import FACTS, fact_choices
-from .models import RuleNode, RuleSet, definition_to_rows, row_problems
+from .models import ROW_FIELDS, RuleNode, RuleSet, definition_to_rows, row_problems
 from .selectors import rule_set_draft_of, rule_set_preview, rule_set_versions
 from .services import (
     RULE_FIELDS,
@@ -378,9 +378,9 @@ class RuleSetAdmin(AuditedModelAdmin):
                     continue
                 if not (row_form.instance.pk or row_form.has_changed()):
                     continue
-                rows.append({k: data.get(k) or "" for k in RuleNode().as_row()})
+                rows.append({k: data.get(k) or "" for k in ROW_FIELDS})
         published = RuleSet.objects.get(pk=obj.pk)
-        obj._new_version = rule_set_new_version(  # type: ignore[attr-defined]
+        obj._new_version = rule_set_new_version(
             actor=_actor(request),
             rule_set=published,
             changes={name: form.cleaned_data[name] for name in RULE_FIELDS},

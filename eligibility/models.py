@@ -35,6 +35,8 @@ from accounts.scoping import scope_for
 if TYPE_CHECKING:
     from accounts.scoping import Scope
 
+#: The columns of one rule row, as :meth:`RuleNode.as_row` gives them.
+ROW_FIELDS = ("path", "kind", "fact", "operator", "value")
 PATH_RE = re.compile(r"^[1-9]\d*(\.[1-9]\d*)*$")
 
 

@@ -20,7 +20,14 @@ from audit import events
 from audit.services import Actor, audit_record
 
 from .evaluator import check_definition
-from .models import RuleNode, RuleSet, definition_to_rows, row_problems, rows_to_definition
+from .models import (
+    ROW_FIELDS,
+    RuleNode,
+    RuleSet,
+    definition_to_rows,
+    row_problems,
+    rows_to_definition,
+)
 
 
 def _already_registered() -> ValidationError:
@@ -230,7 +237,7 @@ def rule_set_new_version(
     values = {name: getattr(source, name) for name in RULE_FIELDS} | dict(changes or {})
     if rows is None:
         rows = [node.as_row() for node in source.nodes.all()]
-    rows = [{k: str(row.get(k, "") or "").strip() for k in RuleNode().as_row()} for row in rows]
+    rows = [{k: str(row.get(k, "") or "").strip() for k in ROW_FIELDS} for row in rows]
     definition = _check_rows(values["combinator"], rows)
     number = (max(v.version for v in versions) if versions else source.version) + 1
     if (
