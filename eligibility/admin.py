@@ -365,6 +365,10 @@ class RuleSetAdmin(AuditedModelAdmin):
             if not change:
                 rule_set_record_created(actor=_actor(request), rule_set=obj)
             return
+        if not form.has_changed() and not any(fs.has_changed() for fs in formsets):
+            for formset in formsets:
+                formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+            return
         rows: list[dict[str, str]] = []
         for formset in formsets:
             # Nothing of the published version is saved; the admin's change
@@ -393,6 +397,13 @@ class RuleSetAdmin(AuditedModelAdmin):
 
     def response_change(self, request: HttpRequest, obj: RuleSet) -> HttpResponse:
         new = getattr(obj, "_new_version", None)
+        if new is None and getattr(obj, "_becomes_new_version", False):
+            messages.info(
+                request,
+                gettext("Nothing was changed: version %(version)s stays as it is.")
+                % {"version": obj.version},
+            )
+            return HttpResponseRedirect(reverse("admin:eligibility_ruleset_change", args=[obj.pk]))
         if new is None:
             return super().response_change(request, obj)
         messages.warning(

@@ -479,3 +479,17 @@ def test_a_resubmitted_application_is_decided_again_under_the_version_then_in_fo
     app.refresh_from_db()
     assert app.rule_set == v2
     assert app.eligibility_decision["rule_set_version"] == 2
+
+
+def test_saving_a_published_version_unchanged_makes_no_new_version(
+    manager: Any, v1: RuleSet
+) -> None:
+    client = client_for(manager)
+    change = reverse("admin:eligibility_ruleset_change", args=[v1.pk])
+    data = _change_post(v1, [])
+    for i in range(v1.nodes.count()):
+        del data[f"nodes-{i}-DELETE"]
+    response = client.post(change, data)
+    assert response.status_code == 302
+    assert response["Location"] == change
+    assert RuleSet.objects.filter(lineage=v1.lineage).count() == 1
