@@ -275,6 +275,8 @@ def test_an_application_keeps_the_version_it_was_decided_under(
     assert v1.version_label in body
     assert reverse("admin:eligibility_ruleset_change", args=[v1.pk]) in body
     assert "The program has adopted other rules since" in body
+    own_page = client_for(applicant).get(f"/applications/{app.pk}/")
+    assert f"Rules applied: {v1.version_label}." in own_page.content.decode()
 
 
 # --- The admin ---------------------------------------------------------------------
