@@ -495,3 +495,22 @@ def test_saving_a_published_version_unchanged_makes_no_new_version(
     assert response.status_code == 302
     assert response["Location"] == change
     assert RuleSet.objects.filter(lineage=v1.lineage).count() == 1
+
+
+def test_a_draft_version_can_be_deleted_but_a_selected_published_one_stays(
+    manager: Any, jianghan: Any, v1: RuleSet
+) -> None:
+    draft = rule_set_new_version(actor=Actor.for_user(manager), rule_set=v1, rows=_rows(FIVE_STAFF))
+    client = client_for(manager)
+    response = client.post(
+        reverse("admin:eligibility_ruleset_changelist"),
+        {"action": "delete_selected", "_selected_action": [draft.pk], "post": "yes"},
+    )
+    assert response.status_code == 302
+    assert not RuleSet.objects.filter(pk=draft.pk).exists()
+    response = client.post(
+        reverse("admin:eligibility_ruleset_changelist"),
+        {"action": "delete_selected", "_selected_action": [v1.pk], "post": "yes"},
+    )
+    assert response.status_code == 403
+    assert RuleSet.objects.filter(pk=v1.pk).exists()
