@@ -341,9 +341,19 @@ class RuleSetAdmin(AuditedModelAdmin):
     # --- Saving: a draft in place, a published version into the next draft ----
 
     def _stored_published(self, obj: RuleSet) -> bool:
-        return bool(
-            obj.pk and RuleSet.objects.filter(pk=obj.pk, status=RuleSet.Status.PUBLISHED).exists()
+        """Whether the stored row is published, read under a row lock (the
+        admin's change view is one transaction), so a draft published
+        meanwhile is never written to."""
+        if not obj.pk:
+            return False
+        status = (
+            RuleSet.objects.select_for_update()
+            .filter(pk=obj.pk)
+            .order_by("pk")  # not the default ordering: it would join (and lock) the district
+            .values_list("status", flat=True)
+            .first()
         )
+        return status == RuleSet.Status.PUBLISHED
 
     def save_model(self, request: HttpRequest, obj: RuleSet, form: Any, change: bool) -> None:
         if change and self._stored_published(obj):
