@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 from django.urls import reverse
 
 from accounts.models import Membership
@@ -134,7 +134,7 @@ def test_publishing_is_a_state_machine_transition_and_is_audited(
         rule_set_publish(actor=Actor.for_user(manager), rule_set=done)
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the guards are PostgreSQL triggers")
+@pytest.mark.postgres  # the guards are PostgreSQL triggers
 def test_the_database_refuses_to_change_a_published_version(v1: RuleSet) -> None:
     node = v1.nodes.get()
     attempts = [
@@ -154,7 +154,7 @@ def test_the_database_refuses_to_change_a_published_version(v1: RuleSet) -> None
     assert v1.definition() == TWENTY_STAFF
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the guards are PostgreSQL triggers")
+@pytest.mark.postgres  # the guards are PostgreSQL triggers
 def test_the_database_lets_a_draft_be_edited(jianghan: Any) -> None:
     draft = rule_set(jianghan, TWENTY_STAFF, "Draft")
     RuleNode.objects.filter(rule_set=draft).update(value="5")
