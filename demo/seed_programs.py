@@ -20,8 +20,8 @@ from django.core.files.base import ContentFile
 from accounts.models import District, Enterprise, Membership, User
 from audit.services import Actor
 from demo.calendar import DemoCalendar
-from eligibility.models import RuleSet
-from eligibility.services import rule_set_import, rule_set_publish
+from eligibility.models import RuleSet, definition_to_rows
+from eligibility.services import rule_set_import, rule_set_new_version, rule_set_publish
 from vouchers.models import Application, PhaseStep, Program
 from vouchers.services import (
     application_approve,
@@ -32,6 +32,7 @@ from vouchers.services import (
     application_start_review,
     application_submit,
     application_withdraw,
+    program_adopt_rule_set,
     program_open,
 )
 
@@ -158,6 +159,12 @@ def _set_schedule(program: Program, calendar: DemoCalendar) -> None:
 
 
 def _rule_sets(officials: dict[str, User]) -> dict[str, RuleSet]:
+    """The newest published version of each demo rule set, as RULE_SETS has it.
+
+    A second run changes nothing; when RULE_SETS changed, the change becomes
+    the next version (a published version never changes), and the programs
+    adopt it below.
+    """
     result: dict[str, RuleSet] = {}
     for code, name, name_en, description, description_en, definition in RULE_SETS:
         district = District.objects.get(code=code)
@@ -165,20 +172,36 @@ def _rule_sets(officials: dict[str, User]) -> dict[str, RuleSet]:
             Actor.system("seed_demo") if code not in officials else Actor.for_user(officials[code])
         )
         texts = {"name_en": name_en, "description": description, "description_en": description_en}
-        rule_set, created = RuleSet.objects.get_or_create(
-            district=district, name=name, defaults=texts
-        )
-        if not created and any(getattr(rule_set, k) != v for k, v in texts.items()):
-            # Saved only when a text changed, so a second run leaves updated_at alone.
+        versions = list(RuleSet.objects.filter(district=district, name=name).order_by("-version"))
+        published = next((v for v in versions if v.is_published()), None)
+        draft = next((v for v in versions if not v.is_published()), None)
+        if published is not None and _same(published, texts, definition):
+            result[code] = published
+            continue
+        if draft is None and published is not None:
+            combinator, rows = definition_to_rows(definition)
+            draft = rule_set_new_version(
+                actor=actor,
+                rule_set=published,
+                changes={**texts, "name": name, "combinator": combinator},
+                rows=rows,
+            )
+        elif draft is None:
+            draft = RuleSet.objects.create(district=district, name=name, **texts)
+        if any(getattr(draft, k) != v for k, v in texts.items()):
             for key, value in texts.items():
-                setattr(rule_set, key, value)
-            rule_set.save(update_fields=[*texts, "updated_at"])
-        if _normalised(rule_set.definition()) != _normalised(definition):
-            rule_set = rule_set_import(actor=actor, rule_set=rule_set, definition=definition)
-        if rule_set.status != RuleSet.Status.PUBLISHED:
-            rule_set = rule_set_publish(actor=actor, rule_set=rule_set)
-        result[code] = rule_set
+                setattr(draft, key, value)
+            draft.save(update_fields=[*texts, "updated_at"])
+        if _normalised(draft.definition()) != _normalised(definition):
+            draft = rule_set_import(actor=actor, rule_set=draft, definition=definition)
+        result[code] = rule_set_publish(actor=actor, rule_set=draft)
     return result
+
+
+def _same(rule_set: RuleSet, texts: dict[str, str], definition: dict[str, Any]) -> bool:
+    return all(getattr(rule_set, k) == v for k, v in texts.items()) and _normalised(
+        rule_set.definition()
+    ) == _normalised(definition)
 
 
 def _normalised(definition: dict[str, Any]) -> Any:
@@ -353,8 +376,10 @@ def seed_programs(programs: list[Program], calendar: DemoCalendar) -> list[dict[
         _set_schedule(program, calendar)
         changed = []
         if program.rule_set_id != rule_sets[code].pk:
-            program.rule_set = rule_sets[code]
-            changed.append("rule_set")
+            program_adopt_rule_set(
+                actor=Actor.for_user(officials[code]), program=program, rule_set=rule_sets[code]
+            )
+            program.refresh_from_db()
         threshold = (program.per_enterprise_cap / 2).quantize(Decimal("0.01"))
         if program.four_eyes_threshold != threshold:
             program.four_eyes_threshold = threshold

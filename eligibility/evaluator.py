@@ -167,6 +167,9 @@ class Decision:
     eligible: bool
     lines: list[Line] = field(default_factory=list)
     rule_set_name: str = ""
+    # Which version of which rule set decided (none: no rule set).
+    rule_set_id: int | None = None
+    rule_set_version: int | None = None
 
     def rows(self) -> list[dict[str, Any]]:
         """The lines with their texts in the active language (for templates)."""
@@ -188,6 +191,8 @@ class Decision:
         return {
             "eligible": self.eligible,
             "rule_set": self.rule_set_name,
+            "rule_set_id": self.rule_set_id,
+            "rule_set_version": self.rule_set_version,
             "lines": [
                 {
                     "path": line.path,
@@ -285,6 +290,9 @@ def evaluate(
     """The decision of ``rule_set`` for ``enterprise``; no rule set admits everyone."""
     if rule_set is None:
         return Decision(eligible=True)
-    return evaluate_definition(
+    decision = evaluate_definition(
         rule_set.definition(), enterprise, context=context, name=rule_set.display_name
     )
+    decision.rule_set_id = rule_set.pk
+    decision.rule_set_version = rule_set.version
+    return decision

@@ -1,5 +1,13 @@
 """Eligibility rule sets: data that officials edit, never code.
 
+Each :class:`RuleSet` row is one *version* of a rule set: the versions of one
+rule set share a ``lineage`` and are numbered 1, 2, 3 …. A draft version may
+be edited; a published version never changes (the services refuse it, and on
+PostgreSQL so do the database's triggers). Editing a published version makes
+the next draft version, which is published in turn; a program names the
+version it applies and adopts a newer one explicitly, and an application
+keeps the version it was decided under.
+
 A rule set is a tree of all/any groups and ``fact op value`` conditions,
 stored as rows (:class:`RuleNode`) so the admin can edit it as a form: each
 row has a path (``1``, ``2``, ``2.1`` …) that places it in the tree; the
@@ -11,17 +19,24 @@ and imported).
 from __future__ import annotations
 
 import re
+import uuid
 from typing import TYPE_CHECKING, Any
 
+import pgtrigger
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django_fsm import FSMField, FSMModelMixin, transition
 
-from accounts.models import District, localized
+from accounts.models import District, Membership, localized
+from accounts.scoping import scope_for
 
 if TYPE_CHECKING:
     from accounts.scoping import Scope
 
+#: The columns of one rule row, as :meth:`RuleNode.as_row` gives them.
+ROW_FIELDS = ("path", "kind", "fact", "operator", "value")
 PATH_RE = re.compile(r"^[1-9]\d*(\.[1-9]\d*)*$")
 
 
@@ -30,8 +45,13 @@ def path_key(path: str) -> tuple[int, ...]:
     return tuple(int(part) for part in path.split("."))
 
 
-class RuleSet(models.Model):
-    """A named set of eligibility rules owned by a district."""
+def _is_program_manager(rule_set: Any, user: Any) -> bool:
+    """Only a program manager of the rule set's own district edits, publishes or adopts it."""
+    return scope_for(user).has_district_role(rule_set.district_id, Membership.Role.PROGRAM_MANAGER)
+
+
+class RuleSet(FSMModelMixin, models.Model):
+    """One version of a named set of eligibility rules owned by a district."""
 
     class Combinator(models.TextChoices):
         ALL = "all", _("All of the rows below must pass")
@@ -51,21 +71,96 @@ class RuleSet(models.Model):
     combinator = models.CharField(
         _("top level"), max_length=3, choices=Combinator.choices, default=Combinator.ALL
     )
-    status = models.CharField(
-        _("status"), max_length=10, choices=Status.choices, default=Status.DRAFT
+    status = FSMField(_("status"), default=Status.DRAFT, choices=Status.choices, protected=True)
+    lineage = models.UUIDField(
+        _("rule set"),
+        default=uuid.uuid4,
+        editable=False,
+        db_index=True,
+        help_text=_("Shared by every version of one rule set."),
     )
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+    based_on = models.ForeignKey(
+        "self",
+        verbose_name=_("edited from version"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    published_at = models.DateTimeField(_("published at"), null=True, blank=True, editable=False)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("published by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
 
     class Meta:
         verbose_name = _("eligibility rule set")
         verbose_name_plural = _("eligibility rule sets")
-        ordering = ["district__code", "name"]
+        ordering = ["district__code", "name", "-version"]
         constraints = [
-            models.UniqueConstraint(fields=["district", "name"], name="rule_set_unique_name")
+            models.UniqueConstraint(
+                fields=["district", "name", "version"], name="rule_set_unique_name"
+            ),
+            models.UniqueConstraint(fields=["lineage", "version"], name="rule_set_unique_version"),
+            # One draft at a time: the next version is edited in one place.
+            models.UniqueConstraint(
+                fields=["lineage"],
+                condition=Q(status="draft"),
+                name="rule_set_one_draft_per_lineage",
+            ),
+            models.CheckConstraint(condition=Q(version__gte=1), name="rule_set_version_positive"),
+        ]
+        triggers = [
+            # A published version never changes and is never deleted: programs
+            # apply it and applications were decided under it.
+            pgtrigger.Protect(
+                name="rule_set_published_never_changes",
+                operation=pgtrigger.Update | pgtrigger.Delete,
+                condition=pgtrigger.Q(old__status="published"),
+            ),
         ]
 
     def __str__(self) -> str:
-        return self.display_name
+        return self.version_label
+
+    @property
+    def version_label(self) -> str:
+        """The name with the version and, for a draft, that it is one: "Jianghan · v2 (draft)"."""
+        from django.utils.translation import gettext
+
+        if self.status == self.Status.DRAFT:
+            return gettext("%(name)s · version %(version)s (draft)") % {
+                "name": self.display_name,
+                "version": self.version,
+            }
+        return gettext("%(name)s · version %(version)s") % {
+            "name": self.display_name,
+            "version": self.version,
+        }
+
+    def is_published(self) -> bool:
+        return self.status == self.Status.PUBLISHED
+
+    # Lifecycle: the services in eligibility.services call these, save and audit.
+    @transition(
+        field=status,
+        source=Status.DRAFT,
+        target=Status.PUBLISHED,
+        permission=_is_program_manager,
+    )
+    def publish(self, *, by: Any, at: Any) -> None:
+        """Freeze this version: from now on it never changes and programs may adopt it."""
+        self.published_by = by
+        self.published_at = at
 
     @property
     def display_name(self) -> str:
@@ -118,6 +213,31 @@ class RuleNode(models.Model):
         verbose_name_plural = _("rule rows")
         constraints = [
             models.UniqueConstraint(fields=["rule_set", "path"], name="rule_node_unique_path")
+        ]
+        triggers = [
+            # The rows of a published version are part of it: never added,
+            # changed or removed (an edit makes a new draft version instead).
+            pgtrigger.Trigger(
+                name="rule_node_frozen_when_published",
+                operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
+                when=pgtrigger.Before,
+                func=(
+                    "IF TG_OP IN ('UPDATE', 'DELETE') THEN"
+                    " IF EXISTS (SELECT 1 FROM eligibility_ruleset"
+                    " WHERE id = OLD.rule_set_id AND status = 'published') THEN"
+                    " RAISE EXCEPTION 'the rows of a published rule set version never change'"
+                    " USING ERRCODE = 'integrity_constraint_violation'; END IF;"
+                    " END IF;"
+                    " IF TG_OP IN ('INSERT', 'UPDATE') THEN"
+                    " IF EXISTS (SELECT 1 FROM eligibility_ruleset"
+                    " WHERE id = NEW.rule_set_id AND status = 'published') THEN"
+                    " RAISE EXCEPTION 'the rows of a published rule set version never change'"
+                    " USING ERRCODE = 'integrity_constraint_violation'; END IF;"
+                    " RETURN NEW;"
+                    " END IF;"
+                    " RETURN OLD;"
+                ),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,4 +1,5 @@
-"""Writes of the eligibility app: enterprise registration and profile."""
+"""Writes of the eligibility app: enterprise registration and profile, and
+rule sets — edited as drafts, published as versions that never change."""
 
 from __future__ import annotations
 
@@ -6,16 +7,28 @@ import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_fsm import can_proceed
+from django_fsm import can_proceed, has_transition_perm
 
 from accounts.duties import duties_conflict
 from accounts.models import Enterprise, Membership
+from accounts.scoping import scope_for
 from accounts.uscc import normalize_uscc, uscc_problem
 from audit import events
 from audit.services import Actor, audit_record
+
+from .evaluator import check_definition
+from .models import (
+    ROW_FIELDS,
+    RuleNode,
+    RuleSet,
+    definition_to_rows,
+    row_problems,
+    rows_to_definition,
+)
 
 
 def _already_registered() -> ValidationError:
@@ -207,20 +220,77 @@ def enterprise_registration_correct(
     return locked
 
 
-@transaction.atomic
-def rule_set_import(*, actor: Actor, rule_set: Any, definition: dict[str, Any]) -> Any:
-    """Replace a rule set's rows with those of a JSON rule tree.
+# --- Rule sets ---------------------------------------------------------------
+#
+# A published version never changes: these services refuse to touch one, and
+# an edit of a published version goes to a new draft version instead
+# (:func:`rule_set_new_version`). Programs adopt a version explicitly
+# (``vouchers.services.program_adopt_rule_set``).
 
-    Raises ValidationError listing every problem when the tree is malformed;
-    the rows are then left as they were.
+RULE_FIELDS = ("name", "name_en", "description", "description_en", "combinator")
+
+
+def _is_system_task(actor: Actor) -> bool:
+    """A management command or a scheduled task (no user): it acts for the district."""
+    return actor.user is None and actor.kind == "system"
+
+
+def _check_manager(actor: Actor, rule_set: RuleSet) -> None:
+    """Refuse unless the actor is a program manager of the rule set's own district.
+
+    A system task (a management command such as ``seed_demo``) acts for the
+    district itself.
     """
-    from .evaluator import check_definition
-    from .models import RuleNode, RuleSet, definition_to_rows
+    if _is_system_task(actor):
+        return
+    if actor.user is None or not scope_for(actor.user).has_district_role(
+        rule_set.district_id, Membership.Role.PROGRAM_MANAGER
+    ):
+        raise PermissionDenied(
+            _("Only a program manager of %(district)s may change its rule sets.")
+            % {"district": rule_set.district}
+        )
 
+
+def _published_never_changes(rule_set: RuleSet) -> ValidationError:
+    return ValidationError(
+        _(
+            "%(rule_set)s is published and never changes. Edit it to make a new "
+            "draft version, publish that, and adopt it in the programs that should use it."
+        )
+        % {"rule_set": rule_set.version_label}
+    )
+
+
+def _check_rows(combinator: str, rows: list[dict[str, str]]) -> dict[str, Any]:
+    """The rule tree of ``rows``; ValidationError listing every problem."""
+    if not rows:
+        raise ValidationError(_("A rule set needs at least one row."))
+    problems = [p for row_list in row_problems(rows).values() for p in row_list]
+    if problems:
+        raise ValidationError(problems)
+    definition = rows_to_definition(combinator, rows)
+    problems = check_definition(definition)
+    if problems:
+        raise ValidationError(problems)
+    return definition
+
+
+@transaction.atomic
+def rule_set_import(*, actor: Actor, rule_set: RuleSet, definition: dict[str, Any]) -> RuleSet:
+    """Replace a draft version's rows with those of a JSON rule tree.
+
+    Raises ValidationError listing every problem when the tree is malformed
+    (the rows are then left as they were), and when the version is
+    published: import into a new version (:func:`rule_set_new_version`).
+    """
     problems = check_definition(definition)
     if problems:
         raise ValidationError(problems)
     locked = RuleSet.objects.select_for_update().get(pk=rule_set.pk)
+    _check_manager(actor, locked)
+    if locked.is_published():
+        raise _published_never_changes(locked)
     before = locked.definition()
     combinator, rows = definition_to_rows(definition)
     locked.nodes.all().delete()
@@ -239,23 +309,114 @@ def rule_set_import(*, actor: Actor, rule_set: Any, definition: dict[str, Any]) 
 
 
 @transaction.atomic
-def rule_set_publish(*, actor: Actor, rule_set: Any) -> Any:
-    """Publish a rule set so programs can use it; refused when it is malformed."""
-    from .evaluator import check_definition
-    from .models import RuleSet
+def rule_set_new_version(
+    *,
+    actor: Actor,
+    rule_set: RuleSet,
+    changes: dict[str, Any] | None = None,
+    rows: list[dict[str, str]] | None = None,
+) -> RuleSet:
+    """Make the next draft version of ``rule_set``'s lineage from ``rule_set``.
 
+    The draft starts as a copy of ``rule_set`` (texts, top level and rows),
+    with ``changes`` (any of name, name_en, description, description_en,
+    combinator) and ``rows`` (dicts of path, kind, fact, operator, value)
+    applied. ``rule_set`` itself is left as it was. Refused when the
+    lineage already has a draft (edit that one) or the result is malformed.
+    """
+    source = RuleSet.objects.select_for_update().get(pk=rule_set.pk)
+    _check_manager(actor, source)
+    # Every version of the lineage, locked: two edits at once get two
+    # numbers in turn, and the second finds the first's draft.
+    versions = list(
+        RuleSet.objects.select_for_update().filter(lineage=source.lineage).order_by("version")
+    )
+    draft = next((v for v in versions if v.status == RuleSet.Status.DRAFT), None)
+    if draft is not None:
+        raise ValidationError(
+            _("%(draft)s is already being edited: change that draft, or delete it first.")
+            % {"draft": draft.version_label}
+        )
+    unknown = set(changes or {}) - set(RULE_FIELDS)
+    if unknown:
+        raise ValueError(f"not a rule set field: {sorted(unknown)}")
+    values = {name: getattr(source, name) for name in RULE_FIELDS} | dict(changes or {})
+    if rows is None:
+        rows = [node.as_row() for node in source.nodes.all()]
+    rows = [{k: str(row.get(k, "") or "").strip() for k in ROW_FIELDS} for row in rows]
+    definition = _check_rows(values["combinator"], rows)
+    number = (max(v.version for v in versions) if versions else source.version) + 1
+    if (
+        RuleSet.objects.filter(district_id=source.district_id, name=values["name"], version=number)
+        .exclude(lineage=source.lineage)
+        .exists()
+    ):
+        raise ValidationError(
+            {"name": _("Another rule set of this district already has this name.")}
+        )
+    new = RuleSet.objects.create(
+        district_id=source.district_id,
+        lineage=source.lineage,
+        version=number,
+        based_on=source,
+        **values,
+    )
+    RuleNode.objects.bulk_create([RuleNode(rule_set=new, **row) for row in rows])
+    audit_record(
+        actor=actor,
+        event_type=events.RULE_SET_VERSION_CREATED,
+        obj=new,
+        district_id=new.district_id,
+        before={"version": source.version, "definition": source.definition()},
+        after={"version": new.version, "definition": definition, **values},
+    )
+    return new
+
+
+@transaction.atomic
+def rule_set_record_created(*, actor: Actor, rule_set: RuleSet) -> None:
+    """Record that a new rule set (its version 1, a draft) was made in the admin."""
+    _check_manager(actor, rule_set)
+    audit_record(
+        actor=actor,
+        event_type=events.RULE_SET_CREATED,
+        obj=rule_set,
+        district_id=rule_set.district_id,
+        after={"version": rule_set.version, "definition": rule_set.definition()},
+    )
+
+
+@transaction.atomic
+def rule_set_publish(*, actor: Actor, rule_set: RuleSet) -> RuleSet:
+    """Publish a draft version so programs can adopt it; from then on it never changes.
+
+    Refused when it is already published, malformed, or the actor is not a
+    program manager of its district. No program changes: each adopts the
+    new version explicitly.
+    """
     locked = RuleSet.objects.select_for_update().get(pk=rule_set.pk)
+    if not can_proceed(locked.publish):
+        raise ValidationError(
+            _("%(rule_set)s is already published.") % {"rule_set": locked.version_label}
+        )
+    if not _is_system_task(actor) and (
+        actor.user is None or not has_transition_perm(locked.publish, actor.user)
+    ):
+        raise PermissionDenied(
+            _("Only a program manager of %(district)s may publish its rule sets.")
+            % {"district": locked.district}
+        )
     definition = locked.definition()
     problems = check_definition(definition)
     if problems:
         raise ValidationError(problems)
-    locked.status = RuleSet.Status.PUBLISHED
-    locked.save(update_fields=["status", "updated_at"])
+    locked.publish(by=actor.user, at=timezone.now())
+    locked.save(update_fields=["status", "published_by", "published_at", "updated_at"])
     audit_record(
         actor=actor,
         event_type=events.RULE_SET_PUBLISHED,
         obj=locked,
         district_id=locked.district_id,
-        after=definition,
+        after={"version": locked.version, "definition": definition},
     )
     return locked

@@ -819,3 +819,144 @@ def _client_for(user: Any) -> Client:
     client = Client()
     client.force_login(user)
     return client
+
+
+# -- rule set versions: edit, publish, adopt ----------------------------------------
+
+
+def _rule_set_world(o: Objects) -> dict[str, Any]:
+    """District X's program applying a published version 1, a newer published
+    version 2, and a draft of another rule set of district X."""
+    from audit.services import Actor
+    from eligibility.services import rule_set_new_version, rule_set_publish
+    from tests.vouchers.factories import rule_set
+
+    system = Actor.system("tests")
+    v1 = rule_set_publish(
+        actor=system,
+        rule_set=rule_set(
+            o.world.jianghan, {"all": [{"fact": "headcount", "op": "gte", "value": "20"}]}
+        ),
+    )
+    v2 = rule_set_publish(
+        actor=system,
+        rule_set=rule_set_new_version(
+            actor=system,
+            rule_set=v1,
+            rows=[
+                {
+                    "path": "1",
+                    "kind": "condition",
+                    "fact": "headcount",
+                    "operator": "gte",
+                    "value": "5",
+                }
+            ],
+        ),
+    )
+    draft = rule_set(
+        o.world.jianghan, {"all": [{"fact": "headcount", "op": "gte", "value": "1"}]}, "Draft"
+    )
+    program = o.world.prog_jianghan
+    type(program).objects.filter(pk=program.pk).update(rule_set=v1)
+    return {"v1": v1, "v2": v2, "draft": draft, "program": program}
+
+
+def _rule_set_attempts(client: Client, rs: dict[str, Any]) -> list[int]:
+    """Edit the published version, publish the draft, import into it, adopt version 2."""
+    from django.urls import reverse
+
+    v1, node = rs["v1"], rs["v1"].nodes.get()
+    edit = {
+        "name": v1.name,
+        "name_en": v1.name_en,
+        "combinator": "all",
+        "nodes-TOTAL_FORMS": "1",
+        "nodes-INITIAL_FORMS": "1",
+        "nodes-MIN_NUM_FORMS": "0",
+        "nodes-MAX_NUM_FORMS": "1000",
+        "nodes-0-id": str(node.pk),
+        "nodes-0-rule_set": str(v1.pk),
+        **{f"nodes-0-{k}": v for k, v in node.as_row().items()},
+        "nodes-0-value": "1",
+    }
+    return [
+        client.post(reverse("admin:eligibility_ruleset_change", args=[v1.pk]), edit).status_code,
+        client.post(
+            reverse("admin:eligibility_ruleset_publish", args=[rs["draft"].pk])
+        ).status_code,
+        client.post(
+            reverse("admin:eligibility_ruleset_changelist"),
+            {"action": "publish", "_selected_action": [rs["draft"].pk]},
+        ).status_code,
+        client.post(
+            reverse("admin:eligibility_ruleset_import", args=[rs["draft"].pk]),
+            {"definition": '{"all": [{"fact": "headcount", "op": "gte", "value": "2"}]}'},
+        ).status_code,
+        client.post(
+            reverse("admin:vouchers_program_adopt_rule_set", args=[rs["program"].pk]),
+            {"rule_set": rs["v2"].pk},
+        ).status_code,
+        client.post(
+            reverse("admin:vouchers_program_changelist"),
+            {"action": "adopt_newest_rule_sets", "_selected_action": [rs["program"].pk]},
+        ).status_code,
+    ]
+
+
+@pytest.mark.parametrize(
+    "who",
+    [
+        "official_wuhan",  # program manager of the parent city only
+        "wuhan_manager_x_auditor",  # program manager in Wuhan, only auditor in district X
+        "x_reviewer",  # reviewer of district X
+        "official_y",  # another district's official
+        "ent_admin_x",
+    ],
+)
+def test_only_a_program_manager_of_the_rule_sets_own_district_edits_publishes_or_adopts_it(
+    who: str, objects: Objects
+) -> None:
+    from accounts.models import Membership
+    from eligibility.models import RuleSet
+    from tests.accounts.factories import membership, official
+
+    w = objects.world
+    if who == "wuhan_manager_x_auditor":
+        user = w.official_wuhan
+        membership(user, Membership.Role.AUDITOR, w.jianghan)
+    elif who == "x_reviewer":
+        user = official(w.jianghan, role=Membership.Role.REVIEWER, email="reviewer@jianghan.test")
+        add_totp(user)
+    else:
+        user = getattr(w, who)
+    rs = _rule_set_world(objects)
+    client = Client()
+    client.force_login(user)
+    statuses = _rule_set_attempts(client, rs)
+    assert all(s < 500 for s in statuses), statuses
+    assert RuleSet.objects.filter(lineage=rs["v1"].lineage).count() == 2  # no version 3
+    rs["v1"].refresh_from_db()
+    assert rs["v1"].definition() == {"all": [{"fact": "headcount", "op": "gte", "value": "20"}]}
+    rs["draft"].refresh_from_db()
+    assert rs["draft"].status == RuleSet.Status.DRAFT
+    assert rs["draft"].definition() == {"all": [{"fact": "headcount", "op": "gte", "value": "1"}]}
+    rs["program"].refresh_from_db()
+    assert rs["program"].rule_set == rs["v1"]
+
+
+def test_the_program_manager_of_the_rule_sets_own_district_edits_publishes_and_adopts_it(
+    objects: Objects,
+) -> None:
+    from eligibility.models import RuleSet
+
+    rs = _rule_set_world(objects)
+    client = Client()
+    client.force_login(objects.world.official_x)
+    statuses = _rule_set_attempts(client, rs)
+    assert all(s in (200, 302) for s in statuses), statuses
+    assert RuleSet.objects.filter(lineage=rs["v1"].lineage, version=3, status="draft").exists()
+    rs["draft"].refresh_from_db()
+    assert rs["draft"].status == RuleSet.Status.PUBLISHED
+    rs["program"].refresh_from_db()
+    assert rs["program"].rule_set == rs["v2"]

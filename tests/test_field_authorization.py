@@ -478,12 +478,29 @@ def test_an_auditor_cannot_use_the_admins_action_pages(audited_world: dict[str, 
             reverse("admin:vouchers_voucher_bulk_issue"),
             {"program": program.pk, "csv_text": "uscc,amount\n", "validate_only": ""},
         ),
+        (reverse("admin:eligibility_ruleset_publish", args=[rules.pk]), {}),
+        (reverse("admin:vouchers_program_adopt_rule_set", args=[program.pk]), {"rule_set": ""}),
     ]
+    before["rule_status"] = rules.status
     for url, data in attempts:
         response = client.post(url, data)
         assert response.status_code in (302, 403), (url, response.status_code)
+    # Changelist actions the auditor is not offered: the list comes back, nothing done.
+    for url, data in [
+        (
+            reverse("admin:eligibility_ruleset_changelist"),
+            {"action": "publish", "_selected_action": [rules.pk]},
+        ),
+        (
+            reverse("admin:vouchers_program_changelist"),
+            {"action": "adopt_newest_rule_sets", "_selected_action": [program.pk]},
+        ),
+    ]:
+        assert client.post(url, data).status_code in (200, 302, 403), url
     after = {name: stored(obj) for name, obj in (("p", program), ("v", voucher), ("f", flag))}
     after["r"] = rules.definition()
+    rules.refresh_from_db()
+    after["rule_status"] = rules.status
     assert after == before
     assert Voucher.objects.count() == 1
 

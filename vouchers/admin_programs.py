@@ -14,6 +14,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -25,6 +27,7 @@ from audit.admin_mixins import AuditedModelAdmin
 from audit.services import Actor, client_ip
 from eligibility.evaluator import record_rows
 from eligibility.models import RuleSet
+from eligibility.selectors import rule_set_draft_of, rule_set_newer_published
 
 from .admin_display import amount_display, own_unit, program_unit
 from .errors import BusinessError
@@ -36,6 +39,7 @@ from .services import (
     application_reject,
     application_return,
     application_start_review,
+    program_adopt_rule_set,
     program_close,
     program_open,
     program_pause,
@@ -98,6 +102,12 @@ class ProgramForm(forms.ModelForm):
                 gettext("%(committed)s is already committed; the budget cannot be less.")
                 % {"committed": amount(self.instance.committed_amount, self.instance.unit)},
             )
+        rule_set = data.get("rule_set")
+        district = data.get("district") or getattr(self.instance, "district", None)
+        if rule_set is not None and district is not None and rule_set.district_id != district.pk:
+            self.add_error(
+                "rule_set", gettext("A program applies only its own district's rule sets.")
+            )
         threshold = data.get("four_eyes_threshold")
         cap = data.get("per_enterprise_cap")
         if threshold is not None and cap is not None and threshold > cap:
@@ -106,6 +116,31 @@ class ProgramForm(forms.ModelForm):
                 gettext("Above the cap per enterprise this threshold would never apply."),
             )
         return data
+
+
+class AdoptRuleSetForm(forms.Form):
+    """Choose the published rule set version a program applies from now on."""
+
+    rule_set = forms.ModelChoiceField(
+        label=_("Eligibility rules to apply from now on"),
+        queryset=RuleSet.objects.none(),
+        required=False,
+        empty_label=_("None: every registered enterprise may apply"),
+        help_text=_(
+            "Published versions of this district's rule sets. Applications already "
+            "submitted keep the version they were decided under."
+        ),
+    )
+
+    def __init__(self, *args: Any, program: Program, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field: Any = self.fields["rule_set"]
+        field.queryset = RuleSet.objects.filter(
+            district_id=program.district_id, status=RuleSet.Status.PUBLISHED
+        ).order_by("name", "-version")
+        field.label_from_instance = lambda rs: rs.version_label
+        newer = rule_set_newer_published(rule_set=program.rule_set) if program.rule_set else None
+        field.initial = newer or program.rule_set
 
 
 PROGRAM_MOVES = {
@@ -133,7 +168,7 @@ class ProgramAdmin(AuditedModelAdmin):
     search_fields = ["name", "name_en"]
     inlines = [PhaseStepInline]
     filter_horizontal = ["platforms"]
-    readonly_fields = ["status", "budget_figures", "budget_projection"]
+    readonly_fields = ["status", "budget_figures", "budget_projection", "rule_set_in_force"]
     change_form_template = "vouchers/admin/program_change_form.html"
     fieldsets = [
         (None, {"fields": ["district", "name", "name_en", "kind", "unit", "status"]}),
@@ -164,8 +199,9 @@ class ProgramAdmin(AuditedModelAdmin):
             },
         ),
         (_("Where vouchers are spent"), {"fields": ["platforms", "cross_region"]}),
-        (_("Eligibility"), {"fields": ["rule_set"]}),
+        (_("Eligibility"), {"fields": ["rule_set", "rule_set_in_force"]}),
     ]
+    actions = ["adopt_newest_rule_sets"]
 
     # Changing what a program may spend needs a fresh password or TOTP code.
     MONEY_FIELDS = frozenset(
@@ -180,6 +216,10 @@ class ProgramAdmin(AuditedModelAdmin):
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None and obj.pk and (obj.vouchers.exists() or obj.applications.exists()):
             fields += [f for f in self.FIXED_ONCE_USED if f not in fields]
+        if obj is not None and obj.pk:
+            # Once the program exists its rules change only by an explicit,
+            # audited adoption ("Change the eligibility rules").
+            fields.append("rule_set")
         return fields
 
     def save_model(self, request: HttpRequest, obj: Program, form: Any, change: bool) -> None:
@@ -208,8 +248,133 @@ class ProgramAdmin(AuditedModelAdmin):
                 wrap(self.move_view),
                 name="vouchers_program_move",
             ),
+            path(
+                "<int:pk>/adopt-rule-set/",
+                wrap(self.adopt_rule_set_view),
+                name="vouchers_program_adopt_rule_set",
+            ),
             *super().get_urls(),
         ]
+
+    @admin.display(description=_("eligibility rules in force"))
+    def rule_set_in_force(self, obj: Program) -> Any:
+        """Which version applies, whether a newer one is published or being
+        edited, and the way to adopt another."""
+        from django.utils.html import format_html
+
+        if not obj.pk:
+            return "—"
+        in_force = obj.rule_set
+        parts = []
+        if in_force is None:
+            parts.append(format_html("{}", gettext("None: every registered enterprise may apply.")))
+        else:
+            parts.append(
+                format_html(
+                    '<a href="{}">{}</a>',
+                    reverse("admin:eligibility_ruleset_change", args=[in_force.pk]),
+                    in_force.version_label,
+                )
+            )
+            newer = rule_set_newer_published(rule_set=in_force)
+            if newer is not None:
+                parts.append(
+                    format_html(
+                        '<strong class="bad">{}</strong>',
+                        gettext(
+                            "A newer version is published: %(newer)s. This program keeps "
+                            "version %(version)s until it adopts the newer one."
+                        )
+                        % {"newer": newer.version_label, "version": in_force.version},
+                    )
+                )
+            draft = rule_set_draft_of(rule_set=in_force)
+            if draft is not None:
+                parts.append(
+                    format_html(
+                        "{}", gettext("%(draft)s is being edited.") % {"draft": draft.version_label}
+                    )
+                )
+        parts.append(
+            format_html(
+                '<a href="{}">{}</a>',
+                reverse("admin:vouchers_program_adopt_rule_set", args=[obj.pk]),
+                gettext("Change the eligibility rules (adopt a version) …"),
+            )
+        )
+        return format_html_join(mark_safe("<br>"), "{}", ((p,) for p in parts))
+
+    def adopt_rule_set_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Adopt a published rule set version for the program: the only way its rules change."""
+        program = get_object_or_404(self.get_queryset(request).select_related("rule_set"), pk=pk)
+        if not self.has_view_permission(request, program):
+            raise PermissionDenied
+        may_adopt = self.has_change_permission(request, program)
+        if request.method == "POST" and not may_adopt:
+            raise PermissionDenied
+        form = AdoptRuleSetForm(request.POST or None, program=program)
+        if request.method == "POST" and form.is_valid():
+            chosen = form.cleaned_data["rule_set"]
+            try:
+                program_adopt_rule_set(
+                    actor=Actor.for_user(request.user, source_ip=client_ip(request)),
+                    program=program,
+                    rule_set=chosen,
+                )
+            except BusinessError as exc:
+                form.add_error("rule_set", str(exc.message))
+            else:
+                messages.success(
+                    request,
+                    gettext("%(program)s now applies %(rule_set)s.")
+                    % {
+                        "program": program,
+                        "rule_set": chosen.version_label
+                        if chosen
+                        else gettext("no eligibility rules"),
+                    },
+                )
+                return redirect(reverse("admin:vouchers_program_change", args=[program.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": program,
+            "title": gettext("Eligibility rules of %(program)s") % {"program": program},
+            "form": form,
+            "in_force": program.rule_set,
+            "may_adopt": may_adopt,
+        }
+        return TemplateResponse(request, "vouchers/admin/program_adopt_rule_set.html", context)
+
+    @admin.action(
+        description=_("Adopt the newest published version of each program's rule set"),
+        permissions=["change"],
+    )
+    def adopt_newest_rule_sets(self, request: HttpRequest, queryset: QuerySet[Program]) -> None:
+        actor = Actor.for_user(request.user, source_ip=client_ip(request))
+        for program in queryset.select_related("rule_set"):
+            newer = (
+                rule_set_newer_published(rule_set=program.rule_set) if program.rule_set else None
+            )
+            if newer is None:
+                self.message_user(
+                    request,
+                    gettext("%(program)s already applies the newest published version.")
+                    % {"program": program},
+                    level=messages.WARNING,
+                )
+                continue
+            try:
+                program_adopt_rule_set(actor=actor, program=program, rule_set=newer)
+            except (BusinessError, PermissionDenied) as exc:
+                message = exc.message if isinstance(exc, BusinessError) else str(exc)
+                self.message_user(request, f"{program}: {message}", level=messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    gettext("%(program)s now applies %(rule_set)s.")
+                    % {"program": program, "rule_set": newer.version_label},
+                )
 
     @admin.display(description=_("Budget"))
     def budget_figures(self, obj: Program) -> Any:
@@ -358,7 +523,7 @@ class ApplicationAdmin(AuditedModelAdmin):
         flags, documents, history, and only the actions allowed now."""
         application = get_object_or_404(
             self.get_queryset(request)
-            .select_related("program__district", "enterprise", "first_approved_by")
+            .select_related("program__district", "enterprise", "first_approved_by", "rule_set")
             .prefetch_related("documents", "events__actor"),
             pk=object_id,
         )

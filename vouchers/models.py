@@ -118,12 +118,16 @@ class Program(FSMModelMixin, models.Model):
     )
     rule_set = models.ForeignKey(
         RuleSet,
-        verbose_name=_("eligibility rule set"),
+        verbose_name=_("eligibility rules (version in force)"),
         on_delete=models.PROTECT,
         related_name="programs",
         null=True,
         blank=True,
-        help_text=_("Empty: every registered enterprise may apply."),
+        help_text=_(
+            "A published version of one of the district's rule sets; it never changes. "
+            "A newer version applies only once the program adopts it. "
+            "Empty: every registered enterprise may apply."
+        ),
     )
     obligations = models.TextField(
         _("obligations (Chinese)"),
@@ -390,6 +394,18 @@ class Application(FSMModelMixin, models.Model):
     eligibility_decision = models.JSONField(
         _("eligibility decision (frozen at submission)"), null=True, blank=True, editable=False
     )
+    rule_set = models.ForeignKey(
+        RuleSet,
+        verbose_name=_("eligibility rules decided under"),
+        on_delete=models.PROTECT,
+        related_name="applications",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "The rule set version in force in the program when the application was submitted."
+        ),
+    )
     first_approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("first approval by"),
@@ -503,9 +519,11 @@ class Application(FSMModelMixin, models.Model):
     @transition(
         field=status, source=Status.DRAFT, target=Status.SUBMITTED, permission=_is_enterprise_member
     )
-    def submit(self, *, decision: dict[str, Any], at: Any) -> None:
-        """Send the draft to the district, with the eligibility decision frozen."""
+    def submit(self, *, decision: dict[str, Any], rule_set: RuleSet | None, at: Any) -> None:
+        """Send the draft to the district, with the eligibility decision frozen
+        and the rule set version it was decided under."""
         self.eligibility_decision = decision
+        self.rule_set = rule_set
         self.submitted_at = at
 
     @transition(
@@ -514,9 +532,11 @@ class Application(FSMModelMixin, models.Model):
         target=Status.SUBMITTED,
         permission=_is_enterprise_member,
     )
-    def resubmit(self, *, decision: dict[str, Any], at: Any) -> None:
-        """Send the changed application back after it was returned."""
+    def resubmit(self, *, decision: dict[str, Any], rule_set: RuleSet | None, at: Any) -> None:
+        """Send the changed application back after it was returned (decided
+        again, under the version then in force)."""
         self.eligibility_decision = decision
+        self.rule_set = rule_set
         self.submitted_at = at
         self.approved_amount = None
         self.first_approved_by = None

@@ -19,10 +19,11 @@ from django.utils.translation import gettext as _
 from django_fsm import can_proceed, has_transition_perm
 
 from accounts.duties import duties_conflict
-from accounts.models import Enterprise
+from accounts.models import Enterprise, Membership
 from accounts.scoping import scope_for
 from audit import events
 from audit.services import Actor, audit_record
+from eligibility.models import RuleSet
 
 from . import grants, issuance
 from .documents import MAX_DOCUMENTS, check_document
@@ -126,6 +127,58 @@ def program_close(*, actor: Actor, program: Program) -> Program:
         event_type=events.PROGRAM_CLOSED,
         refusal=_("Only an open or paused program can be closed."),
     )
+
+
+@transaction.atomic
+def program_adopt_rule_set(*, actor: Actor, program: Program, rule_set: RuleSet | None) -> Program:
+    """Make ``rule_set`` (a published version) the eligibility rules in force in ``program``.
+
+    Only a program manager of the program's district adopts, and only a
+    published version of one of that district's own rule sets (``None``:
+    every registered enterprise may apply). Applications already submitted
+    keep the version they were decided under.
+    """
+    locked = Program.objects.select_for_update().get(pk=program.pk)
+    system_task = actor.user is None and actor.kind == "system"
+    if not system_task and (
+        actor.user is None
+        or not scope_for(actor.user).has_district_role(
+            locked.district_id, Membership.Role.PROGRAM_MANAGER
+        )
+    ):
+        raise PermissionDenied(_("You may not do this."))
+    if locked.status == Program.Status.CLOSED:
+        raise _refuse(_("A closed program keeps the rules it closed with."), "rule_set")
+    if rule_set is not None:
+        rule_set = RuleSet.objects.get(pk=rule_set.pk)
+        if rule_set.district_id != locked.district_id:
+            raise _refuse(_("A program applies only its own district's rule sets."), "rule_set")
+        if not rule_set.is_published():
+            raise _refuse(
+                _("%(rule_set)s is a draft: publish it before a program adopts it.")
+                % {"rule_set": rule_set.version_label},
+                "rule_set",
+            )
+    before = locked.rule_set
+    if (before.pk if before else None) == (rule_set.pk if rule_set else None):
+        raise _refuse(_("The program already applies these rules."), "rule_set")
+    locked.rule_set = rule_set
+    locked.save(update_fields=["rule_set"])
+
+    def described(version: RuleSet | None) -> dict[str, Any] | None:
+        if version is None:
+            return None
+        return {"rule_set": version.pk, "name": version.name, "version": version.version}
+
+    audit_record(
+        actor=actor,
+        event_type=events.PROGRAM_RULE_SET_ADOPTED,
+        obj=locked,
+        district_id=locked.district_id,
+        before=described(before),
+        after=described(rule_set),
+    )
+    return locked
 
 
 # --- Applications: the enterprise's side ----------------------------------
@@ -343,7 +396,7 @@ def application_submit(*, actor: Actor, application: Application) -> Application
             _("Your enterprise does not meet this program's conditions: %(reasons)s")
             % {"reasons": "; ".join(decision.failed_reasons())}
         )
-    method(decision=decision.as_record(), at=timezone.now())
+    method(decision=decision.as_record(), rule_set=program.rule_set, at=timezone.now())
     application.save()
     action = (
         ApplicationEvent.Action.RESUBMITTED if resubmitting else ApplicationEvent.Action.SUBMITTED
