@@ -172,10 +172,10 @@ class ScopedModelAdmin(admin.ModelAdmin):
             if refused:
                 modeladmin.message_user(
                     request,
-                    gettext(
-                        "Nothing was done: your role in the district of %(rows)s does not "
-                        "allow this."
-                    )
+                    # Why is each row's own check's business (the role in its
+                    # district, or a rule such as "a published version is never
+                    # deleted"); this says only that nothing was done and where.
+                    gettext("Nothing was done: this is not allowed for %(rows)s.")
                     % {"rows": ", ".join(str(obj) for obj in refused[:5])},
                     messages.ERROR,
                 )

@@ -11,25 +11,14 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Enterprise
 from accounts.uscc import normalize_uscc, uscc_problem
 
+from .services import CORRECTABLE_FIELDS
+
 
 class EnterpriseRegistrationForm(forms.ModelForm):
     class Meta:
         model = Enterprise
-        fields = [
-            "name",
-            "uscc",
-            "legal_representative",
-            "contact_name",
-            "contact_phone",
-            "contact_email",
-            "address",
-            "industry",
-            "founded_on",
-            "headcount",
-            "prior_year_revenue",
-            "local_tax_paid",
-            "is_one_person_company",
-        ]
+        # The registration data, the same fields an enterprise may correct later.
+        fields = list(CORRECTABLE_FIELDS)
         widgets = {
             "founded_on": forms.DateInput(attrs={"type": "date"}),
             "uscc": forms.TextInput(

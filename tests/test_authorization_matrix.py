@@ -544,6 +544,14 @@ def _furnish(w: World, program: Any, enterprise: Any, platform: Any) -> None:
     )
     voucher_claw_back(actor=Actor.for_user(w.superuser), voucher=clawed, reason="Obligation.")
     DetectorSettings.objects.create(program=program)
+    # A bulk issuance waiting for a second official (its page and decision).
+    BulkIssuance.objects.create(
+        program=program,
+        rows=[
+            {"line": 1, "uscc": enterprise.uscc, "enterprise_id": enterprise.pk, "amount": "100.00"}
+        ],
+        total="100.00",
+    )
     today = timezone.localdate()
     AnomalyFlag.objects.create(
         detector=AnomalyFlag.Detector.ROUND_BILLS,

@@ -16,7 +16,7 @@ from accounts.divisions import (
     within,
 )
 from accounts.models import Enterprise
-from accounts.scoping import scoped
+from accounts.scoping import home_district_id, scoped
 
 from .factories import DistrictFactory, EnterpriseFactory, official
 
@@ -79,5 +79,10 @@ def test_locality_follows_a_renumbered_code_in_checks_and_in_querysets() -> None
     assert within("371202", "3701")
     visible = scoped(Enterprise.objects.all(), official(dongcheng))
     assert chongwen_firm in visible and laicheng_firm not in visible
-    visible = scoped(Enterprise.objects.all(), official(jinan))
+    # The Laicheng firm (371202, since 2019 in 370116 莱芜区 of Jinan) belongs
+    # to the most specific district covering its successor: 莱芜区, not Jinan
+    # (an enterprise belongs to its registration district, DESIGN.md Tenancy).
+    assert home_district_id("371202") == laiwu_district.pk
+    visible = scoped(Enterprise.objects.all(), official(laiwu_district))
     assert laicheng_firm in visible and chongwen_firm not in visible
+    assert laicheng_firm not in scoped(Enterprise.objects.all(), official(jinan))
