@@ -58,20 +58,29 @@ class DemoCalendar:
 
     def schedule_full(self) -> list[tuple[datetime.date, Decimal]]:
         """Token vouchers: full cover, then yearly steps down to an exit."""
-        return self._steps(["1", "0.70", "0.40", "0"], first=-335, then=30)
+        return self._steps(["1", "0.70", "0.40", "0"], months_behind=11, months_ahead=1)
 
     def schedule_30(self) -> list[tuple[datetime.date, Decimal]]:
         """30 % cover, then yearly steps down to an exit."""
-        return self._steps(["0.30", "0.20", "0.10", "0"], first=-335, then=30)
+        return self._steps(["0.30", "0.20", "0.10", "0"], months_behind=11, months_ahead=1)
 
     def schedule_guiyang(self) -> list[tuple[datetime.date, Decimal]]:
-        """Guiyang: 30 % from its opening day, half a year on 15 %, then exit."""
-        return self._steps(["0.30", "0.15", "0"], first=-245, then=120)
+        """Guiyang: 30 % from the month it opened, 15 % a few months on, then exit."""
+        return self._steps(["0.30", "0.15", "0"], months_behind=8, months_ahead=4)
 
     def _steps(
-        self, rates: list[str], *, first: int, then: int
+        self, rates: list[str], *, months_behind: int, months_ahead: int
     ) -> list[tuple[datetime.date, Decimal]]:
-        # One step behind (``first`` days ago), the next ``then`` days ahead,
-        # and the rest a year apart after it.
-        days = [first] + [then + 365 * i for i in range(len(rates) - 1)]
-        return [(self.today + d * DAY, Decimal(r)) for d, r in zip(days, rates, strict=True)]
+        # Steps start on the first of a month, as published schedules do: one
+        # in force since ``months_behind`` months ago, the next on the first
+        # of a month ahead (always after today), the rest a year apart.
+        first = _first_of_month(self.today, -months_behind)
+        ahead = _first_of_month(self.today, months_ahead)
+        days = [first] + [ahead.replace(year=ahead.year + i) for i in range(len(rates) - 1)]
+        return [(day, Decimal(rate)) for day, rate in zip(days, rates, strict=True)]
+
+
+def _first_of_month(day: datetime.date, months: int) -> datetime.date:
+    """The first day of the month ``months`` months from ``day``'s month."""
+    index = day.year * 12 + day.month - 1 + months
+    return datetime.date(index // 12, index % 12 + 1, 1)

@@ -20,7 +20,7 @@ class EnterpriseRegistrationForm(forms.ModelForm):
         # The registration data, the same fields an enterprise may correct later.
         fields = list(CORRECTABLE_FIELDS)
         widgets = {
-            "founded_on": forms.DateInput(attrs={"type": "date"}),
+            "founded_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "uscc": forms.TextInput(
                 attrs={"autocomplete": "off", "spellcheck": "false", "maxlength": 22}
             ),

@@ -28,13 +28,13 @@ class LedgerFilterForm(forms.Form):
         label=_("From"),
         required=False,
         validators=DATE_LIMITS,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     date_to = forms.DateField(
         label=_("To"),
         required=False,
         validators=DATE_LIMITS,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 
     def clean(self) -> dict[str, Any]:

@@ -151,3 +151,17 @@ def test_a_plain_member_another_enterprise_and_an_official_may_not_correct(verif
     verified.refresh_from_db()
     assert verified.name != "X"
     assert verified.status == Enterprise.Status.VERIFIED
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_the_form_opens_with_every_registered_value_the_date_included(
+    verified: Enterprise, language: str
+) -> None:
+    # A date input shows only an ISO date (YYYY-MM-DD); a localized one
+    # ("2019/05/14") leaves it blank, and the required date must be typed again.
+    admin = enterprise_user(verified)
+    page = logged_in(admin).get(url(verified), HTTP_ACCEPT_LANGUAGE=language)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert f'value="{verified.founded_on.isoformat()}"' in html
+    assert f'value="{verified.uscc}"' in html
