@@ -95,6 +95,17 @@ class GrantCheck:
         return not self.refusals
 
 
+def verification_refusal(enterprise: Enterprise) -> str | None:
+    """Why ``enterprise`` may not receive vouchers for its status, or None:
+    whatever the door (an approved application, a bulk issuance row), public
+    money goes only to an enterprise the district has verified."""
+    if enterprise.status == Enterprise.Status.VERIFIED:
+        return None
+    return _("The enterprise is %(status)s; vouchers go only to verified enterprises.") % {
+        "status": enterprise.get_status_display().lower()
+    }
+
+
 def enterprise_refusals(*, program: Program, enterprise: Enterprise, user: Any) -> GrantCheck:
     """Why ``user`` may not grant vouchers of ``program`` to ``enterprise``
     directly (without an application, whose review answers these), with the
@@ -103,11 +114,9 @@ def enterprise_refusals(*, program: Program, enterprise: Enterprise, user: Any) 
     conflict = duties_conflict(user=user, enterprise_id=enterprise.pk)
     if conflict is not None:
         check.refusals.append(conflict)
-    if enterprise.status != Enterprise.Status.VERIFIED:
-        check.refusals.append(
-            _("The enterprise is %(status)s; vouchers go only to verified enterprises.")
-            % {"status": enterprise.get_status_display().lower()}
-        )
+    unverified = verification_refusal(enterprise)
+    if unverified is not None:
+        check.refusals.append(unverified)
     check.refusals.extend(
         str(flag.message)
         for flag in locality_flags(enterprise, program.district, nationwide=program.cross_region)

@@ -192,6 +192,14 @@ def _check_duties(actor: Actor, enterprise_id: int) -> None:
         raise PermissionDenied(conflict)
 
 
+def _check_verified(application: Application) -> None:
+    """Refuse approving a grant to an enterprise the district has not verified
+    (pending, or suspended since it applied): the same rule as bulk issuance."""
+    refusal = grants.verification_refusal(application.enterprise)
+    if refusal is not None:
+        raise _refuse(refusal)
+
+
 def _check_member(actor: Actor, enterprise: Enterprise) -> None:
     if actor.user is None or enterprise.pk not in scope_for(actor.user).enterprise_ids:
         raise PermissionDenied(_("You may not act for this enterprise."))
@@ -527,6 +535,7 @@ def application_approve(
                 "amount",
             )
         _check_duties(actor, application.enterprise_id)
+        _check_verified(application)
         _check_transition(
             application.approve_second,
             actor,
@@ -547,6 +556,7 @@ def application_approve(
     # transitions carry the same permission.
     if actor.user is None or not application.may_review(actor.user):
         raise PermissionDenied(_("You may not do this."))
+    _check_verified(application)
     amount = application.requested_amount if amount is None else amount
     _check_approval_amount(application, amount)
     # The transitions' conditions read the proposed amount.

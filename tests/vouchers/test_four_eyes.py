@@ -179,6 +179,27 @@ def test_approving_more_than_was_requested_is_refused_in_the_admin(
     assert (app.status, app.approved_amount) == (S.APPROVED, Decimal("150000"))
 
 
+@pytest.mark.parametrize("status", ["pending", "suspended"])
+def test_an_application_of_an_enterprise_not_verified_is_not_approved(
+    program: Program, enterprise: Any, reviewer: Any, status: str
+) -> None:
+    # The same rule as bulk issuance: public money goes only to an enterprise
+    # the district has verified, whichever door the grant takes.
+    from django.core import mail
+
+    app = application(enterprise, program, status=S.UNDER_REVIEW, amount=Decimal("50000"))
+    type(enterprise).objects.filter(pk=enterprise.pk).update(status=status)
+    response = _reviewer_client(reviewer).post(
+        _review_url(app), {"action": "approve", "amount": "50000", "note": ""}
+    )
+    assert response.status_code == 200
+    assert "vouchers go only to verified enterprises" in response.content.decode()
+    app.refresh_from_db()
+    assert (app.status, app.approved_amount) == (S.UNDER_REVIEW, None)
+    assert not Voucher.objects.exists()
+    assert not mail.outbox
+
+
 def test_approving_over_the_cap_says_why_not_that_the_application_is_not_under_review(
     program: Program, enterprise: Any, reviewer: Any
 ) -> None:
