@@ -8,10 +8,12 @@ place that applies it (admin, pages and selectors all go through it).
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -22,7 +24,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 
-from .divisions import division_label, within
+from .divisions import division, division_label, within
 from .fields import EncryptedCharField
 from .uscc import validate_uscc
 
@@ -32,6 +34,29 @@ if TYPE_CHECKING:
 division_code_validator = RegexValidator(
     r"^\d{6}$", _("An administrative division code has exactly six digits.")
 )
+
+
+def division_in_force_validator(code: str) -> None:
+    """Refuse a district code that is no GB/T 2260 division in force today.
+
+    Old USCCs may carry abolished codes (they count where their successor
+    lies); a district set up on the platform today takes the code in force.
+    """
+    if not re.fullmatch(r"\d{6}", code or ""):
+        return  # the six-digit rule says what is wrong
+    found = division(code)
+    if found is None:
+        raise ValidationError(
+            _("%(code)s is no GB/T 2260 administrative division."),
+            code="unknown_division",
+            params={"code": code},
+        )
+    if not found.in_force:
+        raise ValidationError(
+            _("%(code)s (%(name)s) was abolished; use the code in force, %(successor)s."),
+            code="abolished_division",
+            params={"code": code, "name": found.name, "successor": found.successor},
+        )
 
 
 def localized(obj: Any, field: str) -> str:
@@ -122,7 +147,7 @@ class District(models.Model):
         _("division code"),
         max_length=6,
         unique=True,
-        validators=[division_code_validator],
+        validators=[division_code_validator, division_in_force_validator],
         help_text=_("GB/T 2260 administrative division code, e.g. 420103 for Jianghan."),
     )
     parent = models.ForeignKey(

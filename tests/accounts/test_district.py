@@ -82,3 +82,37 @@ def test_an_enterprise_with_an_invalid_uscc_fails_model_validation() -> None:
     with pytest.raises(ValidationError) as info:
         enterprise.full_clean(exclude=["division_code"])
     assert "uscc" in info.value.message_dict
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("code", "problem"),
+    [
+        ("999999", "is no GB/T 2260 administrative division"),
+        # Chongwen was merged into Dongcheng in 2010: old USCCs keep 110103,
+        # a district set up today takes the code in force.
+        ("110103", "was abolished; use the code in force, 110101"),
+    ],
+)
+def test_a_district_is_set_up_only_under_a_division_in_force(code: str, problem: str) -> None:
+    from django.test import Client
+
+    from tests.accounts.factories import UserFactory, add_totp
+
+    root = UserFactory(email="root@platform.test", is_superuser=True)
+    add_totp(root)
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(root)
+    response = client.post(
+        "/admin/accounts/district/add/", {"code": code, "name": "测试区", "name_en": "Test"}
+    )
+    assert response.status_code == 200
+    assert problem in response.content.decode()
+    assert not District.objects.filter(code=code).exists()
+    # A division in force is accepted.
+    response = client.post(
+        "/admin/accounts/district/add/",
+        {"code": "110101", "name": "东城区", "name_en": "Dongcheng"},
+    )
+    assert response.status_code == 302
+    assert District.objects.filter(code="110101").exists()
