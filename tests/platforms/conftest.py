@@ -174,3 +174,21 @@ def error_of(response: Any) -> dict[str, Any]:
     assert set(body) == {"error"}, body
     assert set(body["error"]) == {"code", "message", "field"}, body
     return body["error"]
+
+
+@pytest.fixture
+def fresh_rate_window() -> Any:
+    """Starts the test at the first second of a minute, the clock running.
+
+    The rate limit counts per fixed minute window; a test that makes its
+    requests across a minute boundary sees two windows and no 429. Moving
+    the clock to the start of the next minute (forward, so signatures made
+    by the test stay inside the server's acceptance window) leaves the
+    whole minute for the test's few requests.
+    """
+    import time_machine
+
+    now = datetime.datetime.now(datetime.UTC)
+    start = now.replace(second=0, microsecond=0) + datetime.timedelta(minutes=1)
+    with time_machine.travel(start, tick=True):
+        yield start

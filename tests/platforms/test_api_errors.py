@@ -121,7 +121,7 @@ def test_messages_follow_accept_language(client: Client, signing_key: SigningKey
 
 
 def test_too_many_requests_per_key_is_429_with_retry_after(
-    client: Client, signing_key: SigningKey, settings: Any
+    client: Client, signing_key: SigningKey, settings: Any, fresh_rate_window: Any
 ) -> None:
     cache.clear()
     settings.PLATFORM_API_RATE_LIMIT = "3/minute"
@@ -135,7 +135,9 @@ def test_too_many_requests_per_key_is_429_with_retry_after(
     assert 1 <= int(response["Retry-After"]) <= 61
 
 
-def test_the_rate_limit_is_per_key(client: Client, signing_key: SigningKey, settings: Any) -> None:
+def test_the_rate_limit_is_per_key(
+    client: Client, signing_key: SigningKey, settings: Any, fresh_rate_window: Any
+) -> None:
     from .conftest import register_key
 
     cache.clear()

@@ -79,7 +79,9 @@ def test_a_retry_after_a_lost_answer_reuses_the_key_and_charges_once(live_server
     assert AuditEvent.objects.filter(event_type=EVENT).count() == 1
 
 
-def test_429_is_retried_after_retry_after(live_server: Any, settings: Any) -> None:
+def test_429_is_retried_after_retry_after(
+    live_server: Any, settings: Any, fresh_rate_window: Any
+) -> None:
     from django.core.cache import cache
 
     cache.clear()
