@@ -23,7 +23,7 @@ from demo.calendar import DemoCalendar
 from eligibility.models import RuleSet, definition_to_rows
 from eligibility.services import rule_set_import, rule_set_new_version, rule_set_publish
 from vouchers.models import Application, PhaseStep, Program
-from vouchers.services import (
+from vouchers.services_applications import (
     application_approve,
     application_document_add,
     application_reject,
@@ -32,9 +32,8 @@ from vouchers.services import (
     application_start_review,
     application_submit,
     application_withdraw,
-    program_adopt_rule_set,
-    program_open,
 )
+from vouchers.services_programs import program_adopt_rule_set, program_open
 
 SECOND_REVIEWERS = {
     "420100": ("reviewer2@wuhan.example.gov.cn", "武汉市数据局 陈静"),

@@ -225,7 +225,7 @@ def enterprise_registration_correct(
 # A published version never changes: these services refuse to touch one, and
 # an edit of a published version goes to a new draft version instead
 # (:func:`rule_set_new_version`). Programs adopt a version explicitly
-# (``vouchers.services.program_adopt_rule_set``).
+# (``vouchers.services_programs.program_adopt_rule_set``).
 
 RULE_FIELDS = ("name", "name_en", "description", "description_en", "combinator")
 

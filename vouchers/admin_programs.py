@@ -34,11 +34,13 @@ from .errors import BusinessError
 from .models import Application, PhaseStep, Program
 from .phasedown import Step, schedule_problems
 from .selectors import application_duplicate_flags, program_budget, program_projection
-from .services import (
+from .services_applications import (
     application_approve,
     application_reject,
     application_return,
     application_start_review,
+)
+from .services_programs import (
     program_adopt_rule_set,
     program_close,
     program_open,

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 def application_approved(*, actor: Actor, application: Application) -> Voucher:
     """Issue the voucher of an approved application.
 
-    Called by :func:`vouchers.services.application_approve` inside the
+    Called by :func:`vouchers.services_applications.application_approve` inside the
     approval's transaction, with the program row locked and the approved
     amount already added to ``program.reserved_amount``; issuance moves that
     amount from reserved to issued, so approval and voucher commit together

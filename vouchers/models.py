@@ -230,7 +230,7 @@ class Program(FSMModelMixin, models.Model):
         return list(self.get_available_user_status_transitions(user))  # type: ignore[attr-defined]
 
     # Lifecycle. Only a program manager of the program's district moves it;
-    # the services in vouchers.services call these, save and audit.
+    # the services in vouchers.services_programs call these, save and audit.
     @transition(
         field=status,
         source=Status.DRAFT,

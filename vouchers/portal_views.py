@@ -29,7 +29,7 @@ from .selectors import (
     program_is_accepting,
     program_list_for_enterprise,
 )
-from .services import (
+from .services_applications import (
     application_document_add,
     application_document_remove,
     application_save_draft,

@@ -36,7 +36,7 @@ def submitted_application(amount: Decimal) -> Any:
     from accounts.models import Enterprise
     from audit.services import Actor
     from vouchers.models import Program
-    from vouchers.services import (
+    from vouchers.services_applications import (
         application_document_add,
         application_save_draft,
         application_submit,

@@ -30,11 +30,8 @@ from tests.vouchers.factories import (
 from vouchers.errors import BusinessError
 from vouchers.models import Application, Program
 from vouchers.selectors import program_eligibility
-from vouchers.services import (
-    application_start_review,
-    application_submit,
-    program_adopt_rule_set,
-)
+from vouchers.services_applications import application_start_review, application_submit
+from vouchers.services_programs import program_adopt_rule_set
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from audit.models import AuditEvent
 from audit.services import Actor
 from vouchers.errors import BusinessError
 from vouchers.models import Application, ApplicationEvent, Voucher
-from vouchers.services import (
+from vouchers.services_applications import (
     application_approve,
     application_document_add,
     application_reject,

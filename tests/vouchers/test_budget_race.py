@@ -15,7 +15,7 @@ from audit.models import AuditEvent
 from audit.services import Actor
 from vouchers.errors import BusinessError
 from vouchers.models import Application, Program, Voucher
-from vouchers.services import application_approve
+from vouchers.services_applications import application_approve
 
 from .factories import EnterpriseFactory, application, official, open_program
 

@@ -17,7 +17,7 @@ from audit import events
 from audit.models import AuditEvent
 from audit.services import Actor
 from vouchers.models import Application, BulkIssuance, Program, Voucher
-from vouchers.services import application_approve
+from vouchers.services_applications import application_approve
 
 from .factories import (
     EnterpriseFactory,

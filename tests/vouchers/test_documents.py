@@ -16,7 +16,7 @@ from accounts.models import Membership
 from audit.services import Actor
 from vouchers.errors import BusinessError
 from vouchers.models import ApplicationDocument
-from vouchers.services import application_document_add
+from vouchers.services_applications import application_document_add
 
 from .factories import (
     PDF_BYTES,

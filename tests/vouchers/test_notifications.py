@@ -9,7 +9,7 @@ from django.core import mail
 
 from audit.services import Actor
 from vouchers.models import Application
-from vouchers.services import application_reject, application_submit
+from vouchers.services_applications import application_reject, application_submit
 
 from .factories import application, member
 
@@ -77,7 +77,7 @@ def test_an_approval_is_followed_by_the_voucher_with_its_code_and_certificate_li
     from django.urls import reverse
 
     from vouchers.models import Voucher
-    from vouchers.services import application_approve
+    from vouchers.services_applications import application_approve
 
     settings.SITE_URL = "https://vouchers.example.cn"
     member(enterprise, email="zh@example.com", preferred_language="zh-hans")

@@ -15,7 +15,7 @@ from audit.models import AuditEvent
 from audit.services import Actor
 from vouchers.errors import BusinessError
 from vouchers.models import PhaseStep, Program
-from vouchers.services import program_close, program_open, program_pause, program_resume
+from vouchers.services_programs import program_close, program_open, program_pause, program_resume
 
 from .factories import ProgramFactory, official, with_schedule
 
