@@ -1,7 +1,7 @@
 """What each role may do, as Django model permissions.
 
 Each app grants its own permissions to roles in its ``AppConfig.ready()``
-(``grant(Role.REVIEWER, "vouchers.view_application", ...)``), so this module
+(``grant(Role.REVIEWER, "applications.view_application", ...)``), so this module
 needs to import none of them. :class:`accounts.backends.RoleBackend` answers
 ``user.has_perm`` from this table; which *rows* a permission applies to is
 decided by :func:`accounts.scoping.scoped`.

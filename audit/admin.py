@@ -8,7 +8,6 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from django.apps import apps
 from django.contrib import admin
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db import transaction
@@ -30,6 +29,7 @@ from config.csv_safe import safe_writer
 # admin_flags the anomaly queue and the detector thresholds.
 from . import admin_accounts, admin_flags, events  # noqa: F401
 from .models import AuditEvent
+from .object_types import model_for, object_type_of
 from .services import Actor, audit_record, client_ip
 
 EXPORT_COLUMNS = [
@@ -350,10 +350,9 @@ class AuditEventAdmin(ScopedModelAdmin):
         """Every event about one object, oldest first, as far as the user may see."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        try:
-            model = apps.get_model(app_label, model_name)
-        except LookupError as exc:
-            raise Http404 from exc
+        model = model_for(f"{app_label}.{model_name}")
+        if model is None:
+            raise Http404
         obj = None
         try:
             obj = model._default_manager.filter(pk=object_id).first()
@@ -367,7 +366,7 @@ class AuditEventAdmin(ScopedModelAdmin):
             raise Http404
         events_qs = scoped(
             AuditEvent.objects.filter(
-                object_type=f"{app_label}.{model_name}", object_id=object_id
+                object_type=object_type_of(model), object_id=object_id
             ).select_related("seal"),
             request.user,
         ).order_by("occurred_at", "id")

@@ -27,6 +27,7 @@ from accounts.admin_scoping import ScopedModelAdmin
 from accounts.models import ComputePlatform, District, Enterprise
 
 from . import events
+from .object_types import object_type_of
 from .services import Actor, audit_record, client_ip
 
 HIDDEN = "[hidden]"
@@ -151,7 +152,7 @@ class AuditedModelAdmin(ScopedModelAdmin):
             actor=Actor.for_user(request.user, source_ip=client_ip(request)),
             event_type=event_type,
             obj=obj if event_type != events.ADMIN_DELETE else None,
-            object_type=f"{obj._meta.app_label}.{obj._meta.model_name}",
+            object_type=object_type_of(obj),
             object_id=object_id,
             object_repr=object_repr,
             before=before or None,

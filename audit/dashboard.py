@@ -39,7 +39,7 @@ from django.utils.translation import gettext as _
 from accounts.models import District
 from config.csv_safe import safe_writer
 from config.db_router import reporting_reads
-from vouchers.models import Program
+from programs.models import Program
 
 from . import charts, events, reports
 from .services import Actor, audit_record, checkpoint_body, client_ip

@@ -42,7 +42,8 @@ from accounts.models import ComputePlatform, Enterprise
 from eligibility.duplicates import FundedElsewhere, funded_elsewhere_flags, shared_contact_flags
 from platforms.catalog import POINTS_PER_YUAN
 from platforms.models import ModelCatalogEntry
-from vouchers.models import Program, Redemption, Voucher
+from programs.models import Program
+from vouchers.models import Redemption, Voucher
 
 from .models import AnomalyFlag, DetectorSettings
 

@@ -270,7 +270,7 @@ class DetectorSettings(models.Model):
     """
 
     program = models.OneToOneField(
-        "vouchers.Program",
+        "programs.Program",
         verbose_name=_("program"),
         on_delete=models.CASCADE,
         related_name="detector_settings",
@@ -488,7 +488,7 @@ class AnomalyFlag(FSMModelMixin, models.Model):
         related_name="anomaly_flags",
     )
     program = models.ForeignKey(
-        "vouchers.Program",
+        "programs.Program",
         verbose_name=_("program"),
         null=True,
         blank=True,

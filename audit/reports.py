@@ -31,9 +31,11 @@ from django.utils import timezone
 
 from accounts.models import District, Enterprise, localized
 from accounts.scoping import scope_for, scoped
-from vouchers.models import Application, PhaseStep, Program, Redemption, Voucher
-from vouchers.phasedown import rate_in_force, steps_of
-from vouchers.selectors import BudgetFigures, ProjectionYear, program_budget, program_projection
+from applications.models import Application
+from programs.models import PhaseStep, Program
+from programs.phasedown import rate_in_force, steps_of
+from programs.selectors import BudgetFigures, ProjectionYear, program_budget, program_projection
+from vouchers.models import Redemption, Voucher
 
 from .models import AuditCheckpoint
 

@@ -30,6 +30,7 @@ from config.client_ip import client_ip as client_ip
 from . import canonical, signing
 from .merkle import Frontier
 from .models import AuditArchive, AuditCheckpoint, AuditEvent, AuditSeal
+from .object_types import object_type_of
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def audit_event(
 ) -> AuditEvent:
     """Build (without saving) one event about ``obj``; see :func:`audit_record`."""
     if obj is not None:
-        object_type = f"{obj._meta.app_label}.{obj._meta.model_name}"
+        object_type = object_type_of(obj)
         object_id = str(obj.pk)
     return AuditEvent(
         # A None relation is the default: set through its descriptor it costs more.

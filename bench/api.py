@@ -859,7 +859,7 @@ def seed(n_vouchers: int) -> Seed:
     from accounts.models import ComputePlatform, District, Enterprise
     from audit.services import Actor, audit_seal_pending
     from platforms.services import platform_key_register
-    from vouchers.models import PhaseStep, Program
+    from programs.models import PhaseStep, Program
     from vouchers.services_vouchers import voucher_issue
 
     actor = Actor.system("bench")

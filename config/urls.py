@@ -5,7 +5,8 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from eligibility.views import enterprise_correct_view, enterprise_register_view
-from vouchers.views import home, portal
+
+from .views import home, portal
 
 urlpatterns = [
     path("", home, name="home"),
@@ -16,6 +17,7 @@ urlpatterns = [
         enterprise_correct_view,
         name="enterprise_registration_correct",
     ),
+    path("", include("applications.urls")),
     path("", include("vouchers.urls")),
     path("accounts/", include("allauth.urls")),
     path("i18n/setlang/", set_language, name="set_language"),

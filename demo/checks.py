@@ -13,8 +13,9 @@ import datetime
 
 from django.utils import timezone
 
-from vouchers.models import Program, Voucher
-from vouchers.selectors import program_is_accepting
+from programs.models import Program
+from programs.selectors import program_is_accepting
+from vouchers.models import Voucher
 
 
 def demo_problems(*, today: datetime.date | None = None) -> list[str]:

@@ -26,12 +26,12 @@ from django.db import transaction
 
 from accounts.models import ComputePlatform, District, Enterprise, Membership, User
 from accounts.uscc import check_character
-from demo.calendar import DemoCalendar
-from demo.seed_platforms import seed_platform_catalogs
-from demo.seed_programs import seed_programs
-from vouchers.models import Program
+from programs.models import Program
 
+from .calendar import DemoCalendar
 from .seed_audit import seed_audit
+from .seed_platforms import seed_platform_catalogs
+from .seed_programs import seed_programs
 from .seed_usage import seed_usage
 from .seed_vouchers import seed_vouchers
 

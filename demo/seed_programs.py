@@ -18,12 +18,8 @@ from typing import Any
 from django.core.files.base import ContentFile
 
 from accounts.models import District, Enterprise, Membership, User
-from audit.services import Actor
-from demo.calendar import DemoCalendar
-from eligibility.models import RuleSet, definition_to_rows
-from eligibility.services import rule_set_import, rule_set_new_version, rule_set_publish
-from vouchers.models import Application, PhaseStep, Program
-from vouchers.services_applications import (
+from applications.models import Application
+from applications.services import (
     application_approve,
     application_document_add,
     application_reject,
@@ -33,7 +29,13 @@ from vouchers.services_applications import (
     application_submit,
     application_withdraw,
 )
-from vouchers.services_programs import program_adopt_rule_set, program_open
+from audit.services import Actor
+from eligibility.models import RuleSet, definition_to_rows
+from eligibility.services import rule_set_import, rule_set_new_version, rule_set_publish
+from programs.models import PhaseStep, Program
+from programs.services import program_adopt_rule_set, program_open
+
+from .calendar import DemoCalendar
 
 SECOND_REVIEWERS = {
     "420100": ("reviewer2@wuhan.example.gov.cn", "武汉市数据局 陈静"),
@@ -132,7 +134,7 @@ DEMO_PDF = (
 
 
 def _user(email: str, full_name: str) -> User:
-    from demo.seed import _user as seed_user
+    from .seed import _user as seed_user
 
     return seed_user(email, full_name)
 
@@ -210,7 +212,7 @@ def _normalised(definition: dict[str, Any]) -> Any:
 
 
 def _official(code: str) -> User:
-    from demo.seed import OFFICIALS
+    from .seed import OFFICIALS
 
     email = next(e for c, e, _n in OFFICIALS if c == code)
     return User.objects.get(email=email)
@@ -352,7 +354,7 @@ def _make_application(
 def seed_programs(programs: list[Program], calendar: DemoCalendar) -> list[dict[str, str]]:
     """Schedules, rules, second reviewers, opening and applications; returns
     the second reviewers' logins."""
-    from demo.seed import DEMO_PASSWORD, ENTERPRISES
+    from .seed import DEMO_PASSWORD, ENTERPRISES
 
     logins: list[dict[str, str]] = []
     second: dict[str, User] = {}

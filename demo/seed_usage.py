@@ -44,7 +44,8 @@ from audit.models import AnomalyFlag
 from audit.services import Actor
 from platforms.catalog import usage_to_points
 from platforms.selectors import catalog_entry_in_force
-from vouchers.models import Program, Voucher
+from programs.models import Program
+from vouchers.models import Voucher
 from vouchers.services_vouchers import voucher_issue, voucher_redeem
 
 ISSUER = "demo seed usage"

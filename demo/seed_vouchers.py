@@ -22,7 +22,8 @@ from django.utils import timezone
 
 from accounts.models import ComputePlatform, Enterprise, User
 from audit.services import Actor
-from vouchers.models import Program, Voucher
+from programs.models import Program
+from vouchers.models import Voucher
 from vouchers.services_vouchers import (
     format_amount,
     hold_create,

@@ -276,7 +276,7 @@ class RuleSetAdmin(AuditedModelAdmin):
             ", ",
             '<a href="{}">{}</a>',
             (
-                (reverse("admin:vouchers_program_change", args=[p.pk]), p.display_name)
+                (reverse("admin:programs_program_change", args=[p.pk]), p.display_name)
                 for p in obj.programs.all()
             ),
         )

@@ -15,7 +15,7 @@ Django import, so a platform can copy this one file. It
 
 Example::
 
-    from platforms.client import PlatformClient
+    from .client import PlatformClient
     api = PlatformClient("https://vouchers.example.cn", key_id="pk_…",
                          private_key_pem=open("wuhan-aicc.pem", "rb").read())
     api.lookup("CV-…")

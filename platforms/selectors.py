@@ -17,9 +17,10 @@ from accounts.models import ComputePlatform
 from accounts.scoping import scope_for, scoped
 from config.compiled_query import CompiledQuery
 from config.db_router import reporting_reads
+from programs.models import Program
 from vouchers.codes import normalize_code
 from vouchers.errors import BusinessError, Code
-from vouchers.models import Hold, Program, Redemption, Reversal
+from vouchers.models import Hold, Redemption, Reversal
 from vouchers.services_vouchers import RedemptionResult, format_amount
 
 from .models import ModelCatalogEntry, PlatformKey

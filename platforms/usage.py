@@ -23,9 +23,10 @@ from rest_framework.exceptions import ValidationError
 
 from accounts.bulk import insert_one
 from audit.services import Actor
+from programs.models import Program
 from vouchers.codes import normalize_code
 from vouchers.errors import BusinessError, Code
-from vouchers.models import Hold, Program, Voucher
+from vouchers.models import Hold, Voucher
 from vouchers.services_vouchers import (
     HoldResult,
     RedeemInput,

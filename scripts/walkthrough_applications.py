@@ -77,7 +77,7 @@ PROGRAM_ID: dict[str, int] = {}
 def jianghan_compute_id() -> int:
     """Read before the browser starts (the ORM is not used inside playwright's loop)."""
     if "compute" not in PROGRAM_ID:
-        from vouchers.models import Program
+        from programs.models import Program
 
         PROGRAM_ID["compute"] = Program.objects.get(name_en__startswith="Jianghan Compute").pk
     return PROGRAM_ID["compute"]
@@ -205,7 +205,7 @@ class Walk:
         number = application_url.rstrip("/").split("/")[-1]
         # 5. The first official takes it up and returns it.
         official = self.official_login(OFFICIAL_1)
-        review = f"{self.base}/admin/vouchers/application/{number}/change/"
+        review = f"{self.base}/admin/applications/application/{number}/change/"
         official.goto(review)
         official.check("input[name=action][value=start_review]")
         official.click("input[type=submit]")
@@ -254,7 +254,7 @@ class Walk:
         page.goto(application_url)
         self.shot(page, "approved")
         # The program's budget after the reservation, as the manager sees it.
-        official.goto(f"{self.base}/admin/vouchers/program/?q=算力券")
+        official.goto(f"{self.base}/admin/programs/program/?q=算力券")
         official.locator("#result_list a").filter(has_text="江汉").first.click()
         official.wait_for_load_state()
         self.shot(official, "program-budget")

@@ -30,10 +30,10 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from accounts.scoping import scoped
+from applications.models import BulkIssuance
 from tests.accounts.factories import World, add_totp, build_world
 from tests.vouchers.factories import application as make_application
 from tests.vouchers.voucher_factories import issue
-from vouchers.models import BulkIssuance
 
 pytestmark = pytest.mark.django_db
 
@@ -445,7 +445,7 @@ def test_others_cannot_confirm_or_cancel_a_bulk_issuance(who: str, objects: Obje
     client = _client(who, objects)
     for decision in ("confirm", "cancel"):
         response = client.post(
-            f"/admin/vouchers/bulkissuance/{batch.pk}/decide/",
+            f"/admin/applications/bulkissuance/{batch.pk}/decide/",
             {"decision": decision, "note": "Not mine to decide."},
         )
         assert response.status_code in (302, 403, 404)
@@ -513,11 +513,11 @@ def _furnish(w: World, program: Any, enterprise: Any, platform: Any) -> None:
     """One object of every district-owned kind under ``program``'s district."""
     from decimal import Decimal
 
+    from applications.models import Application
     from audit.models import AnomalyFlag, DetectorSettings
     from audit.services import Actor, audit_record
     from tests.vouchers.factories import rule_set as make_rule_set
     from tests.vouchers.voucher_factories import bind, platform_actor
-    from vouchers.models import Application
     from vouchers.services_vouchers import hold_create, voucher_claw_back, voucher_redeem
 
     district = program.district
@@ -693,7 +693,7 @@ def test_the_mixed_user_changes_in_the_district_where_they_manage_only(tenancy: 
     from accounts.models import Enterprise
     from audit.models import DetectorSettings
     from eligibility.models import RuleSet
-    from vouchers.models import Program
+    from programs.models import Program
 
     t = tenancy
     for model in (Program, RuleSet, DetectorSettings, Enterprise):
@@ -732,7 +732,8 @@ def _object_urls(model_admin: Any, obj: Model) -> list[str]:
 
 def _state(models: list[type[Model]]) -> dict[str, Any]:
     from eligibility.models import RuleNode
-    from vouchers.models import LedgerEntry, PhaseStep
+    from programs.models import PhaseStep
+    from vouchers.models import LedgerEntry
 
     state = {}
     for model in [*models, LedgerEntry, PhaseStep, RuleNode]:
@@ -902,11 +903,11 @@ def _rule_set_attempts(client: Client, rs: dict[str, Any]) -> list[int]:
             {"definition": '{"all": [{"fact": "headcount", "op": "gte", "value": "2"}]}'},
         ).status_code,
         client.post(
-            reverse("admin:vouchers_program_adopt_rule_set", args=[rs["program"].pk]),
+            reverse("admin:programs_program_adopt_rule_set", args=[rs["program"].pk]),
             {"rule_set": rs["v2"].pk},
         ).status_code,
         client.post(
-            reverse("admin:vouchers_program_changelist"),
+            reverse("admin:programs_program_changelist"),
             {"action": "adopt_newest_rule_sets", "_selected_action": [rs["program"].pk]},
         ).status_code,
     ]

@@ -20,7 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts.models import Enterprise, Membership
-from vouchers.models import Application, PhaseStep, Program
+from applications.models import Application
+from programs.models import PhaseStep, Program
 
 from .vouchers.factories import (
     ProgramFactory,
@@ -210,7 +211,7 @@ def test_the_program_admin_refuses_bad_values_without_a_partial_write(
         "phase_steps-1-rate": "0",
         field: value,
     }
-    response = client.post(reverse("admin:vouchers_program_change", args=[program.pk]), data)
+    response = client.post(reverse("admin:programs_program_change", args=[program.pk]), data)
     assert response.status_code < 500, (field, value)
     program.refresh_from_db()
     steps = PhaseStep.objects.filter(program=program).count()
@@ -230,7 +231,7 @@ def test_the_admin_form_of_another_district_is_not_reachable_for_bad_input_eithe
     client: Client = reauthenticated(client_for(manager), manager)
     program = ProgramFactory(district=other)
     response = client.post(
-        reverse("admin:vouchers_program_change", args=[program.pk]), {"total_budget": "1"}
+        reverse("admin:programs_program_change", args=[program.pk]), {"total_budget": "1"}
     )
     assert response.status_code in (302, 403, 404)
     program.refresh_from_db()

@@ -26,10 +26,11 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from accounts.models import Membership
+from applications.models import Application, ApplicationDocument
 from audit.models import AnomalyFlag, AuditEvent
 from eligibility.models import RuleNode, RuleSet
 from platforms.models import ModelCatalogEntry, PlatformKey
-from vouchers.models import Application, ApplicationDocument, LedgerEntry, Voucher
+from vouchers.models import LedgerEntry, Voucher
 
 from .platforms.factories import ComputePlatformFactory, new_key_pair
 from .test_bad_input import HYPOTHESIS, _fast_passwords, nasty_text
@@ -323,7 +324,7 @@ def test_the_application_review_refuses_bad_values_without_a_partial_write(
     client = _admin_client(official(district, Membership.Role.REVIEWER))
     data = {"action": action, "amount": "", "note": "Checked.", field: value}
     before = (app.status, app.approved_amount, Voucher.objects.count())
-    response = client.post(reverse("admin:vouchers_application_change", args=[app.pk]), data)
+    response = client.post(reverse("admin:applications_application_change", args=[app.pk]), data)
     assert response.status_code < 500, (action, field, value)
     app.refresh_from_db()
     after = (app.status, app.approved_amount, Voucher.objects.count())

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from demo.calendar import DemoCalendar
 from demo.checks import demo_problems
-from vouchers.selectors import program_is_accepting
+from programs.selectors import program_is_accepting
 
 from .vouchers.voucher_factories import ProgramFactory
 

@@ -16,10 +16,11 @@ from django.utils import timezone
 from accounts.models import ComputePlatform
 from config.compiled_query import CompiledQuery
 from platforms import selectors
+from programs import phasedown
+from programs.models import PhaseStep, Program
 from tests.platforms.conftest import register_key
-from vouchers import phasedown
 from vouchers import services_vouchers as services
-from vouchers.models import PhaseStep, Program, Redemption, Voucher
+from vouchers.models import Redemption, Voucher
 from vouchers.services_vouchers import hold_create, redemption_reverse, voucher_redeem
 
 from .vouchers.voucher_factories import (

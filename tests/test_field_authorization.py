@@ -27,8 +27,10 @@ from django.utils import timezone
 
 from accounts.models import District, Enterprise, Membership
 from accounts.scoping import scoped
+from applications.models import Application
 from audit.models import AnomalyFlag, AuditEvent, DetectorSettings
-from vouchers.models import Application, Hold, Program, Receivable, Redemption, Voucher
+from programs.models import Program
+from vouchers.models import Hold, Receivable, Redemption, Voucher
 from vouchers.services_vouchers import hold_create, voucher_redeem
 
 from .accounts.factories import World, add_totp, build_world
@@ -191,7 +193,7 @@ def test_an_enterprise_cannot_post_to_the_admins_review_page() -> None:
     enterprise = EnterpriseFactory(division="420103")
     app = application(enterprise, program, status=S.UNDER_REVIEW)
     before = stored(app)
-    url = reverse("admin:vouchers_application_change", args=[app.pk])
+    url = reverse("admin:applications_application_change", args=[app.pk])
     response = client_for(with_mfa(member(enterprise))).post(
         url, {"action": "approve", "amount": "300000", **DECISION_FIELDS}
     )
@@ -217,7 +219,7 @@ def review() -> dict[str, Any]:
         "district": district,
         "program": program,
         "application": app,
-        "url": reverse("admin:vouchers_application_change", args=[app.pk]),
+        "url": reverse("admin:applications_application_change", args=[app.pk]),
         "reviewer": client_for(with_mfa(official(district, Role.REVIEWER))),
         "second": client_for(with_mfa(official(district, Role.REVIEWER))),
         "manager": client_for(with_mfa(official(district, Role.PROGRAM_MANAGER, Role.REVIEWER))),
@@ -423,9 +425,9 @@ def test_an_auditor_changes_nothing_in_any_admin_page_they_can_see(
     assert AuditEvent.objects.filter(event_type__startswith="admin.").count() == admin_events
     # At least these, each with an object of district X to try to change.
     for label in (
-        "vouchers.program",
+        "programs.program",
         "vouchers.voucher",
-        "vouchers.application",
+        "applications.application",
         "accounts.enterprise",
         "vouchers.redemption",
         "vouchers.hold",
@@ -452,8 +454,8 @@ def test_an_auditor_cannot_use_the_admins_action_pages(audited_world: dict[str, 
     before = {name: stored(obj) for name, obj in (("p", program), ("v", voucher), ("f", flag))}
     before["r"] = rules.definition()
     attempts = [
-        (reverse("admin:vouchers_program_move", args=[program.pk, "pause"]), {}),
-        (reverse("admin:vouchers_program_move", args=[program.pk, "close"]), {}),
+        (reverse("admin:programs_program_move", args=[program.pk, "pause"]), {}),
+        (reverse("admin:programs_program_move", args=[program.pk, "close"]), {}),
         (
             reverse("admin:vouchers_voucher_action", args=[voucher.pk, "suspend"]),
             {"reason": "An auditor tries."},
@@ -479,7 +481,7 @@ def test_an_auditor_cannot_use_the_admins_action_pages(audited_world: dict[str, 
             {"program": program.pk, "csv_text": "uscc,amount\n", "validate_only": ""},
         ),
         (reverse("admin:eligibility_ruleset_publish", args=[rules.pk]), {}),
-        (reverse("admin:vouchers_program_adopt_rule_set", args=[program.pk]), {"rule_set": ""}),
+        (reverse("admin:programs_program_adopt_rule_set", args=[program.pk]), {"rule_set": ""}),
     ]
     before["rule_status"] = rules.status
     for url, data in attempts:
@@ -492,7 +494,7 @@ def test_an_auditor_cannot_use_the_admins_action_pages(audited_world: dict[str, 
             {"action": "publish", "_selected_action": [rules.pk]},
         ),
         (
-            reverse("admin:vouchers_program_changelist"),
+            reverse("admin:programs_program_changelist"),
             {"action": "adopt_newest_rule_sets", "_selected_action": [program.pk]},
         ),
     ]:

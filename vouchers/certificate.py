@@ -11,7 +11,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from .models import Voucher
-from .voucher_selectors import voucher_rate_outlook
+from .selectors import voucher_rate_outlook
 
 
 def qr_data_uri(text: str) -> str:

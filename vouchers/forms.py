@@ -1,71 +1,63 @@
-"""Forms of the enterprise portal."""
+"""Forms of the voucher pages and of the officials' voucher actions."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+import datetime
 from typing import Any
 
 from django import forms
-from django.utils.translation import gettext
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
-from .documents import max_bytes
-from .models import Program
-from .templatetags.voucher_tags import amount as format_amount
+from .models import LedgerEntry
+
+#: Dates a filter can reach: near year 1 or 9999 the next midnight overflows.
+DATE_LIMITS = [
+    MinValueValidator(datetime.date(2000, 1, 1)),
+    MaxValueValidator(datetime.date(2099, 12, 31)),
+]
 
 
-class ApplicationForm(forms.Form):
-    """Apply, change a draft or answer a return; the buttons say save or submit."""
-
-    requested_amount = forms.DecimalField(
-        label=_("Requested amount"),
-        max_digits=16,
-        decimal_places=2,
-        min_value=Decimal("0.01"),
-        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
+class LedgerFilterForm(forms.Form):
+    kind = forms.ChoiceField(
+        label=_("Kind"), required=False, choices=[("", _("All kinds")), *LedgerEntry.Kind.choices]
     )
-    purpose = forms.CharField(
-        label=_("Purpose and usage scenario"),
-        max_length=5000,
-        widget=forms.Textarea(attrs={"rows": 6}),
-        help_text=_(
-            "What you will compute, on which models or data, and what it is for (max. 5,000 characters)."
-        ),
-    )
-    document = forms.FileField(
-        label=_("Add a supporting document"),
+    date_from = forms.DateField(
+        label=_("From"),
         required=False,
-        widget=forms.ClearableFileInput(
-            attrs={"accept": ".pdf,.png,.jpg,.jpeg,application/pdf,image/png,image/jpeg"}
-        ),
+        validators=DATE_LIMITS,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
-    accept_obligations = forms.BooleanField(
-        label=_("We accept the program's obligations stated above."), required=False
+    date_to = forms.DateField(
+        label=_("To"),
+        required=False,
+        validators=DATE_LIMITS,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 
-    def __init__(self, *args: Any, program: Program, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.program = program
-        amount: Any = self.fields["requested_amount"]
-        amount.max_value = program.per_enterprise_cap
-        amount.help_text = gettext("At most %(cap)s per enterprise.") % {
-            "cap": format_amount(program.per_enterprise_cap, program.unit),
-        }
-        from django.core.validators import MaxValueValidator
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", _("The end date comes before the start date."))
+        return data
 
-        amount.validators.append(MaxValueValidator(program.per_enterprise_cap))
-        self.fields["document"].help_text = gettext(
-            "PDF, PNG or JPEG, up to %(limit)s MB each. Saved with the draft."
-        ) % {"limit": max_bytes() // (1024 * 1024)}
-        if not program.display_obligations:
-            del self.fields["accept_obligations"]
 
-    def check_obligations(self) -> bool:
-        """On submit: the obligations must be accepted (when the program has any)."""
-        if "accept_obligations" in self.fields and not self.cleaned_data.get("accept_obligations"):
-            self.add_error(
-                "accept_obligations",
-                gettext("Tick this box to accept the obligations before submitting."),
-            )
-            return False
-        return True
+class VoucherActionForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+        help_text=_("Recorded in the audit log and shown to the enterprise."),
+    )
+
+
+class ClawbackForm(VoucherActionForm):
+    amount = forms.DecimalField(
+        label=_("Amount to recover"),
+        required=False,
+        min_value=0,
+        decimal_places=2,
+        max_digits=16,
+        help_text=_("Leave empty to recover everything the voucher covered (net of reversals)."),
+    )

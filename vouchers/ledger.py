@@ -17,7 +17,9 @@ from decimal import Decimal
 from django.db.models import F, Q, Sum, Window
 from django.db.models.functions import Coalesce
 
-from .models import Hold, LedgerEntry, Program, Redemption, Voucher
+from programs.models import Program
+
+from .models import Hold, LedgerEntry, Redemption, Voucher
 
 ZERO = Decimal("0")
 CENT = Decimal("0.01")

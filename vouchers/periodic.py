@@ -25,9 +25,10 @@ from accounts.models import Membership
 from audit import events
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record
+from programs.models import Program
+from programs.phasedown import exit_date, steps_of
 
-from .models import Hold, Program, Voucher, VoucherReminder
-from .phasedown import exit_date, steps_of
+from .models import Hold, Voucher, VoucherReminder
 from .services_vouchers import hold_expire, voucher_activate, voucher_expire
 
 LOW_BALANCE_SHARE = Decimal("0.10")

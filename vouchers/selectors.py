@@ -1,100 +1,89 @@
-"""Reads of the vouchers app."""
+"""Reads for the voucher pages: scoped querysets and the figures they show."""
 
 from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
 from decimal import Decimal
-from itertools import groupby
 from typing import Any
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
-from accounts.models import District, Enterprise
-from eligibility.duplicates import (
-    Flag,
-    FundedElsewhere,
-    funded_elsewhere_flags,
-    locality_flags,
-    shared_contact_flags,
-)
-from eligibility.evaluator import Decision, evaluate
-from eligibility.facts import Context
+from accounts.models import Enterprise
+from accounts.scoping import scoped
+from programs.models import PhaseStep
+from programs.phasedown import Step, rate_in_force, steps_of
 
-from .models import Application, Program, Redemption, Voucher
-from .phasedown import exit_date, rate_in_force, steps_of
+from .models import LedgerEntry, Voucher
 
 
-def program_list_public() -> QuerySet[Program]:
-    """Programs anyone may see: open ones, with their district and platforms."""
+def voucher_list_for_user(*, user: Any) -> QuerySet[Voucher]:
+    """The vouchers the user may see, with what the list shows."""
     return (
-        Program.objects.filter(status=Program.Status.OPEN)
-        .select_related("district")
-        .prefetch_related("platforms")
-        .order_by("district__code", "kind", "name")
+        scoped(Voucher.objects.all(), user)
+        .select_related("program", "program__district", "enterprise")
+        .prefetch_related(
+            Prefetch("program__phase_steps", queryset=PhaseStep.objects.order_by("starts_on"))
+        )
+        .order_by("-issued_at", "-id")
     )
 
 
-def programs_by_district(programs: QuerySet[Program]) -> list[tuple[District, list[Program]]]:
-    """Group programs (already ordered by district) under their district."""
-    return [
-        (district, list(group)) for district, group in groupby(programs, key=lambda p: p.district)
-    ]
+def voucher_get_for_user(*, user: Any, pk: int) -> Voucher | None:
+    return voucher_list_for_user(user=user).filter(pk=pk).first()
 
 
-def program_is_accepting(program: Program, *, today: Any = None) -> bool:
-    """True when the program is open and today is inside its application window."""
-    today = today or timezone.localdate()
-    return (
-        program.status == Program.Status.OPEN
-        and program.application_opens_on <= today <= program.application_closes_on
+@dataclass(frozen=True)
+class RateOutlook:
+    """The rate in force today and the steps still to come."""
+
+    today: Decimal
+    coming: list[Step]
+
+
+def voucher_rate_outlook(voucher: Voucher, *, on: datetime.date | None = None) -> RateOutlook:
+    day = on or timezone.localdate()
+    steps = steps_of(voucher.program)
+    return RateOutlook(
+        today=rate_in_force(voucher.program, on=day, steps=steps),
+        coming=[s for s in steps if s.starts_on > day],
     )
 
 
-def program_eligibility(*, program: Program, enterprise: Enterprise) -> Decision:
-    """The decision of the program's rule set for ``enterprise``, today."""
-    context = Context(
-        on=timezone.localdate(),
-        program_kind=program.kind,
-        program_district_id=program.district_id,
-        program_id=program.pk,
+def ledger_for_voucher(
+    voucher: Voucher,
+    *,
+    kind: str = "",
+    date_from: datetime.date | None = None,
+    date_to: datetime.date | None = None,
+) -> QuerySet[LedgerEntry]:
+    """The voucher's ledger, oldest first, filtered by kind and Shanghai dates."""
+    entries = LedgerEntry.objects.filter(voucher=voucher).select_related(
+        "platform", "redemption", "hold", "reversal"
     )
-    return evaluate(program.rule_set, enterprise, context=context)
+    if kind:
+        entries = entries.filter(kind=kind)
+    tz = timezone.get_default_timezone()
+    if date_from:
+        entries = entries.filter(
+            created_at__gte=datetime.datetime.combine(date_from, datetime.time.min, tzinfo=tz)
+        )
+    if date_to:
+        entries = entries.filter(
+            created_at__lt=datetime.datetime.combine(
+                date_to + datetime.timedelta(days=1), datetime.time.min, tzinfo=tz
+            )
+        )
+    return entries.order_by("id")
 
 
-def program_list_for_enterprise(*, enterprise: Enterprise) -> list[dict[str, Any]]:
-    """Open programs with, for each, the enterprise's decision and live application."""
-    programs = program_list_public().select_related("rule_set").prefetch_related("rule_set__nodes")
-    live = {
-        a.program_id: a
-        for a in Application.objects.filter(enterprise=enterprise, status__in=Application.LIVE)
-    }
-    return [
-        {
-            "program": program,
-            "decision": program_eligibility(program=program, enterprise=enterprise),
-            "accepting": program_is_accepting(program),
-            "application": live.get(program.pk),
-        }
-        for program in programs
-    ]
-
-
-def application_list_for_enterprise(*, enterprise: Enterprise) -> QuerySet[Application]:
-    return (
-        Application.objects.filter(enterprise=enterprise)
-        .select_related("program__district")
-        .order_by("-updated_at")
-    )
-
-
-def application_get_with_history(*, queryset: QuerySet[Application], pk: int) -> Application:
-    return (
-        queryset.select_related("program__district", "enterprise", "first_approved_by")
-        .prefetch_related("documents", "events__actor")
-        .get(pk=pk)
-    )
+def entry_reference(entry: LedgerEntry) -> str:
+    """The platform's reference of what caused the entry, if a platform did."""
+    for row in (entry.reversal, entry.redemption, entry.hold):
+        if row is not None:
+            return row.reference
+    return ""
 
 
 def vouchers_funded_in_year(
@@ -112,146 +101,3 @@ def vouchers_funded_in_year(
     if kind:
         vouchers = vouchers.filter(program__kind=kind)
     return vouchers
-
-
-def application_duplicate_flags(*, application: Application) -> list[Flag]:
-    """The duplicate checks for an application, for its reviewer."""
-    program = application.program
-    enterprise = application.enterprise
-    others = (
-        Enterprise.objects.filter(
-            applications__program=program,
-            applications__status__in=[s for s in Application.LIVE if s != Application.Status.DRAFT],
-        )
-        .exclude(pk=enterprise.pk)
-        .distinct()
-    )
-    year = (
-        (application.submitted_at or timezone.now())
-        .astimezone(timezone.get_current_timezone())
-        .year
-    )
-    grants = [
-        FundedElsewhere(
-            district_name=v.program.district.display_name,
-            program_name=v.program.display_name,
-            amount=f"{v.face_value:,.2f} {v.unit}",
-        )
-        for v in vouchers_funded_in_year(enterprise=enterprise, year=year, kind=program.kind)
-        .exclude(program__district=program.district)
-        .select_related("program__district")
-    ]
-    return [
-        *funded_elsewhere_flags(grants),
-        *shared_contact_flags(enterprise, others),
-        *locality_flags(enterprise, program.district, nationwide=program.cross_region),
-    ]
-
-
-@dataclass(frozen=True)
-class BudgetFigures:
-    total: Decimal
-    reserved: Decimal
-    issued: Decimal
-    redeemed: Decimal
-    returned: Decimal
-    committed: Decimal
-    remaining: Decimal
-    approved_count: int
-    pending_amount: Decimal
-
-
-def program_budget(*, program: Program) -> BudgetFigures:
-    """The program's budget figures from its counters and its applications."""
-    pending = Application.objects.filter(
-        program=program,
-        status__in=[
-            Application.Status.SUBMITTED,
-            Application.Status.UNDER_REVIEW,
-            Application.Status.AWAITING_SECOND_APPROVAL,
-        ],
-    ).aggregate(total=Sum("requested_amount"))["total"] or Decimal("0")
-    # Redeemed: what platforms charged to the program's vouchers, net of
-    # reversals, summed from the redemptions (never a counter on the program).
-    charged = Redemption.objects.filter(voucher__program=program).aggregate(
-        covered=Sum("covered"), reversed=Sum("reversed_amount")
-    )
-    redeemed = (charged["covered"] or Decimal("0")) - (charged["reversed"] or Decimal("0"))
-    return BudgetFigures(
-        total=program.total_budget,
-        reserved=program.reserved_amount,
-        issued=program.issued_amount,
-        redeemed=redeemed,
-        returned=program.returned_amount,
-        committed=program.committed_amount,
-        remaining=program.remaining_amount,
-        approved_count=Application.objects.filter(
-            program=program, status=Application.Status.APPROVED
-        ).count(),
-        pending_amount=pending,
-    )
-
-
-@dataclass(frozen=True)
-class ProjectionYear:
-    year: int
-    average_rate: Decimal
-    cost: Decimal
-    cumulative: Decimal
-    remaining_after: Decimal
-
-
-def program_projection(
-    *, program: Program, today: datetime.date | None = None
-) -> tuple[Decimal, list[ProjectionYear]]:
-    """Projected budget burn per calendar year under the phase-down schedule.
-
-    The current uptake is what the program committed per day since its
-    window opened. Vouchers cover a share (the rate) of the bills they pay,
-    so the same demand for compute costs the program less as the rate steps
-    down: each future day costs ``daily bills × rate in force that day``,
-    with daily bills = daily uptake ÷ today's rate. Returns the daily uptake
-    and one row per year until the exit (at most ten years), capped by the
-    remaining budget.
-    """
-    today = today or timezone.localdate()
-    steps = steps_of(program)
-    started = program.application_opens_on
-    days_running = max((today - started).days + 1, 1)
-    daily_uptake = program.committed_amount / days_running
-    rate_now = rate_in_force(program, on=today, steps=steps)
-    if daily_uptake == 0 or rate_now == 0:
-        return daily_uptake, []
-    daily_bills = daily_uptake / rate_now
-    exit_on = exit_date(steps)
-    last_year = exit_on.year if exit_on else today.year + 4
-    rows: list[ProjectionYear] = []
-    cumulative = program.committed_amount
-    remaining = program.remaining_amount
-    for year in range(today.year, min(last_year, today.year + 9) + 1):
-        start = max(datetime.date(year, 1, 1), today + datetime.timedelta(days=1))
-        end = datetime.date(year, 12, 31)
-        if exit_on:
-            end = min(end, exit_on - datetime.timedelta(days=1))
-        if start > end:
-            continue
-        total_rate = Decimal("0")
-        day = start
-        days = 0
-        while day <= end:
-            total_rate += rate_in_force(program, on=day, steps=steps)
-            day += datetime.timedelta(days=1)
-            days += 1
-        cost = min((daily_bills * total_rate).quantize(Decimal("0.01")), remaining)
-        remaining -= cost
-        cumulative += cost
-        rows.append(
-            ProjectionYear(
-                year=year,
-                average_rate=(total_rate / days).quantize(Decimal("0.0001")),
-                cost=cost,
-                cumulative=cumulative,
-                remaining_after=remaining,
-            )
-        )
-    return daily_uptake.quantize(Decimal("0.01")), rows

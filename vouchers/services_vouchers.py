@@ -100,27 +100,18 @@ from accounts.bulk import copy_insert, insert_one
 from accounts.duties import duties_conflict
 from accounts.models import ComputePlatform, Enterprise
 from accounts.uscc import uscc_problem
+from applications.grants import amount_refusal, enterprise_refusals, granted_to
+from applications.models import Application, BulkIssuance
+from applications.notifications import notify_voucher_issued
 from audit import events
 from audit.services import Actor, audit_event, audit_record, audit_record_all
 from config.compiled_query import CompiledQuery
+from programs.models import Program
+from programs.phasedown import Step, exit_date, rate_in_force, steps_of
 
 from .codes import generate_code, normalize_code
 from .errors import BusinessError, Code
-from .grants import amount_refusal, enterprise_refusals, granted_to
-from .models import (
-    Application,
-    BulkIssuance,
-    Hold,
-    LedgerEntry,
-    Program,
-    Receivable,
-    Redemption,
-    Reversal,
-    Voucher,
-    official_may,
-)
-from .notifications import notify_voucher_issued
-from .phasedown import Step, exit_date, rate_in_force, steps_of
+from .models import Hold, LedgerEntry, Receivable, Redemption, Reversal, Voucher, official_may
 
 if TYPE_CHECKING:
     from eligibility.evaluator import Decision

@@ -1,41 +1,20 @@
-"""The enterprise portal: programs, applications and vouchers."""
+"""The enterprise portal's voucher pages."""
 
 from django.urls import path
 
-from . import portal_views as views
-from . import voucher_views
+from . import views
 
 urlpatterns = [
-    path("programs/", views.program_list, name="program_list"),
-    path("programs/<int:program_id>/apply/", views.application_apply, name="application_apply"),
-    path("applications/", views.application_list, name="application_list"),
-    path("applications/<int:pk>/", views.application_detail, name="application_detail"),
-    path("applications/<int:pk>/edit/", views.application_edit, name="application_edit"),
-    path(
-        "applications/<int:pk>/withdraw/",
-        views.application_withdraw_view,
-        name="application_withdraw",
-    ),
-    path(
-        "applications/<int:pk>/documents/<int:document_id>/",
-        views.application_document,
-        name="application_document",
-    ),
-    path(
-        "applications/<int:pk>/documents/<int:document_id>/remove/",
-        views.application_document_remove_view,
-        name="application_document_remove",
-    ),
-    path("vouchers/", voucher_views.voucher_list, name="voucher_list"),
-    path("vouchers/<int:pk>/", voucher_views.voucher_detail, name="voucher_detail"),
+    path("vouchers/", views.voucher_list, name="voucher_list"),
+    path("vouchers/<int:pk>/", views.voucher_detail, name="voucher_detail"),
     path(
         "vouchers/<int:pk>/ledger.csv",
-        voucher_views.voucher_ledger_csv,
+        views.voucher_ledger_csv,
         name="voucher_ledger_csv",
     ),
     path(
         "vouchers/<int:pk>/certificate.pdf",
-        voucher_views.voucher_certificate,
+        views.voucher_certificate,
         name="voucher_certificate",
     ),
 ]

@@ -1,53 +1,157 @@
-"""Public and enterprise-portal pages."""
+"""The enterprise's voucher pages: the list, one voucher with its ledger,
+the ledger as CSV and the certificate PDF."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.db.models import Sum
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.views.decorators.http import require_GET
 
-from accounts.models import ComputePlatform, Enterprise
-from accounts.scoping import scope_for, scoped
+from audit import events
+from audit.services import Actor, audit_record, client_ip
+from config.csv_safe import safe_writer
 
-from .models import Program
-from .selectors import program_list_public, programs_by_district
+from .certificate import certificate_pdf
+from .forms import LedgerFilterForm
+from .models import Voucher
+from .selectors import (
+    entry_reference,
+    ledger_for_voucher,
+    voucher_get_for_user,
+    voucher_list_for_user,
+    voucher_rate_outlook,
+)
+
+LEDGER_PAGE_SIZE = 50
 
 
-def home(request: HttpRequest) -> HttpResponse:
-    """The public home page: what the platform is, and the open programs."""
-    programs = program_list_public()
-    # Point budgets are not yuan: the headline total adds up yuan programs only.
-    totals = programs.filter(unit=Program.Unit.CNY).aggregate(total=Sum("total_budget"))
+def _voucher_or_404(request: HttpRequest, pk: int) -> Voucher:
+    voucher = voucher_get_for_user(user=request.user, pk=pk)
+    if voucher is None:
+        raise Http404
+    return voucher
+
+
+@login_required
+@require_GET
+def voucher_list(request: HttpRequest) -> HttpResponse:
+    """My vouchers, with balance, held and the rate in force today."""
+    vouchers = list(voucher_list_for_user(user=request.user))
+    rows = [(v, voucher_rate_outlook(v)) for v in vouchers]
+    return render(request, "vouchers/voucher_list.html", {"rows": rows})
+
+
+def _filtered_ledger(request: HttpRequest, voucher: Voucher) -> tuple[LedgerFilterForm, object]:
+    form = LedgerFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    entries = ledger_for_voucher(
+        voucher,
+        kind=filters.get("kind", ""),
+        date_from=filters.get("date_from"),
+        date_to=filters.get("date_to"),
+    )
+    return form, entries
+
+
+@login_required
+@require_GET
+def voucher_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One voucher: its figures, its rate outlook and its full ledger."""
+    voucher = _voucher_or_404(request, pk)
+    form, entries = _filtered_ledger(request, voucher)
+    paginator: Paginator[Any] = Paginator(entries, LEDGER_PAGE_SIZE)  # type: ignore[arg-type]
+    page = paginator.get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
     return render(
         request,
-        "home.html",
+        "vouchers/voucher_detail.html",
         {
-            "districts": programs_by_district(programs),
-            "program_count": programs.count(),
-            "total_budget": totals["total"] or 0,
+            "voucher": voucher,
+            "outlook": voucher_rate_outlook(voucher),
+            "platforms": list(voucher.program.platforms.all()),
+            "form": form,
+            "page": page,
+            "entries": [(e, entry_reference(e)) for e in page.object_list],
+            "query": query.urlencode(),
+            "languages": settings.LANGUAGES,
         },
     )
 
 
 @login_required
-def portal(request: HttpRequest) -> HttpResponse:
-    """The signed-in user's landing page, by what they belong to."""
-    user = request.user
-    if user.is_staff:
-        return redirect("admin:index")
-    scope = scope_for(user)
-    enterprises = scoped(Enterprise.objects.all(), user).filter(pk__in=scope.enterprise_ids)
-    platforms = scoped(ComputePlatform.objects.all(), user).filter(pk__in=scope.platform_ids)
-    if not enterprises and not platforms:
-        return redirect("enterprise_register")
-    return render(
-        request,
-        "vouchers/portal.html",
-        {
-            "enterprises": enterprises,
-            "admin_enterprise_ids": scope.admin_enterprise_ids,
-            "platforms": platforms,
-            "programs": programs_by_district(program_list_public()),
-        },
+@require_GET
+def voucher_ledger_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    """The (filtered) ledger as CSV, UTF-8 with a byte-order mark for spreadsheets."""
+    voucher = _voucher_or_404(request, pk)
+    _form, entries = _filtered_ledger(request, voucher)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="ledger-{voucher.code}.csv"'
+    response.write("\ufeff")
+    writer = safe_writer(response)
+    writer.writerow(
+        [
+            "time",
+            "kind",
+            "amount",
+            "balance_change",
+            "held_change",
+            "balance_after",
+            "held_after",
+            "unit",
+            "platform",
+            "reference",
+            "caused_by",
+            "note",
+        ]
     )
+    count = 0
+    for entry in entries.iterator(chunk_size=500):  # type: ignore[attr-defined]
+        count += 1
+        writer.writerow(
+            [
+                timezone.localtime(entry.created_at).isoformat(),
+                entry.kind,
+                entry.amount,
+                entry.balance_change,
+                entry.held_change,
+                entry.balance_after,
+                entry.held_after,
+                voucher.unit,
+                entry.platform.slug if entry.platform else "",
+                entry_reference(entry),
+                entry.actor_label,
+                entry.note,
+            ]
+        )
+    audit_record(
+        actor=Actor.for_user(request.user, source_ip=client_ip(request)),
+        event_type=events.LEDGER_EXPORTED,
+        obj=voucher,
+        after={"rows": count, "filters": request.GET.dict()},
+        district_id=voucher.program.district_id,
+        enterprise_id=voucher.enterprise_id,
+    )
+    return response
+
+
+@login_required
+@require_GET
+def voucher_certificate(request: HttpRequest, pk: int) -> HttpResponse:
+    """The voucher certificate as PDF, in the page's language or ``?lang=``."""
+    voucher = _voucher_or_404(request, pk)
+    languages = {code for code, _name in settings.LANGUAGES}
+    language = request.GET.get("lang") or get_language() or settings.LANGUAGE_CODE
+    if language not in languages:
+        language = settings.LANGUAGE_CODE
+    pdf = certificate_pdf(voucher, language=language)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="voucher-{voucher.code}-{language}.pdf"'
+    return response

@@ -20,7 +20,7 @@ from django.utils import timezone
 from accounts.models import ComputePlatform, District, Enterprise, Membership, User
 from accounts.uscc import check_character
 from audit.services import Actor, audit_record
-from vouchers.models import PhaseStep, Program
+from programs.models import PhaseStep, Program
 
 PASSWORD = "Correct-Horse-Battery-42"
 Role = Membership.Role

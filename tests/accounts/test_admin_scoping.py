@@ -180,13 +180,13 @@ def test_the_change_page_of_another_districts_membership_is_not_shown(world: Wor
 def test_the_program_changelist_shows_only_the_districts_programs(world: World) -> None:
     # Officials define programs in the admin (DESIGN.md): the program admin
     # must exist and be scoped like every other.
-    response = client_for(world.official_x).get("/admin/vouchers/program/")
+    response = client_for(world.official_x).get("/admin/programs/program/")
     assert response.status_code == 200, "no program admin is registered"
     assert set(response.context["cl"].result_list) == {world.prog_jianghan}
 
 
 def test_the_change_page_of_another_districts_program_is_not_shown(world: World) -> None:
-    url = "/admin/vouchers/program/{}/change/"
+    url = "/admin/programs/program/{}/change/"
     assert_not_shown(client_for(world.official_x).get(url.format(world.prog_guiyang.pk)))
     assert_not_shown(client_for(world.official_wuhan).get(url.format(world.prog_jianghan.pk)))
 

@@ -17,8 +17,10 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Enterprise, Membership, User
+from applications.models import Application
 from audit.models import DetectorSettings
 from eligibility.models import RuleSet
+from programs.models import Program
 from tests.accounts.factories import (
     EnterpriseFactory,
     ProgramFactory,
@@ -32,7 +34,6 @@ from tests.admin_forms import posted_form
 from tests.vouchers.factories import application as make_application
 from tests.vouchers.factories import rule_set as make_rule_set
 from tests.vouchers.voucher_factories import issue
-from vouchers.models import Application, Program
 
 pytestmark = pytest.mark.django_db
 
@@ -118,7 +119,7 @@ def test_a_jianghan_program_reads_as_read_only_to_its_auditor_from_wuhan(
     assert response.context["has_delete_permission"] is False
     # No program move (open, pause, close) is offered, and posting one is refused.
     assert response.context["program_moves"] == []
-    move = reverse("admin:vouchers_program_move", args=[world.prog_jianghan.pk, "pause"])
+    move = reverse("admin:programs_program_move", args=[world.prog_jianghan.pk, "pause"])
     assert client_for(mixed).post(move).status_code == 403
     world.prog_jianghan.refresh_from_db()
     assert world.prog_jianghan.status == Program.Status.OPEN
@@ -128,11 +129,11 @@ def test_a_new_program_is_offered_only_in_the_districts_where_the_user_manages(
     world: World, mixed: User
 ) -> None:
     client = client_for(mixed)
-    form = client.get(reverse("admin:vouchers_program_add")).context["adminform"].form
+    form = client.get(reverse("admin:programs_program_add")).context["adminform"].form
     assert list(form.fields["district"].queryset) == [world.wuhan]
     data = {**form_of(mixed, world.prog_wuhan), "district": world.jianghan.pk, "name": "Sneaky"}
     data["phase_steps-INITIAL_FORMS"] = "0"
-    response = client.post(reverse("admin:vouchers_program_add"), data)
+    response = client.post(reverse("admin:programs_program_add"), data)
     assert response.status_code == 200
     assert "district" in response.context["adminform"].form.errors
     assert not Program.objects.filter(name="Sneaky").exists()
@@ -144,7 +145,7 @@ def test_a_new_programs_platforms_and_rule_sets_are_those_of_the_district_where_
     make_rule_set(world.jianghan, RULES, name="Jianghan rules")
     wuhan_rules = make_rule_set(world.wuhan, RULES, name="Wuhan rules")
     RuleSet.objects.update(status=RuleSet.Status.PUBLISHED)
-    form = client_for(mixed).get(reverse("admin:vouchers_program_add")).context["adminform"].form
+    form = client_for(mixed).get(reverse("admin:programs_program_add")).context["adminform"].form
     # platform_x serves Jianghan only; the national platform serves everyone.
     assert set(form.fields["platforms"].queryset) == {world.platform_national}
     assert list(form.fields["rule_set"].queryset) == [wuhan_rules]
@@ -155,7 +156,7 @@ def test_a_wuhan_manager_who_audits_jianghan_may_not_delete_a_jianghan_program_b
 ) -> None:
     draft = ProgramFactory(district=world.jianghan, name="Jianghan draft")
     response = client_for(mixed).post(
-        reverse("admin:vouchers_program_changelist"),
+        reverse("admin:programs_program_changelist"),
         {"action": "delete_selected", "_selected_action": [draft.pk], "post": "yes"},
     )
     assert response.status_code in (200, 302, 403)
@@ -165,7 +166,7 @@ def test_a_wuhan_manager_who_audits_jianghan_may_not_delete_a_jianghan_program_b
 def test_rows_the_user_may_only_read_carry_no_action_checkbox(world: World, mixed: User) -> None:
     ProgramFactory(district=world.jianghan, name="Jianghan draft")
     wuhan_draft = ProgramFactory(district=world.wuhan, name="Wuhan draft")
-    response = client_for(mixed).get(reverse("admin:vouchers_program_changelist"))
+    response = client_for(mixed).get(reverse("admin:programs_program_changelist"))
     assert response.status_code == 200
     html = response.content.decode()
     shown = {p.district_id for p in response.context["cl"].result_list}
@@ -347,7 +348,7 @@ def test_the_applications_filter_lists_no_other_districts_programs(world: World)
     ProgramFactory(district=world.wuhan, name="武汉草稿", name_en="Wuhan draft")
     make_application(world.ent_jianghan, world.prog_jianghan, status=Application.Status.SUBMITTED)
     response = client_for(world.official_x).get(
-        reverse("admin:vouchers_application_changelist"), HTTP_ACCEPT_LANGUAGE="en"
+        reverse("admin:applications_application_changelist"), HTTP_ACCEPT_LANGUAGE="en"
     )
     assert response.status_code == 200
     html = response.content.decode()

@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.models import ComputePlatform, Enterprise
 from audit.detectors import Period
 from audit.services import Actor
+from programs.models import Program
 from tests.vouchers.voucher_factories import (
     DistrictFactory,
     EnterpriseFactory,
@@ -26,7 +27,7 @@ from tests.vouchers.voucher_factories import (
     bind,
     issue,
 )
-from vouchers.models import Program, Redemption, Voucher
+from vouchers.models import Redemption, Voucher
 from vouchers.services_vouchers import voucher_redeem
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Membership
-from vouchers.models import Application
+from applications.models import Application
 from vouchers.services_vouchers import voucher_redeem
 
 from ..vouchers.voucher_factories import (

@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 
 from audit.detectors import detect_catalog_price, detect_points_drift
+from programs.models import Program
 from tests.platforms.factories import ModelCatalogEntryFactory
-from vouchers.models import Program
 
 from .detector_helpers import at, charge, last_days, setup
 

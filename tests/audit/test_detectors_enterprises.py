@@ -16,8 +16,9 @@ from audit.detectors import (
     detect_shared_contacts,
     related_party_reason,
 )
+from programs.models import Program
 from tests.vouchers.voucher_factories import PlatformFactory
-from vouchers.models import Program, Voucher
+from vouchers.models import Voucher
 
 from .detector_helpers import at, charge, enterprise, last_days, normal_month, setup
 

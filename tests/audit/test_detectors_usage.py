@@ -18,7 +18,7 @@ from audit.detectors import (
     detect_usage_spikes,
 )
 from audit.models import AnomalyFlag, DetectorSettings
-from vouchers.models import Program
+from programs.models import Program
 
 from .detector_helpers import at, charge, last_days, normal_month, setup
 

@@ -16,6 +16,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import Membership
+from applications.models import Application
 from audit import events
 from audit.models import AuditEvent
 from audit.reports import (
@@ -29,8 +30,9 @@ from audit.reports import (
     top_enterprises,
 )
 from audit.services import audit_checkpoint_create, audit_seal_pending, checkpoint_body
-from vouchers.models import Application, Program, Redemption
-from vouchers.selectors import program_budget
+from programs.models import Program
+from programs.selectors import program_budget
+from vouchers.models import Redemption
 from vouchers.services_vouchers import redemption_reverse, voucher_redeem
 
 from ..vouchers.voucher_factories import (

@@ -46,7 +46,8 @@ def test_enterprise_journey(journey: Journey, lang: str) -> None:
     from playwright.sync_api import expect
 
     from accounts.models import Enterprise, User
-    from vouchers.models import Application, Program
+    from applications.models import Application
+    from programs.models import Program
 
     program = Program.objects.get(name_en__startswith="Jianghan Compute")
     email = f"founder-{lang}@example.com"

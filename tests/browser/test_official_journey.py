@@ -34,13 +34,13 @@ def submitted_application(amount: Decimal) -> Any:
     """Jianghan Ciyuan's application to Jianghan's compute vouchers, submitted
     through the services as the enterprise would."""
     from accounts.models import Enterprise
-    from audit.services import Actor
-    from vouchers.models import Program
-    from vouchers.services_applications import (
+    from applications.services import (
         application_document_add,
         application_save_draft,
         application_submit,
     )
+    from audit.services import Actor
+    from programs.models import Program
 
     enterprise = Enterprise.objects.get(uscc=USCC["jianghan-ciyuan"])
     program = Program.objects.get(name_en__startswith="Jianghan Compute")
@@ -77,7 +77,7 @@ def test_official_journey(journey: Journey, lang: str) -> None:
 
     application = submitted_application(Decimal("300000.00"))
     status = application.Status
-    review_url = journey.url(f"/admin/vouchers/application/{application.pk}/change/")
+    review_url = journey.url(f"/admin/applications/application/{application.pk}/change/")
     status_cell = ".review .status"
 
     # 1. Two-factor sign-in lands on the admin index.
@@ -87,7 +87,7 @@ def test_official_journey(journey: Journey, lang: str) -> None:
     expect(official.locator("html")).to_have_attribute("lang", lang)
     expect(official.locator("#content-main")).to_be_visible()
     expect(
-        official.locator("#content-main a[href$='/admin/vouchers/application/']").first
+        official.locator("#content-main a[href$='/admin/applications/application/']").first
     ).to_be_visible()
     journey.shot(official, "admin-index")
 

@@ -27,8 +27,9 @@ from config.db_router import (
     reporting_reads,
     reporting_reads_active,
 )
-from vouchers.models import PhaseStep, Program, Redemption
-from vouchers.phasedown import steps_of
+from programs.models import PhaseStep, Program
+from programs.phasedown import steps_of
+from vouchers.models import Redemption
 from vouchers.services_vouchers import voucher_redeem
 
 from ..accounts.factories import platform_operator
@@ -293,7 +294,7 @@ django.setup()
 from django.conf import settings as s
 from django.db import router
 from config.db_router import reporting_reads
-from vouchers.models import Program
+from programs.models import Program
 with reporting_reads():
     read = router.db_for_read(Program)
 print(json.dumps({

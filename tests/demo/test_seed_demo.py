@@ -23,8 +23,8 @@ from django.utils.translation import gettext
 
 from accounts.models import ComputePlatform, District, Enterprise, Membership, User
 from accounts.uscc import uscc_problem
+from programs.models import Program
 from tests.accounts.factories import ProgramFactory
-from vouchers.models import Program
 
 pytestmark = pytest.mark.django_db
 

@@ -26,7 +26,8 @@ from platforms.client import main as client_main
 from platforms.keys import normalized_public_pem
 from platforms.models import PlatformKey
 from platforms.services import platform_key_revoke
-from vouchers.models import Program, Voucher
+from programs.models import Program
+from vouchers.models import Voucher
 
 CLIENT = "python -m platforms.client"
 

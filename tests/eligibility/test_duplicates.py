@@ -9,11 +9,11 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import District
+from applications.models import Application
+from applications.selectors import application_duplicate_flags
 from audit.services import Actor
 from eligibility.duplicates import locality_flags, shared_contact_flags
 from tests.vouchers.factories import EnterpriseFactory, application, open_program
-from vouchers.models import Application
-from vouchers.selectors import application_duplicate_flags
 from vouchers.services_vouchers import voucher_issue
 
 pytestmark = pytest.mark.django_db

@@ -13,10 +13,15 @@ from django.db import DatabaseError, transaction
 from django.urls import reverse
 
 from accounts.models import Membership
+from applications.models import Application
+from applications.selectors import program_eligibility
+from applications.services import application_start_review, application_submit
 from audit.models import AuditEvent
 from audit.services import Actor
 from eligibility.models import RuleNode, RuleSet, definition_to_rows
 from eligibility.services import rule_set_import, rule_set_new_version, rule_set_publish
+from programs.models import Program
+from programs.services import program_adopt_rule_set
 from tests.vouchers.factories import (
     EnterpriseFactory,
     application,
@@ -28,10 +33,6 @@ from tests.vouchers.factories import (
     with_mfa,
 )
 from vouchers.errors import BusinessError
-from vouchers.models import Application, Program
-from vouchers.selectors import program_eligibility
-from vouchers.services_applications import application_start_review, application_submit
-from vouchers.services_programs import program_adopt_rule_set
 
 pytestmark = pytest.mark.django_db
 
@@ -265,7 +266,7 @@ def test_an_application_keeps_the_version_it_was_decided_under(
 
     reviewer = with_mfa(official(jianghan, Membership.Role.REVIEWER))
     application_start_review(actor=Actor.for_user(reviewer), application=app)
-    page = client_for(reviewer).get(reverse("admin:vouchers_application_change", args=[app.pk]))
+    page = client_for(reviewer).get(reverse("admin:applications_application_change", args=[app.pk]))
     assert page.status_code == 200
     body = page.content.decode()
     assert "Decided under" in body
@@ -375,11 +376,11 @@ def test_a_manager_publishes_the_draft_and_adopts_it_on_the_programs_page(
     program_v1.refresh_from_db()
     assert program_v1.rule_set == v1
 
-    program_page = client.get(reverse("admin:vouchers_program_change", args=[program_v1.pk]))
+    program_page = client.get(reverse("admin:programs_program_change", args=[program_v1.pk]))
     body = program_page.content.decode()
     assert v1.version_label in body
     assert "A newer version is published" in body
-    adopt = reverse("admin:vouchers_program_adopt_rule_set", args=[program_v1.pk])
+    adopt = reverse("admin:programs_program_adopt_rule_set", args=[program_v1.pk])
     assert adopt in body
 
     form = client.get(adopt)
@@ -393,7 +394,7 @@ def test_a_manager_publishes_the_draft_and_adopts_it_on_the_programs_page(
     assert AuditEvent.objects.filter(
         event_type="program.rule_set_adopted", object_id=str(program_v1.pk)
     ).exists()
-    body = client.get(reverse("admin:vouchers_program_change", args=[program_v1.pk])).content
+    body = client.get(reverse("admin:programs_program_change", args=[program_v1.pk])).content
     assert "A newer version is published" not in body.decode()
 
 
@@ -402,7 +403,7 @@ def test_the_program_form_does_not_change_the_rules_in_force(
 ) -> None:
     other = published(jianghan, FIVE_STAFF, "Other rule")
     response = client_for(manager).get(
-        reverse("admin:vouchers_program_change", args=[program_v1.pk])
+        reverse("admin:programs_program_change", args=[program_v1.pk])
     )
     assert "rule_set" not in response.context["adminform"].form.fields
     assert other.pk  # adoption is the only way: see the adopt page
@@ -417,7 +418,7 @@ def test_the_changelist_action_adopts_the_newest_published_version(
         rule_set=rule_set_new_version(actor=actor, rule_set=v1, rows=_rows(FIVE_STAFF)),
     )
     response = client_for(manager).post(
-        reverse("admin:vouchers_program_changelist"),
+        reverse("admin:programs_program_changelist"),
         {"action": "adopt_newest_rule_sets", "_selected_action": [program_v1.pk]},
     )
     assert response.status_code == 302

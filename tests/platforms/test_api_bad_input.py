@@ -24,8 +24,9 @@ from hypothesis import strategies as st
 from audit.models import AuditEvent
 from platforms.api import json_depth_exceeds
 from platforms.models import IdempotencyRecord, SignedRequestBody
+from programs.models import Program
 from vouchers.ledger import ledger_differences
-from vouchers.models import Hold, LedgerEntry, Program, Redemption, Reversal, Voucher
+from vouchers.models import Hold, LedgerEntry, Redemption, Reversal, Voucher
 
 from ..vouchers.voucher_factories import ProgramFactory, bind, issue
 from .conftest import SigningKey, error_of, send, sign

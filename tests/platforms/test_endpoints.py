@@ -25,9 +25,10 @@ from audit.models import AuditEvent
 from audit.services import Actor
 from platforms.evidence import evidence_verify
 from platforms.models import SignedRequestBody
+from programs.models import Program
 from vouchers.codes import generate_code
 from vouchers.ledger import ledger_differences
-from vouchers.models import LedgerEntry, Program, Redemption, Voucher
+from vouchers.models import LedgerEntry, Redemption, Voucher
 from vouchers.services_vouchers import voucher_revoke, voucher_suspend
 
 from ..vouchers.voucher_factories import ProgramFactory, bind, issue, official

@@ -13,8 +13,9 @@ from django.utils import timezone
 
 from accounts.models import District, Enterprise, Membership, User
 from accounts.uscc import check_character
+from applications.models import Application, ApplicationDocument
 from eligibility.models import RuleNode, RuleSet, definition_to_rows
-from vouchers.models import Application, ApplicationDocument, PhaseStep, Program
+from programs.models import PhaseStep, Program
 
 _serial = itertools.count(1)
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"

@@ -10,11 +10,8 @@ from django.core import mail
 from django.core.exceptions import PermissionDenied
 
 from accounts.models import Membership
-from audit.models import AuditEvent
-from audit.services import Actor
-from vouchers.errors import BusinessError
-from vouchers.models import Application, ApplicationEvent, Voucher
-from vouchers.services_applications import (
+from applications.models import Application, ApplicationEvent
+from applications.services import (
     application_approve,
     application_document_add,
     application_reject,
@@ -24,6 +21,10 @@ from vouchers.services_applications import (
     application_submit,
     application_withdraw,
 )
+from audit.models import AuditEvent
+from audit.services import Actor
+from vouchers.errors import BusinessError
+from vouchers.models import Voucher
 
 from .factories import EnterpriseFactory, application, member, official, pdf_upload, rule_set
 

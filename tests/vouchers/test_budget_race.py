@@ -11,11 +11,13 @@ import pytest
 from django.db import connection
 from django.db.models import Sum
 
+from applications.models import Application
+from applications.services import application_approve
 from audit.models import AuditEvent
 from audit.services import Actor
+from programs.models import Program
 from vouchers.errors import BusinessError
-from vouchers.models import Application, Program, Voucher
-from vouchers.services_applications import application_approve
+from vouchers.models import Voucher
 
 from .factories import EnterpriseFactory, application, official, open_program
 

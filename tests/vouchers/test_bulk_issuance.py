@@ -13,11 +13,13 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import Enterprise, Membership
+from applications.models import Application, BulkIssuance
+from applications.services import application_approve
 from audit import events
 from audit.models import AuditEvent
 from audit.services import Actor
-from vouchers.models import Application, BulkIssuance, Program, Voucher
-from vouchers.services_applications import application_approve
+from programs.models import Program
+from vouchers.models import Voucher
 
 from .factories import (
     EnterpriseFactory,
@@ -48,7 +50,11 @@ def _manager(district: Any) -> Any:
 
 
 def _batch_url(batch: BulkIssuance, decide: bool = False) -> str:
-    name = "admin:vouchers_bulkissuance_decide" if decide else "admin:vouchers_bulkissuance_change"
+    name = (
+        "admin:applications_bulkissuance_decide"
+        if decide
+        else "admin:applications_bulkissuance_change"
+    )
     return reverse(name, args=[batch.pk])
 
 

@@ -13,10 +13,10 @@ from django.urls import reverse
 from PIL import Image
 
 from accounts.models import Membership
+from applications.models import ApplicationDocument
+from applications.services import application_document_add
 from audit.services import Actor
 from vouchers.errors import BusinessError
-from vouchers.models import ApplicationDocument
-from vouchers.services_applications import application_document_add
 
 from .factories import (
     PDF_BYTES,

@@ -8,10 +8,12 @@ from typing import Any
 import pytest
 from django.core.exceptions import PermissionDenied
 
+from applications.models import Application
+from applications.services import application_approve, application_return
 from audit.services import Actor
+from programs.models import Program
 from vouchers.errors import BusinessError
-from vouchers.models import Application, Program, Voucher
-from vouchers.services_applications import application_approve, application_return
+from vouchers.models import Voucher
 
 from .factories import application
 
@@ -90,7 +92,7 @@ def test_the_second_reviewer_may_return_it_instead(
 def _review_url(app: Application) -> str:
     from django.urls import reverse
 
-    return reverse("admin:vouchers_application_change", args=[app.pk])
+    return reverse("admin:applications_application_change", args=[app.pk])
 
 
 def _reviewer_client(user: Any) -> Any:
@@ -127,7 +129,7 @@ def test_raising_the_threshold_after_review_started_does_not_let_one_official_ap
 def test_the_threshold_in_force_when_review_started_binds_even_when_lowered_later(
     program: Program, enterprise: Any, reviewer: Any
 ) -> None:
-    from vouchers.services_applications import application_start_review
+    from applications.services import application_start_review
 
     Program.objects.filter(pk=program.pk).update(four_eyes_threshold=Decimal("300000"))
     app = application(enterprise, program, status=S.SUBMITTED, amount=Decimal("250000"))
@@ -140,7 +142,7 @@ def test_the_threshold_in_force_when_review_started_binds_even_when_lowered_late
 def test_returning_and_resubmitting_after_raising_the_threshold_lifts_nothing(
     program: Program, enterprise: Any, applicant: Any, reviewer: Any
 ) -> None:
-    from vouchers.services_applications import application_start_review, application_submit
+    from applications.services import application_start_review, application_submit
 
     Program.objects.filter(pk=program.pk).update(four_eyes_threshold=Decimal("100000"))
     app = application(enterprise, program, status=S.SUBMITTED, amount=Decimal("250000"))

@@ -11,7 +11,8 @@ from django.db import connection, transaction
 from django.db.utils import InternalError, ProgrammingError
 from django.utils import timezone
 
-from vouchers.models import LedgerEntry, Program, Voucher
+from programs.models import Program
+from vouchers.models import LedgerEntry, Voucher
 from vouchers.services_vouchers import voucher_redeem
 
 from .voucher_factories import PlatformFactory, ProgramFactory, bind, issue, platform_actor

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from django.core import mail
 
+from applications.models import Application
+from applications.services import application_reject, application_submit
 from audit.services import Actor
-from vouchers.models import Application
-from vouchers.services_applications import application_reject, application_submit
 
 from .factories import application, member
 
@@ -53,8 +53,8 @@ def test_each_member_reads_the_notice_in_their_language(
 def test_a_notice_task_that_runs_twice_sends_once(
     program: Any, enterprise: Any, applicant: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    from vouchers.models import ApplicationEvent
-    from vouchers.tasks import send_application_notice
+    from applications.models import ApplicationEvent
+    from applications.tasks import send_application_notice
 
     app = application(enterprise, program)
     with django_capture_on_commit_callbacks(execute=True):
@@ -76,8 +76,8 @@ def test_an_approval_is_followed_by_the_voucher_with_its_code_and_certificate_li
 
     from django.urls import reverse
 
+    from applications.services import application_approve
     from vouchers.models import Voucher
-    from vouchers.services_applications import application_approve
 
     settings.SITE_URL = "https://vouchers.example.cn"
     member(enterprise, email="zh@example.com", preferred_language="zh-hans")

@@ -11,7 +11,8 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Membership
-from vouchers.models import Application, Program
+from applications.models import Application
+from programs.models import Program
 
 from .factories import (
     PDF_BYTES,
@@ -150,7 +151,7 @@ def test_the_reviewer_page_offers_only_allowed_actions_and_requires_a_note(
     app = application(enterprise, program, status=S.UNDER_REVIEW)
     reviewer = with_mfa(official(jianghan, Membership.Role.REVIEWER))
     client = client_for(reviewer)
-    url = reverse("admin:vouchers_application_change", args=[app.pk])
+    url = reverse("admin:applications_application_change", args=[app.pk])
     page = client.get(url)
     assert page.status_code == 200
     assert page.context["actions"] == ["approve", "reject", "return_for_changes"]
@@ -169,7 +170,7 @@ def test_auditors_see_the_review_page_without_actions(
     app = application(enterprise, program, status=S.UNDER_REVIEW)
     auditor = with_mfa(official(jianghan, Membership.Role.AUDITOR))
     client = client_for(auditor)
-    url = reverse("admin:vouchers_application_change", args=[app.pk])
+    url = reverse("admin:applications_application_change", args=[app.pk])
     page = client.get(url)
     assert page.status_code == 200
     assert page.context["actions"] == []
@@ -184,7 +185,8 @@ def test_another_districts_reviewer_cannot_open_the_review_page(
     app = application(enterprise, program, status=S.UNDER_REVIEW)
     client = client_for(with_mfa(official(guiyang, Membership.Role.REVIEWER)))
     assert (
-        client.get(reverse("admin:vouchers_application_change", args=[app.pk])).status_code == 404
+        client.get(reverse("admin:applications_application_change", args=[app.pk])).status_code
+        == 404
     )
 
 

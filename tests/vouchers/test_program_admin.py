@@ -10,8 +10,8 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import Membership
-from vouchers.models import PhaseStep, Program
-from vouchers.selectors import program_projection
+from programs.models import PhaseStep, Program
+from programs.selectors import program_projection
 
 from .factories import (
     ProgramFactory,
@@ -64,7 +64,7 @@ def test_a_rising_schedule_is_refused_with_a_clear_message(
 ) -> None:
     program = ProgramFactory(district=jianghan)
     response = manager_client.post(
-        reverse("admin:vouchers_program_change", args=[program.pk]),
+        reverse("admin:programs_program_change", args=[program.pk]),
         _post(program, [("2027-01-01", "0.20"), ("2028-01-01", "0.25"), ("2029-01-01", "0")]),
     )
     assert response.status_code == 200
@@ -75,7 +75,7 @@ def test_a_rising_schedule_is_refused_with_a_clear_message(
 def test_a_schedule_without_exit_is_refused(manager_client: Any, jianghan: Any) -> None:
     program = ProgramFactory(district=jianghan)
     response = manager_client.post(
-        reverse("admin:vouchers_program_change", args=[program.pk]),
+        reverse("admin:programs_program_change", args=[program.pk]),
         _post(program, [("2027-01-01", "0.20")]),
     )
     assert "The schedule has no exit" in response.content.decode()
@@ -84,7 +84,7 @@ def test_a_schedule_without_exit_is_refused(manager_client: Any, jianghan: Any) 
 def test_a_good_schedule_is_saved(manager_client: Any, jianghan: Any) -> None:
     program = ProgramFactory(district=jianghan)
     response = manager_client.post(
-        reverse("admin:vouchers_program_change", args=[program.pk]),
+        reverse("admin:programs_program_change", args=[program.pk]),
         _post(program, [("2027-01-01", "0.20"), ("2028-01-01", "0.10"), ("2029-01-01", "0")]),
     )
     assert response.status_code == 302
@@ -96,13 +96,13 @@ def test_the_change_page_shows_budget_figures_and_offers_only_allowed_moves(
 ) -> None:
     program = with_schedule(ProgramFactory(district=jianghan))
     body = manager_client.get(
-        reverse("admin:vouchers_program_change", args=[program.pk])
+        reverse("admin:programs_program_change", args=[program.pk])
     ).content.decode()
     assert "Reserved by approvals" in body
-    assert reverse("admin:vouchers_program_move", args=[program.pk, "open"]) in body
-    assert reverse("admin:vouchers_program_move", args=[program.pk, "pause"]) not in body
+    assert reverse("admin:programs_program_move", args=[program.pk, "open"]) in body
+    assert reverse("admin:programs_program_move", args=[program.pk, "pause"]) not in body
     response = manager_client.post(
-        reverse("admin:vouchers_program_move", args=[program.pk, "open"])
+        reverse("admin:programs_program_move", args=[program.pk, "open"])
     )
     assert response.status_code == 302
     program.refresh_from_db()
@@ -112,10 +112,10 @@ def test_the_change_page_shows_budget_figures_and_offers_only_allowed_moves(
 def test_a_reviewer_is_offered_no_moves(jianghan: Any) -> None:
     program = with_schedule(ProgramFactory(district=jianghan))
     client = client_for(with_mfa(official(jianghan, Membership.Role.REVIEWER)))
-    body = client.get(reverse("admin:vouchers_program_change", args=[program.pk])).content.decode()
-    assert "vouchers_program_move" not in body
-    assert reverse("admin:vouchers_program_move", args=[program.pk, "open"]) not in body
-    response = client.post(reverse("admin:vouchers_program_move", args=[program.pk, "open"]))
+    body = client.get(reverse("admin:programs_program_change", args=[program.pk])).content.decode()
+    assert "programs_program_move" not in body
+    assert reverse("admin:programs_program_move", args=[program.pk, "open"]) not in body
+    response = client.post(reverse("admin:programs_program_move", args=[program.pk, "open"]))
     assert response.status_code == 403
 
 
@@ -148,7 +148,7 @@ def test_the_budget_cannot_drop_below_what_is_committed(manager_client: Any, jia
     data = _post(program, [])
     data["total_budget"] = "400000"
     response = manager_client.post(
-        reverse("admin:vouchers_program_change", args=[program.pk]), data
+        reverse("admin:programs_program_change", args=[program.pk]), data
     )
     assert response.status_code == 200
     assert "500,000.00 is already committed" in response.content.decode()
@@ -164,7 +164,7 @@ def test_the_application_list_for_reviewers_has_a_fixed_query_count(
         application(EnterpriseFactory(), program, status="submitted", with_document=False)
     client = client_for(with_mfa(official(jianghan, Membership.Role.REVIEWER)))
     with django_assert_max_num_queries(20):
-        response = client.get(reverse("admin:vouchers_application_changelist"))
+        response = client.get(reverse("admin:applications_application_changelist"))
     assert response.status_code == 200
     assert response.content.decode().count("/change/") >= 8
 
@@ -178,7 +178,7 @@ def test_changing_the_budget_asks_for_the_password_again_and_loses_nothing(
     client = client_for(manager)  # signed in long ago: no fresh credential
     data = _post(program, [("2027-01-01", "0.20"), ("2028-01-01", "0.10"), ("2029-01-01", "0")])
     data["total_budget"] = "2000000"
-    url = reverse("admin:vouchers_program_change", args=[program.pk])
+    url = reverse("admin:programs_program_change", args=[program.pk])
     response = client.post(url, data)
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("account_reauthenticate"))
@@ -204,7 +204,7 @@ def test_changing_only_the_name_needs_no_re_authentication(manager: Any, jiangha
     data["application_closes_on"] = str(program.application_closes_on)
     data["name"] = "江汉区算力券（更名）"
     response = client_for(manager).post(
-        reverse("admin:vouchers_program_change", args=[program.pk]), data
+        reverse("admin:programs_program_change", args=[program.pk]), data
     )
     assert response.status_code == 302
     assert not response["Location"].startswith(reverse("account_reauthenticate"))
@@ -219,7 +219,7 @@ def test_unit_kind_and_district_are_fixed_once_a_voucher_exists(
     from .voucher_factories import issue
 
     program = OpenProgramFactory(district=jianghan)
-    url = reverse("admin:vouchers_program_change", args=[program.pk])
+    url = reverse("admin:programs_program_change", args=[program.pk])
     assert 'name="unit"' in manager_client.get(url).content.decode()
     issue(program, amount="100.00")
     assert 'name="unit"' not in manager_client.get(url).content.decode()

@@ -13,9 +13,9 @@ from django.core.exceptions import PermissionDenied
 from accounts.models import Membership
 from audit.models import AuditEvent
 from audit.services import Actor
+from programs.models import PhaseStep, Program
+from programs.services import program_close, program_open, program_pause, program_resume
 from vouchers.errors import BusinessError
-from vouchers.models import PhaseStep, Program
-from vouchers.services_programs import program_close, program_open, program_pause, program_resume
 
 from .factories import ProgramFactory, official, with_schedule
 

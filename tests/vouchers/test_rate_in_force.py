@@ -6,8 +6,8 @@ import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from vouchers.models import Program
-from vouchers.phasedown import Step, rate_in_force, schedule_problems
+from programs.models import Program
+from programs.phasedown import Step, rate_in_force, schedule_problems
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 UTC = datetime.UTC

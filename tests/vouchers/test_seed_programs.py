@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
+from applications.models import Application
 from demo.seed import seed
 from eligibility.evaluator import evaluate
-from vouchers.models import Application, Program
-from vouchers.phasedown import exit_date, steps_of
+from programs.models import Program
+from programs.phasedown import exit_date, steps_of
 
 pytestmark = pytest.mark.django_db
 

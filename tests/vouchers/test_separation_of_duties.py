@@ -20,11 +20,13 @@ from django.urls import reverse
 
 from accounts.duties import duties_conflict
 from accounts.models import Enterprise, Membership
+from applications.models import Application, BulkIssuance
+from applications.services import application_approve, application_start_review
 from audit.flags import flag_decision_refusal, flag_dismiss
 from audit.models import AnomalyFlag
 from audit.services import Actor
-from vouchers.models import Application, BulkIssuance, Program, Voucher
-from vouchers.services_applications import application_approve, application_start_review
+from programs.models import Program
+from vouchers.models import Voucher
 from vouchers.services_vouchers import voucher_issue, voucher_suspend
 
 from .factories import (
@@ -67,7 +69,7 @@ def _both_sides(district: Any, enterprise: Enterprise, *roles: str) -> Any:
 
 
 def _review_url(app: Application) -> str:
-    return reverse("admin:vouchers_application_change", args=[app.pk])
+    return reverse("admin:applications_application_change", args=[app.pk])
 
 
 def test_an_official_cannot_register_an_enterprise_through_the_portal(jianghan: Any) -> None:

@@ -13,8 +13,9 @@ from django_celery_beat.models import PeriodicTask
 
 from accounts.models import Membership, User
 from audit.models import AuditEvent
+from programs.models import Program
 from vouchers import tasks
-from vouchers.models import Program, Voucher, VoucherReminder
+from vouchers.models import Voucher, VoucherReminder
 from vouchers.periodic import programs_step_phase_down, voucher_reminders_send
 from vouchers.services_vouchers import voucher_redeem
 

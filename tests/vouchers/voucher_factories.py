@@ -17,7 +17,8 @@ from django.utils import timezone
 from accounts.models import ComputePlatform, District, Enterprise, Membership, User
 from accounts.uscc import check_character
 from audit.services import Actor
-from vouchers.models import PhaseStep, Program, Voucher
+from programs.models import PhaseStep, Program
+from vouchers.models import Voucher
 from vouchers.services_vouchers import voucher_issue
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

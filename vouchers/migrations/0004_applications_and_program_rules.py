@@ -3,10 +3,21 @@
 import django.core.validators
 import django.db.models.deletion
 import django_fsm
-import vouchers.models
 from decimal import Decimal
 from django.conf import settings
 from django.db import migrations, models
+
+
+def document_path(instance, filename):
+    """The upload path of this migration's state: random names under
+    applications/<id>/, as applications.models.document_path (where the
+    model lives now) makes them. A migration keeps its own callable."""
+    import secrets
+
+    extension = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}.get(
+        getattr(instance, "content_type", ""), "bin"
+    )
+    return f"applications/{instance.application_id}/{secrets.token_hex(16)}.{extension}"
 
 
 class Migration(migrations.Migration):
@@ -69,7 +80,7 @@ class Migration(migrations.Migration):
             name='ApplicationDocument',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.FileField(max_length=200, upload_to=vouchers.models.document_path, verbose_name='file')),
+                ('file', models.FileField(max_length=200, upload_to=document_path, verbose_name='file')),
                 ('original_name', models.CharField(max_length=200, verbose_name='file name')),
                 ('content_type', models.CharField(max_length=50, verbose_name='content type')),
                 ('size', models.PositiveIntegerField(verbose_name='size (bytes)')),

@@ -15,11 +15,10 @@ from django.utils.timezone import localtime
 
 from accounts.models import ComputePlatform
 from audit.services import Actor
+from platforms import services
+from platforms.models import PlatformKey
+from platforms.selectors import platform_keys
 from vouchers.errors import BusinessError
-
-from ... import services
-from ...models import PlatformKey
-from ...selectors import platform_keys
 
 ACTOR = Actor.system("manage.py platform_key")
 

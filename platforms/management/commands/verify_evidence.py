@@ -13,9 +13,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from platforms.evidence import EvidenceInvalid, redemption_evidence_verify
 from vouchers.models import Redemption
-
-from ...evidence import EvidenceInvalid, redemption_evidence_verify
 
 
 class Command(BaseCommand):

@@ -3,7 +3,6 @@ review of applications (only the actions the official may take now)."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -20,34 +19,26 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_scoping import ScopedInline, refuse_unless
-from accounts.duties import duties_conflict
 from accounts.reauthentication import require_recent_reauthentication
 from accounts.scoping import scoped
 from audit.admin_mixins import AuditedModelAdmin
 from audit.services import Actor, client_ip
-from eligibility.evaluator import record_rows
 from eligibility.models import RuleSet
 from eligibility.selectors import rule_set_draft_of, rule_set_newer_published
+from vouchers.admin_display import amount_display, own_unit
+from vouchers.errors import BusinessError
+from vouchers.templatetags.voucher_tags import amount
 
-from .admin_display import amount_display, own_unit, program_unit
-from .errors import BusinessError
-from .models import Application, PhaseStep, Program
+from .models import PhaseStep, Program
 from .phasedown import Step, schedule_problems
-from .selectors import application_duplicate_flags, program_budget, program_projection
-from .services_applications import (
-    application_approve,
-    application_reject,
-    application_return,
-    application_start_review,
-)
-from .services_programs import (
+from .selectors import program_budget, program_projection
+from .services import (
     program_adopt_rule_set,
     program_close,
     program_open,
     program_pause,
     program_resume,
 )
-from .templatetags.voucher_tags import amount
 
 # --- Programs -------------------------------------------------------------
 
@@ -248,12 +239,12 @@ class ProgramAdmin(AuditedModelAdmin):
             path(
                 "<int:pk>/move/<str:move>/",
                 wrap(self.move_view),
-                name="vouchers_program_move",
+                name="programs_program_move",
             ),
             path(
                 "<int:pk>/adopt-rule-set/",
                 wrap(self.adopt_rule_set_view),
-                name="vouchers_program_adopt_rule_set",
+                name="programs_program_adopt_rule_set",
             ),
             *super().get_urls(),
         ]
@@ -300,7 +291,7 @@ class ProgramAdmin(AuditedModelAdmin):
         parts.append(
             format_html(
                 '<a href="{}">{}</a>',
-                reverse("admin:vouchers_program_adopt_rule_set", args=[obj.pk]),
+                reverse("admin:programs_program_adopt_rule_set", args=[obj.pk]),
                 gettext("Change the eligibility rules (adopt a version) …"),
             )
         )
@@ -336,7 +327,7 @@ class ProgramAdmin(AuditedModelAdmin):
                         else gettext("no eligibility rules"),
                     },
                 )
-                return redirect(reverse("admin:vouchers_program_change", args=[program.pk]))
+                return redirect(reverse("admin:programs_program_change", args=[program.pk]))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -435,151 +426,4 @@ class ProgramAdmin(AuditedModelAdmin):
                 gettext("%(program)s: %(move)s — done.")
                 % {"program": program, "move": PROGRAM_MOVES[move][1]},
             )
-        return redirect(reverse("admin:vouchers_program_change", args=[program.pk]))
-
-
-# --- Applications ---------------------------------------------------------
-
-REVIEW_LABELS = {
-    "start_review": _("Start the review"),
-    "approve": _("Approve"),
-    "approve_first": _("Approve (first of two approvals)"),
-    "approve_second": _("Confirm the approval (second official)"),
-    "reject": _("Reject"),
-    "return_for_changes": _("Return for changes"),
-}
-NOTE_REQUIRED = {"reject", "return_for_changes"}
-
-
-class ReviewForm(forms.Form):
-    action = forms.ChoiceField(label=_("Action"), widget=forms.RadioSelect)
-    amount = forms.DecimalField(
-        label=_("Amount to approve"),
-        required=False,
-        max_digits=16,
-        decimal_places=2,
-        min_value=Decimal("0.01"),
-        help_text=_("Empty: the requested amount."),
-    )
-    note = forms.CharField(
-        label=_("Note to the enterprise"),
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 4, "cols": 70}),
-        help_text=_("Required when rejecting or returning."),
-    )
-
-    def __init__(self, *args: Any, actions: list[str], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        field: Any = self.fields["action"]
-        field.choices = [(name, REVIEW_LABELS[name]) for name in actions]
-        if len(actions) == 1:
-            field.initial = actions[0]
-
-    def clean(self) -> dict[str, Any]:
-        data: dict[str, Any] = super().clean() or {}
-        if data.get("action") in NOTE_REQUIRED and not (data.get("note") or "").strip():
-            self.add_error(
-                "note", gettext("Write a note: the enterprise reads it to understand why.")
-            )
-        return data
-
-
-def review_actions(application: Application, user: Any) -> list[str]:
-    """The review transitions ``user`` may perform on ``application`` now."""
-    return [t.name for t in application.transitions_for(user) if t.name in REVIEW_LABELS]
-
-
-@admin.register(Application)
-class ApplicationAdmin(AuditedModelAdmin):
-    list_display = [
-        "id",
-        "enterprise",
-        "program",
-        amount_display(Application, "requested_amount", unit=program_unit),
-        amount_display(Application, "approved_amount", unit=program_unit),
-        "status",
-        "submitted_at",
-    ]
-    list_display_links = ["id", "enterprise"]
-    list_filter = ["status", "program__district", "program"]
-    search_fields = ["enterprise__name", "enterprise__uscc"]
-    list_select_related = ["enterprise", "program__district"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Application]:
-        return super().get_queryset(request).exclude(status=Application.Status.DRAFT)
-
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        """The review page: the application, its frozen decision, duplicate
-        flags, documents, history, and only the actions allowed now."""
-        application = get_object_or_404(
-            self.get_queryset(request)
-            .select_related("program__district", "enterprise", "first_approved_by", "rule_set")
-            .prefetch_related("documents", "events__actor"),
-            pk=object_id,
-        )
-        if not self.has_view_permission(request, application):
-            raise PermissionDenied
-        actions = (
-            review_actions(application, request.user)
-            if self.has_change_permission(request, application)
-            else []
-        )
-        conflict = duties_conflict(user=request.user, enterprise_id=application.enterprise_id)
-        if conflict is not None and request.method == "GET":
-            messages.warning(request, conflict)
-        form = ReviewForm(request.POST or None, actions=actions)
-        if request.method == "POST" and actions and form.is_valid():
-            done = self._act(request, application, form)
-            if done:
-                return redirect(reverse("admin:vouchers_application_change", args=[application.pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "original": application,
-            "title": gettext("Application #%(number)s") % {"number": application.pk},
-            "decision_rows": record_rows(application.eligibility_decision),
-            "decision": application.eligibility_decision,
-            "flags": application_duplicate_flags(application=application),
-            "form": form,
-            "actions": actions,
-            "needs_second": application.needs_second_approval(),
-            "has_view_permission": True,
-        }
-        return TemplateResponse(request, "vouchers/admin/application_review.html", context)
-
-    def _act(self, request: HttpRequest, application: Application, form: ReviewForm) -> bool:
-        actor = Actor.for_user(request.user, source_ip=client_ip(request))
-        action = form.cleaned_data["action"]
-        note = form.cleaned_data.get("note") or ""
-        try:
-            if action == "start_review":
-                application_start_review(actor=actor, application=application)
-            elif action in {"approve", "approve_first", "approve_second"}:
-                application_approve(
-                    actor=actor,
-                    application=application,
-                    amount=form.cleaned_data.get("amount"),
-                    note=note,
-                )
-            elif action == "reject":
-                application_reject(actor=actor, application=application, note=note)
-            elif action == "return_for_changes":
-                application_return(actor=actor, application=application, note=note)
-        except BusinessError as exc:
-            field = exc.field if exc.field in form.fields else None
-            form.add_error(field, str(exc.message))
-            return False
-        messages.success(request, gettext("Done: %(action)s.") % {"action": REVIEW_LABELS[action]})
-        return True
+        return redirect(reverse("admin:programs_program_change", args=[program.pk]))

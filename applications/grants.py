@@ -23,8 +23,10 @@ from accounts.duties import duties_conflict
 from accounts.models import Enterprise
 from eligibility.duplicates import locality_flags
 from eligibility.evaluator import Decision
+from programs.models import Program
+from vouchers.models import Voucher
 
-from .models import Application, Program, Voucher
+from .models import Application
 from .selectors import program_eligibility
 
 

@@ -17,19 +17,20 @@ from accounts.models import Enterprise
 from accounts.scoping import scope_for, scoped
 from audit.services import Actor, client_ip
 from eligibility.evaluator import record_rows
+from programs.models import Program
+from programs.selectors import program_is_accepting
+from vouchers.errors import BusinessError
 
 from .documents import download_name
-from .errors import BusinessError
 from .forms import ApplicationForm
-from .models import Application, ApplicationDocument, Program
+from .models import Application, ApplicationDocument
 from .selectors import (
     application_get_with_history,
     application_list_for_enterprise,
     program_eligibility,
-    program_is_accepting,
     program_list_for_enterprise,
 )
-from .services_applications import (
+from .services import (
     application_document_add,
     application_document_remove,
     application_save_draft,

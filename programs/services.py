@@ -20,8 +20,8 @@ from accounts.scoping import scope_for
 from audit import events
 from audit.services import Actor, audit_record
 from eligibility.models import RuleSet
+from vouchers.errors import BusinessError, Code
 
-from .errors import BusinessError, Code
 from .models import Program
 from .phasedown import schedule_problems, steps_of
 

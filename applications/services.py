@@ -22,13 +22,15 @@ from accounts.models import Enterprise
 from accounts.scoping import scope_for
 from audit import events
 from audit.services import Actor, audit_record
+from programs.models import Program
+from programs.selectors import program_is_accepting
+from programs.services import _check_transition, _money, _refuse
 
 from . import grants, issuance
 from .documents import MAX_DOCUMENTS, check_document
-from .models import Application, ApplicationDocument, ApplicationEvent, Program
+from .models import Application, ApplicationDocument, ApplicationEvent
 from .notifications import notify_applicant
-from .selectors import program_eligibility, program_is_accepting
-from .services_programs import _check_transition, _money, _refuse
+from .selectors import program_eligibility
 
 # --- Applications: the enterprise's side ----------------------------------
 

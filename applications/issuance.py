@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from audit.services import Actor
+    from vouchers.models import Voucher
 
-    from .models import Application, Voucher
+    from .models import Application
 
 
 def application_approved(*, actor: Actor, application: Application) -> Voucher:
@@ -19,7 +20,7 @@ def application_approved(*, actor: Actor, application: Application) -> Voucher:
     amount from reserved to issued, so approval and voucher commit together
     or not at all.
     """
-    from .services_vouchers import voucher_issue
+    from vouchers.services_vouchers import voucher_issue
 
     if application.approved_amount is None:
         raise ValueError("an application is approved with an amount")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from .models import ApplicationEvent, Voucher
+from vouchers.models import Voucher
+
+from .models import ApplicationEvent
 
 
 def notify_applicant(*, event: ApplicationEvent) -> None:
@@ -18,7 +20,7 @@ def notify_applicant(*, event: ApplicationEvent) -> None:
 def notify_voucher_issued(*, voucher: Voucher) -> None:
     """E-mail the enterprise its new voucher's code and certificate link once
     the current transaction (the issuance) commits."""
-    from .tasks import send_voucher_issued_notice
+    from vouchers.tasks import send_voucher_issued_notice
 
     voucher_id = voucher.pk
     transaction.on_commit(lambda: send_voucher_issued_notice.delay(voucher_id))

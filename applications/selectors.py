@@ -1,0 +1,103 @@
+"""Reads of applications and of programs as an enterprise sees them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts.models import Enterprise
+from eligibility.duplicates import (
+    Flag,
+    FundedElsewhere,
+    funded_elsewhere_flags,
+    locality_flags,
+    shared_contact_flags,
+)
+from eligibility.evaluator import Decision, evaluate
+from eligibility.facts import Context
+from programs.models import Program
+from programs.selectors import program_is_accepting, program_list_public
+from vouchers.selectors import vouchers_funded_in_year
+
+from .models import Application
+
+
+def program_eligibility(*, program: Program, enterprise: Enterprise) -> Decision:
+    """The decision of the program's rule set for ``enterprise``, today."""
+    context = Context(
+        on=timezone.localdate(),
+        program_kind=program.kind,
+        program_district_id=program.district_id,
+        program_id=program.pk,
+    )
+    return evaluate(program.rule_set, enterprise, context=context)
+
+
+def program_list_for_enterprise(*, enterprise: Enterprise) -> list[dict[str, Any]]:
+    """Open programs with, for each, the enterprise's decision and live application."""
+    programs = program_list_public().select_related("rule_set").prefetch_related("rule_set__nodes")
+    live = {
+        a.program_id: a
+        for a in Application.objects.filter(enterprise=enterprise, status__in=Application.LIVE)
+    }
+    return [
+        {
+            "program": program,
+            "decision": program_eligibility(program=program, enterprise=enterprise),
+            "accepting": program_is_accepting(program),
+            "application": live.get(program.pk),
+        }
+        for program in programs
+    ]
+
+
+def application_list_for_enterprise(*, enterprise: Enterprise) -> QuerySet[Application]:
+    return (
+        Application.objects.filter(enterprise=enterprise)
+        .select_related("program__district")
+        .order_by("-updated_at")
+    )
+
+
+def application_get_with_history(*, queryset: QuerySet[Application], pk: int) -> Application:
+    return (
+        queryset.select_related("program__district", "enterprise", "first_approved_by")
+        .prefetch_related("documents", "events__actor")
+        .get(pk=pk)
+    )
+
+
+def application_duplicate_flags(*, application: Application) -> list[Flag]:
+    """The duplicate checks for an application, for its reviewer."""
+    program = application.program
+    enterprise = application.enterprise
+    others = (
+        Enterprise.objects.filter(
+            applications__program=program,
+            applications__status__in=[s for s in Application.LIVE if s != Application.Status.DRAFT],
+        )
+        .exclude(pk=enterprise.pk)
+        .distinct()
+    )
+    year = (
+        (application.submitted_at or timezone.now())
+        .astimezone(timezone.get_current_timezone())
+        .year
+    )
+    grants = [
+        FundedElsewhere(
+            district_name=v.program.district.display_name,
+            program_name=v.program.display_name,
+            amount=f"{v.face_value:,.2f} {v.unit}",
+        )
+        for v in vouchers_funded_in_year(enterprise=enterprise, year=year, kind=program.kind)
+        .exclude(program__district=program.district)
+        .select_related("program__district")
+    ]
+    return [
+        *funded_elsewhere_flags(grants),
+        *shared_contact_flags(enterprise, others),
+        *locality_flags(enterprise, program.district, nationwide=program.cross_region),
+    ]

@@ -1,0 +1,322 @@
+"""Programs: budgets, payout, phase-down schedules."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django_fsm import FSMField, FSMModelMixin, transition
+
+from accounts.models import ComputePlatform, District, Membership, localized
+from accounts.scoping import scope_for
+from eligibility.models import RuleSet
+
+if TYPE_CHECKING:
+    from accounts.scoping import Scope
+
+
+def _is_program_manager(program: Any, user: Any) -> bool:
+    return scope_for(user).has_district_role(program.district_id, Membership.Role.PROGRAM_MANAGER)
+
+
+def _has_exit(program: Any) -> bool:
+    from .phasedown import exit_date, steps_of
+
+    return exit_date(steps_of(program)) is not None
+
+
+class Program(FSMModelMixin, models.Model):
+    """A voucher scheme run by one district."""
+
+    class Kind(models.TextChoices):
+        TOKEN = "token", _("Token voucher")
+        COMPUTE = "compute", _("Compute voucher")
+        MODEL = "model", _("Model voucher")
+        DATA = "data", _("Data voucher")
+
+    class Unit(models.TextChoices):
+        CNY = "CNY", _("Yuan (CNY)")
+        POINTS = "POINTS", _("Normalized token points")
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        OPEN = "open", _("Open")
+        PAUSED = "paused", _("Paused")
+        CLOSED = "closed", _("Closed")
+
+    district = models.ForeignKey(
+        District, verbose_name=_("district"), on_delete=models.PROTECT, related_name="programs"
+    )
+    name = models.CharField(_("name (Chinese)"), max_length=200)
+    name_en = models.CharField(_("name (English)"), max_length=200, blank=True)
+    summary = models.TextField(_("summary (Chinese)"), blank=True)
+    summary_en = models.TextField(_("summary (English)"), blank=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    unit = models.CharField(_("unit"), max_length=10, choices=Unit.choices, default=Unit.CNY)
+    total_budget = models.DecimalField(
+        _("total budget"),
+        max_digits=16,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("In the program's unit."),
+    )
+    per_enterprise_cap = models.DecimalField(
+        _("cap per enterprise"),
+        max_digits=16,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    per_charge_cap = models.DecimalField(
+        _("cap per charge"),
+        max_digits=16,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("Most a single charge may take from a voucher; empty for no cap."),
+    )
+    base_rate = models.DecimalField(
+        _("subsidy rate"),
+        max_digits=5,
+        decimal_places=4,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
+        help_text=_("Share of a bill the voucher covers, e.g. 0.30 for 30 %."),
+    )
+    application_opens_on = models.DateField(_("applications open on"))
+    application_closes_on = models.DateField(_("applications close on"))
+    voucher_validity_days = models.PositiveIntegerField(
+        _("voucher validity (days from issue)"),
+        null=True,
+        blank=True,
+        help_text=_("Either this or a fixed end date; never past the program's exit date."),
+    )
+    voucher_valid_until = models.DateField(
+        _("vouchers valid until"),
+        null=True,
+        blank=True,
+        help_text=_("A fixed last day of validity for every voucher of the program."),
+    )
+    cross_region = models.BooleanField(
+        _("cross-region"),
+        default=False,
+        help_text=_("Vouchers may be spent on any platform of the national list."),
+    )
+    platforms = models.ManyToManyField(
+        ComputePlatform,
+        verbose_name=_("bound platforms"),
+        related_name="programs",
+        blank=True,
+        db_table="vouchers_program_platforms",
+    )
+    rule_set = models.ForeignKey(
+        RuleSet,
+        verbose_name=_("eligibility rules (version in force)"),
+        on_delete=models.PROTECT,
+        related_name="programs",
+        null=True,
+        blank=True,
+        help_text=_(
+            "A published version of one of the district's rule sets; it never changes. "
+            "A newer version applies only once the program adopts it. "
+            "Empty: every registered enterprise may apply."
+        ),
+    )
+    obligations = models.TextField(
+        _("obligations (Chinese)"),
+        blank=True,
+        help_text=_(
+            "What an enterprise accepts by applying, e.g. keep local tax registration for 3 years."
+        ),
+    )
+    obligations_en = models.TextField(_("obligations (English)"), blank=True)
+    four_eyes_threshold = models.DecimalField(
+        _("second approval above"),
+        max_digits=16,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_(
+            "Approvals of more than this amount need a second official's approval; empty for never."
+        ),
+    )
+    status = FSMField(_("status"), default=Status.DRAFT, choices=Status.choices, protected=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    # Budget counters, changed only by services holding a row lock on the
+    # program (approvals, issuance, expiry, revocation: none of them is on the
+    # redemption hot path). What was redeemed is never a counter here: it is
+    # the sum of the vouchers' ledger entries, so redemptions lock only their
+    # voucher. Remaining = total − reserved − issued + returned.
+    reserved_amount = models.DecimalField(
+        _("reserved by approvals"),
+        max_digits=16,
+        decimal_places=2,
+        default=Decimal("0"),
+        editable=False,
+        help_text=_("Approved amounts not yet issued as vouchers."),
+    )
+    issued_amount = models.DecimalField(
+        _("issued"), max_digits=16, decimal_places=2, default=Decimal("0"), editable=False
+    )
+    returned_amount = models.DecimalField(
+        _("returned"),
+        max_digits=16,
+        decimal_places=2,
+        default=Decimal("0"),
+        editable=False,
+        help_text=_("Remainders of expired and revoked vouchers, and clawbacks."),
+    )
+
+    # Recorded in the audit log under its first app (see audit.object_types).
+    audit_object_type = "vouchers.program"
+
+    class Meta:
+        db_table = "vouchers_program"
+        verbose_name = _("program")
+        verbose_name_plural = _("programs")
+        ordering = ["district__code", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(total_budget__gte=0) & Q(per_enterprise_cap__gte=0),
+                name="program_amounts_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(base_rate__gte=0) & Q(base_rate__lte=1),
+                name="program_rate_between_0_and_1",
+            ),
+            models.CheckConstraint(
+                condition=Q(application_closes_on__gte=models.F("application_opens_on")),
+                name="program_window_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(reserved_amount__gte=0)
+                & Q(issued_amount__gte=0)
+                & Q(returned_amount__gte=0),
+                name="program_counters_not_negative",
+            ),
+            # A program can never commit more than its budget.
+            models.CheckConstraint(
+                condition=Q(
+                    total_budget__gte=models.F("reserved_amount")
+                    + models.F("issued_amount")
+                    - models.F("returned_amount")
+                ),
+                name="program_commitments_within_budget",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return localized(self, "name")
+
+    @property
+    def display_summary(self) -> str:
+        return localized(self, "summary")
+
+    @property
+    def display_obligations(self) -> str:
+        return localized(self, "obligations")
+
+    def transitions_for(self, user: Any) -> list[Any]:
+        """The status transitions ``user`` may perform now (conditions and permissions met)."""
+        return list(self.get_available_user_status_transitions(user))  # type: ignore[attr-defined]
+
+    # Lifecycle. Only a program manager of the program's district moves it;
+    # the services in vouchers.services_programs call these, save and audit.
+    @transition(
+        field=status,
+        source=Status.DRAFT,
+        target=Status.OPEN,
+        conditions=[_has_exit],
+        permission=_is_program_manager,
+    )
+    def open(self) -> None:
+        """Publish the program: enterprises may apply within the window."""
+
+    @transition(
+        field=status, source=Status.OPEN, target=Status.PAUSED, permission=_is_program_manager
+    )
+    def pause(self) -> None:
+        """Stop taking applications for a while."""
+
+    @transition(
+        field=status, source=Status.PAUSED, target=Status.OPEN, permission=_is_program_manager
+    )
+    def resume(self) -> None:
+        """Take applications again."""
+
+    @transition(
+        field=status,
+        source=[Status.OPEN, Status.PAUSED],
+        target=Status.CLOSED,
+        permission=_is_program_manager,
+    )
+    def close(self) -> None:
+        """End the program for good."""
+
+    @property
+    def committed_amount(self) -> Decimal:
+        """Reserved plus issued, less what came back."""
+        return self.reserved_amount + self.issued_amount - self.returned_amount
+
+    @property
+    def remaining_amount(self) -> Decimal:
+        return self.total_budget - self.committed_amount
+
+    @classmethod
+    def scope_q(cls, scope: Scope) -> Q:
+        return Q(district__in=scope.district_ids)
+
+
+class PhaseStep(models.Model):
+    """One dated step of a program's phase-down schedule.
+
+    From ``starts_on`` (a date in Asia/Shanghai) until the next step, the
+    program covers ``rate`` of a bill. A step with rate 0 is the exit: the
+    program ends that day. Read the rate only through
+    :func:`vouchers.phasedown.rate_in_force`.
+    """
+
+    program = models.ForeignKey(
+        Program, verbose_name=_("program"), on_delete=models.CASCADE, related_name="phase_steps"
+    )
+    starts_on = models.DateField(_("starts on"))
+    rate = models.DecimalField(
+        _("rate"),
+        max_digits=5,
+        decimal_places=4,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
+        help_text=_("Share of a bill covered from this date; 0 ends the program (exit)."),
+    )
+
+    # Recorded in the audit log under its first app (see audit.object_types).
+    audit_object_type = "vouchers.phasestep"
+
+    class Meta:
+        db_table = "vouchers_phasestep"
+        verbose_name = _("phase-down step")
+        verbose_name_plural = _("phase-down steps")
+        # program_id, not program: ordering by the relation would join the
+        # program and its district on every read of a schedule (each charge).
+        ordering = ["program_id", "starts_on"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "starts_on"], name="phase_step_unique_date"),
+            models.CheckConstraint(
+                condition=Q(rate__gte=0) & Q(rate__lte=1), name="phase_step_rate_between_0_and_1"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.starts_on:%Y-%m-%d}: {self.rate:.0%}"
+
+    @classmethod
+    def scope_q(cls, scope: Scope) -> Q:
+        return Q(program__district__in=scope.district_ids)

@@ -1,0 +1,154 @@
+"""Reads of programs: the public list, acceptance, budget and projection."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+from itertools import groupby
+from typing import Any
+
+from django.db.models import QuerySet, Sum
+from django.utils import timezone
+
+from accounts.models import District
+from applications.models import Application
+from vouchers.models import Redemption
+
+from .models import Program
+from .phasedown import exit_date, rate_in_force, steps_of
+
+
+def program_list_public() -> QuerySet[Program]:
+    """Programs anyone may see: open ones, with their district and platforms."""
+    return (
+        Program.objects.filter(status=Program.Status.OPEN)
+        .select_related("district")
+        .prefetch_related("platforms")
+        .order_by("district__code", "kind", "name")
+    )
+
+
+def programs_by_district(programs: QuerySet[Program]) -> list[tuple[District, list[Program]]]:
+    """Group programs (already ordered by district) under their district."""
+    return [
+        (district, list(group)) for district, group in groupby(programs, key=lambda p: p.district)
+    ]
+
+
+def program_is_accepting(program: Program, *, today: Any = None) -> bool:
+    """True when the program is open and today is inside its application window."""
+    today = today or timezone.localdate()
+    return (
+        program.status == Program.Status.OPEN
+        and program.application_opens_on <= today <= program.application_closes_on
+    )
+
+
+@dataclass(frozen=True)
+class BudgetFigures:
+    total: Decimal
+    reserved: Decimal
+    issued: Decimal
+    redeemed: Decimal
+    returned: Decimal
+    committed: Decimal
+    remaining: Decimal
+    approved_count: int
+    pending_amount: Decimal
+
+
+def program_budget(*, program: Program) -> BudgetFigures:
+    """The program's budget figures from its counters and its applications."""
+    pending = Application.objects.filter(
+        program=program,
+        status__in=[
+            Application.Status.SUBMITTED,
+            Application.Status.UNDER_REVIEW,
+            Application.Status.AWAITING_SECOND_APPROVAL,
+        ],
+    ).aggregate(total=Sum("requested_amount"))["total"] or Decimal("0")
+    # Redeemed: what platforms charged to the program's vouchers, net of
+    # reversals, summed from the redemptions (never a counter on the program).
+    charged = Redemption.objects.filter(voucher__program=program).aggregate(
+        covered=Sum("covered"), reversed=Sum("reversed_amount")
+    )
+    redeemed = (charged["covered"] or Decimal("0")) - (charged["reversed"] or Decimal("0"))
+    return BudgetFigures(
+        total=program.total_budget,
+        reserved=program.reserved_amount,
+        issued=program.issued_amount,
+        redeemed=redeemed,
+        returned=program.returned_amount,
+        committed=program.committed_amount,
+        remaining=program.remaining_amount,
+        approved_count=Application.objects.filter(
+            program=program, status=Application.Status.APPROVED
+        ).count(),
+        pending_amount=pending,
+    )
+
+
+@dataclass(frozen=True)
+class ProjectionYear:
+    year: int
+    average_rate: Decimal
+    cost: Decimal
+    cumulative: Decimal
+    remaining_after: Decimal
+
+
+def program_projection(
+    *, program: Program, today: datetime.date | None = None
+) -> tuple[Decimal, list[ProjectionYear]]:
+    """Projected budget burn per calendar year under the phase-down schedule.
+
+    The current uptake is what the program committed per day since its
+    window opened. Vouchers cover a share (the rate) of the bills they pay,
+    so the same demand for compute costs the program less as the rate steps
+    down: each future day costs ``daily bills × rate in force that day``,
+    with daily bills = daily uptake ÷ today's rate. Returns the daily uptake
+    and one row per year until the exit (at most ten years), capped by the
+    remaining budget.
+    """
+    today = today or timezone.localdate()
+    steps = steps_of(program)
+    started = program.application_opens_on
+    days_running = max((today - started).days + 1, 1)
+    daily_uptake = program.committed_amount / days_running
+    rate_now = rate_in_force(program, on=today, steps=steps)
+    if daily_uptake == 0 or rate_now == 0:
+        return daily_uptake, []
+    daily_bills = daily_uptake / rate_now
+    exit_on = exit_date(steps)
+    last_year = exit_on.year if exit_on else today.year + 4
+    rows: list[ProjectionYear] = []
+    cumulative = program.committed_amount
+    remaining = program.remaining_amount
+    for year in range(today.year, min(last_year, today.year + 9) + 1):
+        start = max(datetime.date(year, 1, 1), today + datetime.timedelta(days=1))
+        end = datetime.date(year, 12, 31)
+        if exit_on:
+            end = min(end, exit_on - datetime.timedelta(days=1))
+        if start > end:
+            continue
+        total_rate = Decimal("0")
+        day = start
+        days = 0
+        while day <= end:
+            total_rate += rate_in_force(program, on=day, steps=steps)
+            day += datetime.timedelta(days=1)
+            days += 1
+        cost = min((daily_bills * total_rate).quantize(Decimal("0.01")), remaining)
+        remaining -= cost
+        cumulative += cost
+        rows.append(
+            ProjectionYear(
+                year=year,
+                average_rate=(total_rate / days).quantize(Decimal("0.0001")),
+                cost=cost,
+                cumulative=cumulative,
+                remaining_after=remaining,
+            )
+        )
+    return daily_uptake.quantize(Decimal("0.01")), rows
