@@ -37,7 +37,7 @@ What it does, in order:
    clients, with req/s, p50, p99 and the ratio to (a) at the same concurrency;
    (c) ``usage_batches``: ``POST /api/v1/usage-batches`` of 1,000 records,
    captured records/s and the ratio to ``batch_sql_limit``, with an
-   ``Idempotency-Key`` (as ``platforms/client.py``
+   ``Idempotency-Key`` (as the reference client ``cv_client``
    sends them) from 1 and from ``--batch-clients`` clients, and without one
    from 1 client;
    (d) ``hot_spot``: 32 clients on 5 vouchers, then ``manage.py check_ledger``;

@@ -140,7 +140,7 @@ def _reusable_key(
 def seed_demo_keys(directory: Path, slugs: list[str]) -> list[dict[str, Any]]:
     """Give each platform in ``slugs`` a registered demo key; write its private key to
     ``directory/<slug>.pem`` (mode 600) and its key id to ``directory/<slug>.key_id``
-    (the names ``python -m platforms.client --demo-keys DIR --platform SLUG`` reads).
+    (the names ``python -m cv_client --demo-keys DIR --platform SLUG`` reads).
 
     A key already there is reused while it is registered for the platform and not
     revoked; otherwise a new key pair replaces it. The server never needs these

@@ -17,19 +17,19 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cv_client.cli import main as client_main
 from django.core.management import call_command
 
 from audit import events
 from audit.models import AuditEvent
 from audit.services import Actor
-from platforms.client import main as client_main
 from platforms.keys import normalized_public_pem
 from platforms.models import PlatformKey
 from platforms.services import platform_key_revoke
 from programs.models import Program
 from vouchers.models import Voucher
 
-CLIENT = "python -m platforms.client"
+CLIENT = "python -m cv_client"
 
 
 @pytest.fixture(autouse=True)

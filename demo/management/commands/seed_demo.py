@@ -32,7 +32,7 @@ def lookup_example(directory: Path, result: dict[str, Any], keys: list[dict[str,
         [
             "python",
             "-m",
-            "platforms.client",
+            "cv_client",
             "--demo-keys",
             str(directory),
             "--platform",
