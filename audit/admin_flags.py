@@ -26,7 +26,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_scoping import ScopedModelAdmin
-from vouchers.errors import BusinessError
+from common.errors import BusinessError
 from vouchers.templatetags.voucher_tags import amount as format_unit_amount
 
 from .admin_mixins import AuditedModelAdmin

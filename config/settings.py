@@ -138,7 +138,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.boo
     # not keep prepared statements (PgBouncer before 1.21 in transaction
     # mode). pgtrigger.ignore does not work with it: audit.triggers does.
     # Beyond the protocol's 65,535 parameters a query is bound client-side.
-    from config.db_cursor import PreparingCursor
+    from common.db_cursor import PreparingCursor
 
     # Django turns psycopg's prepared statements off unless asked (for
     # poolers); 5 is psycopg's own threshold.

@@ -25,12 +25,12 @@ from accounts.reauthentication import require_recent_reauthentication
 from accounts.scoping import scoped
 from audit.admin_mixins import AuditedModelAdmin
 from audit.services import Actor, client_ip
+from common.errors import BusinessError
 from eligibility.evaluator import record_rows
 from eligibility.models import RuleSet
 from eligibility.selectors import rule_set_draft_of, rule_set_newer_published
 
 from .admin_display import amount_display, own_unit, program_unit
-from .errors import BusinessError
 from .models import Application, PhaseStep, Program
 from .phasedown import Step, schedule_problems
 from .selectors import application_duplicate_flags, program_budget, program_projection

@@ -21,9 +21,9 @@ from accounts.models import Membership
 from accounts.scoping import scope_for, scoped
 from audit.admin_mixins import AuditedModelAdmin
 from audit.services import Actor, client_ip
+from common.errors import BusinessError
 
 from .admin_display import amount_display, own_unit, voucher_unit, yuan
-from .errors import BusinessError
 from .models import BulkIssuance, Hold, LedgerEntry, Program, Receivable, Redemption, Voucher
 from .services_vouchers import (
     OFFICIAL_ACTIONS,

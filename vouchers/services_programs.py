@@ -19,9 +19,9 @@ from accounts.models import Membership
 from accounts.scoping import scope_for
 from audit import events
 from audit.services import Actor, audit_record
+from common.errors import BusinessError, Code
 from eligibility.models import RuleSet
 
-from .errors import BusinessError, Code
 from .models import Program
 from .phasedown import schedule_problems, steps_of
 

@@ -96,16 +96,16 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed, has_transition_perm
 
-from accounts.bulk import copy_insert, insert_one
 from accounts.duties import duties_conflict
 from accounts.models import ComputePlatform, Enterprise
 from accounts.uscc import uscc_problem
 from audit import events
 from audit.services import Actor, audit_event, audit_record, audit_record_all
-from config.compiled_query import CompiledQuery
+from common.bulk import copy_insert, insert_one
+from common.compiled_query import CompiledQuery
+from common.errors import BusinessError, Code
 
 from .codes import generate_code, normalize_code
-from .errors import BusinessError, Code
 from .grants import amount_refusal, enterprise_refusals, granted_to
 from .models import (
     Application,

@@ -15,6 +15,7 @@ from django.urls import reverse
 from accounts.models import Membership
 from audit.models import AuditEvent
 from audit.services import Actor
+from common.errors import BusinessError
 from eligibility.models import RuleNode, RuleSet, definition_to_rows
 from eligibility.services import rule_set_import, rule_set_new_version, rule_set_publish
 from tests.vouchers.factories import (
@@ -27,7 +28,6 @@ from tests.vouchers.factories import (
     rule_set,
     with_mfa,
 )
-from vouchers.errors import BusinessError
 from vouchers.models import Application, Program
 from vouchers.selectors import program_eligibility
 from vouchers.services_applications import application_start_review, application_submit

@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from accounts.models import Membership
 from audit.models import AuditEvent
 from audit.services import Actor
-from vouchers.errors import BusinessError
+from common.errors import BusinessError
 from vouchers.models import Application, ApplicationEvent, Voucher
 from vouchers.services_applications import (
     application_approve,

@@ -13,7 +13,7 @@ from django.db.models import Sum
 
 from audit.models import AuditEvent
 from audit.services import Actor
-from vouchers.errors import BusinessError
+from common.errors import BusinessError
 from vouchers.models import Application, Program, Voucher
 from vouchers.services_applications import application_approve
 

@@ -14,7 +14,7 @@ from PIL import Image
 
 from accounts.models import Membership
 from audit.services import Actor
-from vouchers.errors import BusinessError
+from common.errors import BusinessError
 from vouchers.models import ApplicationDocument
 from vouchers.services_applications import application_document_add
 

@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import PermissionDenied
 
 from audit.services import Actor
-from vouchers.errors import BusinessError
+from common.errors import BusinessError
 from vouchers.models import Application, Program, Voucher
 from vouchers.services_applications import application_approve, application_return
 

@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from accounts.models import Membership
 from audit.models import AuditEvent
 from audit.services import Actor
-from vouchers.errors import BusinessError
+from common.errors import BusinessError
 from vouchers.models import PhaseStep, Program
 from vouchers.services_programs import program_close, program_open, program_pause, program_resume
 

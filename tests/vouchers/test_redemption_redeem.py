@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import ComputePlatform
 from audit.models import AuditEvent
-from vouchers.errors import BusinessError, Code
+from common.errors import BusinessError, Code
 from vouchers.ledger import ledger_differences
 from vouchers.models import LedgerEntry, Program, Redemption, Voucher
 from vouchers.services_vouchers import hold_create, voucher_redeem

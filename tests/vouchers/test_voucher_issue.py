@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from audit.models import AuditEvent
-from vouchers.errors import BusinessError, Code
+from common.errors import BusinessError, Code
 from vouchers.models import LedgerEntry, Program, Voucher
 from vouchers.services_vouchers import voucher_bulk_issue, voucher_issue
 

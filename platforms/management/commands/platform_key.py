@@ -15,7 +15,7 @@ from django.utils.timezone import localtime
 
 from accounts.models import ComputePlatform
 from audit.services import Actor
-from vouchers.errors import BusinessError
+from common.errors import BusinessError
 
 from ... import services
 from ...models import PlatformKey

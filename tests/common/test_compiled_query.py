@@ -14,15 +14,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import ComputePlatform
-from config.compiled_query import CompiledQuery
+from common.compiled_query import CompiledQuery
 from platforms import selectors
 from tests.platforms.conftest import register_key
-from vouchers import phasedown
-from vouchers import services_vouchers as services
-from vouchers.models import PhaseStep, Program, Redemption, Voucher
-from vouchers.services_vouchers import hold_create, redemption_reverse, voucher_redeem
-
-from .vouchers.voucher_factories import (
+from tests.vouchers.voucher_factories import (
     PlatformFactory,
     ProgramFactory,
     add_steps,
@@ -30,6 +25,10 @@ from .vouchers.voucher_factories import (
     issue,
     platform_actor,
 )
+from vouchers import phasedown
+from vouchers import services_vouchers as services
+from vouchers.models import PhaseStep, Program, Redemption, Voucher
+from vouchers.services_vouchers import hold_create, redemption_reverse, voucher_redeem
 
 pytestmark = pytest.mark.django_db
 
