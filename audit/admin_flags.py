@@ -27,7 +27,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_scoping import ScopedModelAdmin
 from common.errors import BusinessError
-from vouchers.templatetags.voucher_tags import amount as format_unit_amount
+from common.formatting import amount as format_unit_amount
 
 from .admin_mixins import AuditedModelAdmin
 from .detectors import flag_summary, shown_value

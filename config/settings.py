@@ -58,6 +58,7 @@ else:
     )
 
 INSTALLED_APPS = [
+    "common.apps.CommonConfig",
     "accounts.apps.AccountsConfig",
     "eligibility.apps.EligibilityConfig",
     "vouchers.apps.VouchersConfig",
@@ -117,6 +118,12 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.membership",
             ],
+            # The amount filters' library by the names templates have always
+            # loaded it under (it lived in vouchers as voucher_tags and money).
+            "libraries": {
+                "voucher_tags": "common.templatetags.formatting",
+                "money": "common.templatetags.formatting",
+            },
         },
     },
 ]

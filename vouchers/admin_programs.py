@@ -26,6 +26,7 @@ from accounts.scoping import scoped
 from audit.admin_mixins import AuditedModelAdmin
 from audit.services import Actor, client_ip
 from common.errors import BusinessError
+from common.formatting import amount
 from eligibility.evaluator import record_rows
 from eligibility.models import RuleSet
 from eligibility.selectors import rule_set_draft_of, rule_set_newer_published
@@ -47,7 +48,6 @@ from .services_programs import (
     program_pause,
     program_resume,
 )
-from .templatetags.voucher_tags import amount
 
 # --- Programs -------------------------------------------------------------
 

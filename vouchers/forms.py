@@ -9,9 +9,10 @@ from django import forms
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from common.formatting import amount as format_amount
+
 from .documents import max_bytes
 from .models import Program
-from .templatetags.voucher_tags import amount as format_amount
 
 
 class ApplicationForm(forms.Form):
