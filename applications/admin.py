@@ -21,11 +21,11 @@ from accounts.models import Membership
 from accounts.scoping import scope_for, scoped
 from audit.admin_mixins import AuditedModelAdmin
 from audit.services import Actor, client_ip
+from common.errors import BusinessError
 from eligibility.evaluator import record_rows
 from programs.models import Program
 from vouchers.admin import ReadOnlyAdmin, VoucherAdmin
 from vouchers.admin_display import amount_display, program_unit
-from vouchers.errors import BusinessError
 from vouchers.models import Voucher
 from vouchers.services_vouchers import (
     bulk_issuance_cancel,

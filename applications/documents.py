@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from vouchers.errors import BusinessError, Code
+from common.errors import BusinessError, Code
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 MAX_DOCUMENTS = 10

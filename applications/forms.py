@@ -11,8 +11,8 @@ from django import forms
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from common.formatting import amount as format_amount
 from programs.models import Program
-from vouchers.templatetags.voucher_tags import amount as format_amount
 
 from .documents import max_bytes
 

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from accounts.duties import duties_conflict
 from accounts.models import Enterprise
+from common.formatting import money
 from eligibility.duplicates import locality_flags
 from eligibility.evaluator import Decision
 from programs.models import Program
@@ -28,10 +29,6 @@ from vouchers.models import Voucher
 
 from .models import Application
 from .selectors import program_eligibility
-
-
-def _money(value: Decimal) -> str:
-    return f"{value:,.2f}"
 
 
 def granted_to(*, program: Program, enterprise_id: int) -> Decimal:
@@ -63,13 +60,13 @@ def amount_refusal(
         return _("Enter an amount greater than zero.")
     if amount > program.per_enterprise_cap:
         return _("The most one enterprise may receive from this program is %(cap)s.") % {
-            "cap": _money(program.per_enterprise_cap)
+            "cap": money(program.per_enterprise_cap)
         }
     remaining = program.remaining_amount - pending
     if remaining < amount:
         return _("Only %(remaining)s of the budget is left; %(amount)s cannot be approved.") % {
-            "remaining": _money(max(remaining, Decimal("0"))),
-            "amount": _money(amount),
+            "remaining": money(max(remaining, Decimal("0"))),
+            "amount": money(amount),
         }
     already = granted_to(program=program, enterprise_id=enterprise_id)
     if already + amount > program.per_enterprise_cap:
@@ -77,9 +74,9 @@ def amount_refusal(
             "The enterprise already has %(already)s approved from this program; with "
             "%(amount)s it would pass the cap of %(cap)s."
         ) % {
-            "already": _money(already),
-            "amount": _money(amount),
-            "cap": _money(program.per_enterprise_cap),
+            "already": money(already),
+            "amount": money(amount),
+            "cap": money(program.per_enterprise_cap),
         }
     return None
 

@@ -22,9 +22,10 @@ from accounts.models import Enterprise
 from accounts.scoping import scope_for
 from audit import events
 from audit.services import Actor, audit_record
+from common.formatting import money
 from programs.models import Program
 from programs.selectors import program_is_accepting
-from programs.services import _check_transition, _money, _refuse
+from programs.services import _check_transition, _refuse
 
 from . import grants, issuance
 from .documents import MAX_DOCUMENTS, check_document
@@ -63,7 +64,7 @@ def _check_amount(program: Program, amount: Decimal, field: str = "requested_amo
     if amount > program.per_enterprise_cap:
         raise _refuse(
             _("The most one enterprise may receive from this program is %(cap)s.")
-            % {"cap": _money(program.per_enterprise_cap)},
+            % {"cap": money(program.per_enterprise_cap)},
             field,
         )
 
@@ -349,7 +350,7 @@ def _check_approval_amount(application: Application, amount: Decimal) -> None:
                 "The enterprise requested %(requested)s; an approval may not exceed what was "
                 "requested (%(amount)s)."
             )
-            % {"requested": _money(application.requested_amount), "amount": _money(amount)},
+            % {"requested": money(application.requested_amount), "amount": money(amount)},
             "amount",
         )
     _check_budget(application.program, application, amount)
@@ -382,7 +383,7 @@ def application_approve(
                     "The first approval was for %(amount)s; confirm that amount or return the "
                     "application."
                 )
-                % {"amount": _money(proposed)},
+                % {"amount": money(proposed)},
                 "amount",
             )
         _check_duties(actor, application.enterprise_id)

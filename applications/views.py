@@ -16,10 +16,10 @@ from accounts.duties import duties_conflict
 from accounts.models import Enterprise
 from accounts.scoping import scope_for, scoped
 from audit.services import Actor, client_ip
+from common.errors import BusinessError
 from eligibility.evaluator import record_rows
 from programs.models import Program
 from programs.selectors import program_is_accepting
-from vouchers.errors import BusinessError
 
 from .documents import download_name
 from .forms import ApplicationForm

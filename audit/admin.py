@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_scoping import ScopedModelAdmin
 from accounts.scoping import scope_for, scoped
-from config.csv_safe import safe_writer
+from common.csv_safe import safe_writer
 
 # admin_accounts registers the audited admins of people and organisations,
 # admin_flags the anomaly queue and the detector thresholds.

@@ -26,8 +26,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_scoping import ScopedModelAdmin
-from vouchers.errors import BusinessError
-from vouchers.templatetags.voucher_tags import amount as format_unit_amount
+from common.errors import BusinessError
+from common.formatting import amount as format_unit_amount
 
 from .admin_mixins import AuditedModelAdmin
 from .detectors import flag_summary, shown_value

@@ -20,7 +20,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
-from vouchers.templatetags.voucher_tags import amount, rate
+from common.formatting import amount, rate
 
 FONT = "'Noto Sans CJK SC','WenQuanYi Zen Hei','Source Han Sans SC',sans-serif"
 # The site's reds for what was spent, amber for what is promised, grey for

@@ -37,7 +37,7 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
 from accounts.models import District
-from config.csv_safe import safe_writer
+from common.csv_safe import safe_writer
 from config.db_router import reporting_reads
 from programs.models import Program
 

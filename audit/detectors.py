@@ -39,6 +39,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import ComputePlatform, Enterprise
+from common.formatting import amount
 from eligibility.duplicates import FundedElsewhere, funded_elsewhere_flags, shared_contact_flags
 from platforms.catalog import POINTS_PER_YUAN
 from platforms.models import ModelCatalogEntry
@@ -1005,8 +1006,6 @@ AMOUNT_DETECTORS = {Detector.HEADCOUNT, Detector.RELATED_PARTY}
 def shown_value(value: Any, detector: str, unit: str) -> str:
     """A measured value or threshold as people read it: a percentage, an amount
     with its unit, or a plain number, depending on the detector."""
-    from vouchers.templatetags.voucher_tags import amount
-
     try:
         number = Decimal(str(value))
     except (ArithmeticError, ValueError):

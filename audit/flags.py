@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
 from accounts.duties import duties_conflict
-from vouchers.errors import BusinessError, Code
+from common.errors import BusinessError, Code
 from vouchers.services_vouchers import (
     voucher_action_refusal,
     voucher_claw_back,

@@ -22,7 +22,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from accounts.bulk import copy_insert, insert_one
+from common.bulk import copy_insert, insert_one
 
 # Re-exported: the views that record an actor read the address through here.
 from config.client_ip import client_ip as client_ip

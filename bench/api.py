@@ -411,7 +411,7 @@ def fresh_value(role: str, value: Any, state: dict[str, Any], now: datetime.date
     if role.startswith("returned:"):
         return state[role.partition(":")[2]]
     if role == "audit_after":
-        # JSON as the app sends it: text (accounts.bulk) or psycopg's Jsonb.
+        # JSON as the app sends it: text (common.bulk) or psycopg's Jsonb.
         text = isinstance(value, str)
         after = json.loads(value) if text else dict(value[1])
         after.update(
@@ -540,7 +540,7 @@ def _batch_statements(template: Template) -> dict[str, Any]:
     """The statements of a usage batch, from those of one redemption: the
     voucher lock on every code at once in id order, the one phase-step read,
     and per table the columns and the captured row of its INSERT (sent by
-    COPY, as ``accounts.bulk.copy_insert`` sends them)."""
+    COPY, as ``common.bulk.copy_insert`` sends them)."""
     lock = next(step for step in template.steps if step.locks)
     lock_sql, found = _LOCK_ONE.subn(
         'WHERE "vouchers_voucher"."code" = ANY(%s) ORDER BY "vouchers_voucher"."id" '

@@ -58,6 +58,7 @@ else:
     )
 
 INSTALLED_APPS = [
+    "common.apps.CommonConfig",
     "accounts.apps.AccountsConfig",
     "eligibility.apps.EligibilityConfig",
     "programs.apps.ProgramsConfig",
@@ -119,6 +120,12 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.membership",
             ],
+            # The amount filters' library by the names templates have always
+            # loaded it under (it lived in vouchers as voucher_tags and money).
+            "libraries": {
+                "voucher_tags": "common.templatetags.formatting",
+                "money": "common.templatetags.formatting",
+            },
         },
     },
 ]
@@ -140,7 +147,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.boo
     # not keep prepared statements (PgBouncer before 1.21 in transaction
     # mode). pgtrigger.ignore does not work with it: audit.triggers does.
     # Beyond the protocol's 65,535 parameters a query is bound client-side.
-    from .db_cursor import PreparingCursor
+    from common.db_cursor import PreparingCursor
 
     # Django turns psycopg's prepared statements off unless asked (for
     # poolers); 5 is psycopg's own threshold.

@@ -34,6 +34,7 @@ from accounts.models import Enterprise, Membership
 from accounts.scoping import scope_for, scoped
 from audit.admin_mixins import AuditedModelAdmin
 from audit.services import Actor, client_ip
+from common.errors import BusinessError
 
 from .evaluator import OPERATORS, RuleError, check_condition, operator_choices
 from .facts import FACTS, fact_choices
@@ -492,7 +493,7 @@ class RuleSetAdmin(AuditedModelAdmin):
                         actor=_actor(request), rule_set=rule_set, definition=definition
                     )
                     messages.success(request, gettext("The rules were imported."))
-            except ValidationError as exc:
+            except (BusinessError, ValidationError) as exc:
                 for message in exc.messages:
                     form.add_error("definition", message)
             else:
@@ -519,8 +520,8 @@ class RuleSetAdmin(AuditedModelAdmin):
     def _publish_one(self, request: HttpRequest, rule_set: RuleSet) -> None:
         try:
             published = rule_set_publish(actor=_actor(request), rule_set=rule_set)
-        except (ValidationError, PermissionDenied) as exc:
-            reasons = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
+        except (BusinessError, PermissionDenied) as exc:
+            reasons = exc.messages if isinstance(exc, BusinessError) else [str(exc)]
             self.message_user(
                 request, f"{rule_set.version_label}: {'; '.join(reasons)}", level=messages.ERROR
             )

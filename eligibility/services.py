@@ -7,7 +7,7 @@ import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,6 +19,7 @@ from accounts.scoping import scope_for
 from accounts.uscc import normalize_uscc, uscc_problem
 from audit import events
 from audit.services import Actor, audit_record
+from common.errors import BusinessError, Code
 
 from .evaluator import check_definition
 from .models import (
@@ -31,15 +32,20 @@ from .models import (
 )
 
 
-def _already_registered() -> ValidationError:
-    return ValidationError(
-        {
-            "uscc": _(
-                "An enterprise with this Unified Social Credit Code is already "
-                "registered. Ask its administrator to add you as a member."
-            )
-        }
+def _already_registered() -> BusinessError:
+    return BusinessError(
+        Code.VALIDATION_ERROR,
+        _(
+            "An enterprise with this Unified Social Credit Code is already "
+            "registered. Ask its administrator to add you as a member."
+        ),
+        field="uscc",
     )
+
+
+def _refused(problems: list[str]) -> BusinessError:
+    """One refusal that lists every problem (a page shows each on its own)."""
+    return BusinessError(Code.VALIDATION_ERROR, "; ".join(problems), messages=problems)
 
 
 @transaction.atomic
@@ -63,18 +69,18 @@ def enterprise_register(
 ) -> Enterprise:
     """Register an enterprise and make ``user`` its administrator.
 
-    Raises ValidationError (on the ``uscc`` field) when the code is invalid
+    Raises BusinessError (on the ``uscc`` field) when the code is invalid
     or already registered: a USCC is unique across the whole system; and
     (without a field) when ``user`` is staff of a district, who may not be a
     member of an enterprise.
     """
     conflict = duties_conflict(user=user, becoming=Membership.Role.ENTERPRISE_ADMIN)
     if conflict is not None:
-        raise ValidationError({NON_FIELD_ERRORS: conflict})
+        raise BusinessError(Code.VALIDATION_ERROR, conflict)
     code = normalize_uscc(uscc)
     problem = uscc_problem(code)
     if problem:
-        raise ValidationError({"uscc": problem})
+        raise BusinessError(Code.VALIDATION_ERROR, problem, field="uscc")
     if Enterprise.objects.filter(uscc=code).exists():
         raise _already_registered()
     enterprise = Enterprise(
@@ -154,7 +160,7 @@ def enterprise_registration_correct(
     """Correct an enterprise's registration data; it goes back to verification.
 
     ``changes`` are fields of :data:`CORRECTABLE_FIELDS`. Nothing changed is
-    no correction (the status stays). Raises ValidationError with the reason
+    no correction (the status stays). Raises BusinessError with the reason
     when the enterprise is suspended, the code is invalid or belongs to
     another registered enterprise.
     """
@@ -166,7 +172,7 @@ def enterprise_registration_correct(
         code = normalize_uscc(changes["uscc"])
         problem = uscc_problem(code)
         if problem:
-            raise ValidationError({"uscc": problem})
+            raise BusinessError(Code.VALIDATION_ERROR, problem, field="uscc")
         if Enterprise.objects.filter(uscc=code).exclude(pk=locked.pk).exists():
             raise _already_registered()
         changes["uscc"] = code
@@ -177,11 +183,12 @@ def enterprise_registration_correct(
     if not changed:
         return locked
     if not can_proceed(locked.return_to_verification):
-        raise ValidationError(
+        raise BusinessError(
+            Code.VALIDATION_ERROR,
             _(
                 "A suspended enterprise cannot change its registration data here; "
                 "please contact the district that suspended it."
-            )
+            ),
         )
     before = {name: getattr(locked, name) for name in changed}
     previous_status = locked.status
@@ -252,27 +259,28 @@ def _check_manager(actor: Actor, rule_set: RuleSet) -> None:
         )
 
 
-def _published_never_changes(rule_set: RuleSet) -> ValidationError:
-    return ValidationError(
+def _published_never_changes(rule_set: RuleSet) -> BusinessError:
+    return BusinessError(
+        Code.VALIDATION_ERROR,
         _(
             "%(rule_set)s is published and never changes. Edit it to make a new "
             "draft version, publish that, and adopt it in the programs that should use it."
         )
-        % {"rule_set": rule_set.version_label}
+        % {"rule_set": rule_set.version_label},
     )
 
 
 def _check_rows(combinator: str, rows: list[dict[str, str]]) -> dict[str, Any]:
-    """The rule tree of ``rows``; ValidationError listing every problem."""
+    """The rule tree of ``rows``; BusinessError listing every problem."""
     if not rows:
-        raise ValidationError(_("A rule set needs at least one row."))
+        raise BusinessError(Code.VALIDATION_ERROR, _("A rule set needs at least one row."))
     problems = [p for row_list in row_problems(rows).values() for p in row_list]
     if problems:
-        raise ValidationError(problems)
+        raise _refused(problems)
     definition = rows_to_definition(combinator, rows)
     problems = check_definition(definition)
     if problems:
-        raise ValidationError(problems)
+        raise _refused(problems)
     return definition
 
 
@@ -280,13 +288,13 @@ def _check_rows(combinator: str, rows: list[dict[str, str]]) -> dict[str, Any]:
 def rule_set_import(*, actor: Actor, rule_set: RuleSet, definition: dict[str, Any]) -> RuleSet:
     """Replace a draft version's rows with those of a JSON rule tree.
 
-    Raises ValidationError listing every problem when the tree is malformed
+    Raises BusinessError listing every problem when the tree is malformed
     (the rows are then left as they were), and when the version is
     published: import into a new version (:func:`rule_set_new_version`).
     """
     problems = check_definition(definition)
     if problems:
-        raise ValidationError(problems)
+        raise _refused(problems)
     locked = RuleSet.objects.select_for_update().get(pk=rule_set.pk)
     _check_manager(actor, locked)
     if locked.is_published():
@@ -333,9 +341,10 @@ def rule_set_new_version(
     )
     draft = next((v for v in versions if v.status == RuleSet.Status.DRAFT), None)
     if draft is not None:
-        raise ValidationError(
+        raise BusinessError(
+            Code.VALIDATION_ERROR,
             _("%(draft)s is already being edited: change that draft, or delete it first.")
-            % {"draft": draft.version_label}
+            % {"draft": draft.version_label},
         )
     unknown = set(changes or {}) - set(RULE_FIELDS)
     if unknown:
@@ -351,8 +360,10 @@ def rule_set_new_version(
         .exclude(lineage=source.lineage)
         .exists()
     ):
-        raise ValidationError(
-            {"name": _("Another rule set of this district already has this name.")}
+        raise BusinessError(
+            Code.VALIDATION_ERROR,
+            _("Another rule set of this district already has this name."),
+            field="name",
         )
     new = RuleSet.objects.create(
         district_id=source.district_id,
@@ -396,8 +407,9 @@ def rule_set_publish(*, actor: Actor, rule_set: RuleSet) -> RuleSet:
     """
     locked = RuleSet.objects.select_for_update().get(pk=rule_set.pk)
     if not can_proceed(locked.publish):
-        raise ValidationError(
-            _("%(rule_set)s is already published.") % {"rule_set": locked.version_label}
+        raise BusinessError(
+            Code.VALIDATION_ERROR,
+            _("%(rule_set)s is already published.") % {"rule_set": locked.version_label},
         )
     if not _is_system_task(actor) and (
         actor.user is None or not has_transition_perm(locked.publish, actor.user)
@@ -409,7 +421,7 @@ def rule_set_publish(*, actor: Actor, rule_set: RuleSet) -> RuleSet:
     definition = locked.definition()
     problems = check_definition(definition)
     if problems:
-        raise ValidationError(problems)
+        raise _refused(problems)
     locked.publish(by=actor.user, at=timezone.now())
     locked.save(update_fields=["status", "published_by", "published_at", "updated_at"])
     audit_record(

@@ -14,6 +14,7 @@ from accounts.duties import duties_conflict
 from accounts.models import Enterprise, Membership
 from accounts.scoping import scope_for
 from audit.services import Actor, client_ip
+from common.errors import BusinessError
 
 from .forms import EnterpriseCorrectionForm, EnterpriseRegistrationForm
 from .services import CORRECTABLE_FIELDS, enterprise_register, enterprise_registration_correct
@@ -37,7 +38,7 @@ def enterprise_register_view(request: HttpRequest) -> HttpResponse:
                 user=request.user,
                 **form.cleaned_data,
             )
-        except ValidationError as exc:
+        except (BusinessError, ValidationError) as exc:
             _show_errors(form, exc)
         else:
             messages.success(request, _("Your enterprise is registered."))
@@ -45,8 +46,14 @@ def enterprise_register_view(request: HttpRequest) -> HttpResponse:
     return render(request, "eligibility/enterprise_register.html", {"form": form})
 
 
-def _show_errors(form: BaseForm, exc: ValidationError) -> None:
-    """Put a service's ValidationError next to its fields (or above the form)."""
+def _show_errors(form: BaseForm, exc: BusinessError | ValidationError) -> None:
+    """Put a service's refusal next to its field (or above the form).
+
+    A ValidationError is the model's own validation (``full_clean``)."""
+    if isinstance(exc, BusinessError):
+        for message in exc.messages:
+            form.add_error(exc.field if exc.field in form.fields else None, message)
+        return
     if not hasattr(exc, "error_dict"):
         for message in exc.messages:
             form.add_error(None, message)
@@ -74,7 +81,7 @@ def enterprise_correct_view(request: HttpRequest, pk: int) -> HttpResponse:
                 enterprise=enterprise,
                 **{name: form.cleaned_data[name] for name in CORRECTABLE_FIELDS},
             )
-        except ValidationError as exc:
+        except (BusinessError, ValidationError) as exc:
             _show_errors(form, exc)
         else:
             if corrected.status == Enterprise.Status.PENDING:

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from audit.admin_mixins import AuditedModelAdmin
 from audit.services import Actor, client_ip
-from vouchers.errors import BusinessError
+from common.errors import BusinessError
 
 from . import services
 from .keys import load_ed25519_public_key

@@ -2,8 +2,8 @@
 
 ``{"error": {"code": "<stable_code>", "message": "<human text>", "field": "<field or null>"}}``
 
-Business refusals (:class:`vouchers.errors.BusinessError`) keep their code and
-status. DRF's own failures are mapped too: validation errors name the first
+Business refusals (:class:`common.errors.BusinessError`) keep their code, with
+the HTTP status of :data:`STATUS`. DRF's own failures are mapped too: validation errors name the first
 offending field (``usage[0].model``), parse errors are ``validation_error``,
 throttling is 429 ``rate_limited`` with ``Retry-After``. HTTP-level failures
 that the contract does not name get codes of their own, added to (never
@@ -29,9 +29,49 @@ from django.utils.translation import gettext as _
 from rest_framework import exceptions
 from rest_framework.response import Response
 
-from vouchers.errors import BusinessError, Code
+from common.errors import BusinessError, Code
 
 logger = logging.getLogger(__name__)
+
+
+class ApiCode(Code):
+    """The contract's codes that only the API layer refuses with: request
+    signatures and keys, idempotency, throttling (beside the services' codes
+    of :class:`common.errors.Code`, which this class inherits)."""
+
+    SIGNATURE_MISSING = "signature_missing"
+    SIGNATURE_INVALID = "signature_invalid"
+    KEY_UNKNOWN = "key_unknown"
+    KEY_REVOKED = "key_revoked"
+    SIGNATURE_STALE = "signature_stale"
+    NONCE_REPLAYED = "nonce_replayed"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    RATE_LIMITED = "rate_limited"
+
+
+# The HTTP status of each business code (every code of ApiCode, and so of Code).
+STATUS: dict[str, int] = {
+    ApiCode.VALIDATION_ERROR: 400,
+    ApiCode.SIGNATURE_MISSING: 401,
+    ApiCode.SIGNATURE_INVALID: 401,
+    ApiCode.KEY_UNKNOWN: 401,
+    ApiCode.KEY_REVOKED: 401,
+    ApiCode.SIGNATURE_STALE: 401,
+    ApiCode.NONCE_REPLAYED: 401,
+    ApiCode.PLATFORM_SUSPENDED: 403,
+    ApiCode.PLATFORM_NOT_BOUND: 403,
+    ApiCode.VOUCHER_NOT_FOUND: 404,
+    ApiCode.HOLD_NOT_FOUND: 404,
+    ApiCode.REDEMPTION_NOT_FOUND: 404,
+    ApiCode.VOUCHER_NOT_ACTIVE: 409,
+    ApiCode.VOUCHER_EXPIRED: 409,
+    ApiCode.VOUCHER_EXHAUSTED: 409,
+    ApiCode.INSUFFICIENT_BALANCE: 409,
+    ApiCode.HOLD_NOT_OPEN: 409,
+    ApiCode.IDEMPOTENCY_KEY_REUSED: 409,
+    ApiCode.REFERENCE_CONFLICT: 409,
+    ApiCode.RATE_LIMITED: 429,
+}
 
 NOT_FOUND = "not_found"
 METHOD_NOT_ALLOWED = "method_not_allowed"
@@ -52,7 +92,7 @@ HTTP_CODES: dict[str, int] = {
     SERVICE_UNAVAILABLE: 503,
 }
 
-ALL_CODES: dict[str, int] = {**Code.STATUS, **HTTP_CODES}
+ALL_CODES: dict[str, int] = {**STATUS, **HTTP_CODES}
 
 # RFC 9110 asks a 401 to say how to authenticate; RFC 9421 signatures have no
 # registered scheme name, so this names the mechanism and points at the docs.
@@ -92,6 +132,11 @@ def error_body(code: str, message: Any, field: str | None = None) -> dict[str, A
     }
 
 
+def business_error_body(error: BusinessError) -> dict[str, Any]:
+    """The contract's error body of a refusal, with the message in the active language."""
+    return {"error": {"code": error.code, "message": str(error.message), "field": error.field}}
+
+
 def first_validation_error(detail: Any, path: str = "") -> tuple[str | None, str]:
     """The first error of a DRF ``detail`` tree, with its field as a path
     (``usage[2].model``); non-field errors name their parent or None."""
@@ -125,9 +170,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """Render ``exc`` as the contract's error body with its status."""
     headers: dict[str, str] = {}
     if isinstance(exc, BusinessError):
-        if exc.status == 401:
+        status = STATUS[exc.code]
+        if status == 401:
             headers["WWW-Authenticate"] = WWW_AUTHENTICATE
-        return Response(exc.as_body(), status=exc.status, headers=headers)
+        return Response(business_error_body(exc), status=status, headers=headers)
     if isinstance(exc, exceptions.ValidationError):
         field, message = first_validation_error(exc.detail)
         return Response(
@@ -141,7 +187,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, exceptions.NotAuthenticated):
         return Response(
             error_body(
-                Code.SIGNATURE_MISSING,
+                ApiCode.SIGNATURE_MISSING,
                 _(
                     "This API needs signed requests (RFC 9421 Signature-Input and Signature headers)."
                 ),
@@ -151,7 +197,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         )
     if isinstance(exc, exceptions.AuthenticationFailed):
         return Response(
-            error_body(Code.SIGNATURE_INVALID, exc.detail),
+            error_body(ApiCode.SIGNATURE_INVALID, exc.detail),
             status=401,
             headers={"WWW-Authenticate": WWW_AUTHENTICATE},
         )
@@ -161,7 +207,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         headers["Retry-After"] = str(max(wait, 1))
         return Response(
             error_body(
-                Code.RATE_LIMITED,
+                ApiCode.RATE_LIMITED,
                 _("Too many requests with this key; retry after %(seconds)d s.")
                 % {"seconds": max(wait, 1)},
             ),

@@ -44,7 +44,7 @@ class HTTPMessageSignatureAuthentication(BaseAuthentication):
 
     ``request.user`` becomes a :class:`PlatformPrincipal` and ``request.auth``
     the :class:`~platforms.signatures.VerifiedRequest` (evidence included).
-    Every refusal raises :class:`~vouchers.errors.BusinessError` with the
+    Every refusal raises :class:`~common.errors.BusinessError` with the
     contract's code.
     """
 

@@ -25,7 +25,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from accounts.models import ComputePlatform
-from vouchers.errors import BusinessError, Code
+from common.errors import BusinessError, Code
 
 from .selectors import CatalogSnapshot, catalog_entry_in_force
 

@@ -39,8 +39,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import ComputePlatform
-from vouchers.errors import BusinessError, Code
+from common.errors import BusinessError
 
+from .api_errors import ApiCode
 from .models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -76,7 +77,7 @@ def idempotency_key(request: Request) -> str | None:
         return None
     if not 1 <= len(key) <= 255 or not key.isascii() or not key.isprintable():
         raise BusinessError(
-            Code.VALIDATION_ERROR,
+            ApiCode.VALIDATION_ERROR,
             _("Idempotency-Key must be 1–255 printable ASCII characters."),
             field=HEADER,
         )
@@ -104,7 +105,7 @@ def _stored_response(record: IdempotencyRecord) -> HttpResponse:
 def _replay_or_conflict(record: IdempotencyRecord, fingerprint: str) -> HttpResponse:
     if record.request_hash != fingerprint:
         raise BusinessError(
-            Code.IDEMPOTENCY_KEY_REUSED,
+            ApiCode.IDEMPOTENCY_KEY_REUSED,
             _("This Idempotency-Key was already used for a different request."),
             field=HEADER,
         )

@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.utils.translation import gettext as _
 
-from vouchers.errors import BusinessError, Code
+from common.errors import BusinessError, Code
 
 
 def load_ed25519_public_key(pem: str | bytes, *, field: str = "public_key_pem") -> Ed25519PublicKey:

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET
 from accounts.models import ComputePlatform
 from audit import events
 from audit.services import Actor, audit_record, client_ip
-from config.csv_safe import safe_writer
+from common.csv_safe import safe_writer
 
 from .selectors import operator_activity, operator_platforms, settlement_statement
 

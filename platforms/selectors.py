@@ -15,11 +15,11 @@ from django.utils.translation import gettext as _
 
 from accounts.models import ComputePlatform
 from accounts.scoping import scope_for, scoped
-from config.compiled_query import CompiledQuery
+from common.compiled_query import CompiledQuery
+from common.errors import BusinessError, Code
 from config.db_router import reporting_reads
 from programs.models import Program
 from vouchers.codes import normalize_code
-from vouchers.errors import BusinessError, Code
 from vouchers.models import Hold, Redemption, Reversal
 from vouchers.services_vouchers import RedemptionResult, format_amount
 

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from accounts.models import ComputePlatform
 from audit import events
 from audit.services import Actor, audit_record
-from vouchers.errors import BusinessError, Code
+from common.errors import BusinessError, Code
 
 from .keys import normalized_public_pem
 from .models import ModelCatalogEntry, PlatformKey

@@ -61,8 +61,9 @@ from http_message_signatures import (
 from http_message_signatures.exceptions import HTTPMessageSignaturesException
 
 from accounts.models import ComputePlatform
-from vouchers.errors import BusinessError, Code
+from common.errors import BusinessError
 
+from .api_errors import ApiCode
 from .body_digest import BodyDigestMismatch, BodyNotCovered, covered_body_digest_verify
 from .keys import load_ed25519_public_key
 from .models import PlatformKey, SignatureNonce
@@ -222,7 +223,7 @@ def request_body(request: HttpRequest) -> bytes:
         return bytes(request._body)
     if not request.META.get("wsgi.input_terminated"):
         raise _refuse(
-            Code.VALIDATION_ERROR,
+            ApiCode.VALIDATION_ERROR,
             _(
                 "A chunked request body (Transfer-Encoding: chunked, no Content-Length) "
                 "cannot be read by this server; send the body with a Content-Length."
@@ -255,12 +256,12 @@ def _parse_dictionary(value: str, header: str) -> dict[str, Any]:
         parsed = http_sf.parse(value.encode("latin-1"), tltype="dictionary")
     except (ValueError, TypeError, UnicodeEncodeError) as exc:
         raise _refuse(
-            Code.SIGNATURE_INVALID,
+            ApiCode.SIGNATURE_INVALID,
             _("%(header)s is not a valid structured field.") % {"header": header},
         ) from exc
     if not isinstance(parsed, dict) or not parsed:
         raise _refuse(
-            Code.SIGNATURE_INVALID,
+            ApiCode.SIGNATURE_INVALID,
             _("%(header)s is not a valid structured field.") % {"header": header},
         )
     return parsed
@@ -274,7 +275,7 @@ def _parse_signature_input(value: str) -> list[_SignatureMember]:
         params: Any = member[1] if isinstance(member, tuple) else None
         if not isinstance(components, list) or not isinstance(params, dict):
             raise _refuse(
-                Code.SIGNATURE_INVALID, _("Signature-Input must list the covered components.")
+                ApiCode.SIGNATURE_INVALID, _("Signature-Input must list the covered components.")
             )
         members.append(_SignatureMember(label=label, components=components, params=dict(params)))
     return members
@@ -304,12 +305,12 @@ def _platform_signature(
                 found.append((member, key))
     if not found:
         raise _refuse(
-            Code.KEY_UNKNOWN,
+            ApiCode.KEY_UNKNOWN,
             _("None of the request's signatures names a key registered for a platform."),
         )
     if len(found) > 1:
         raise _refuse(
-            Code.SIGNATURE_INVALID,
+            ApiCode.SIGNATURE_INVALID,
             _("Send exactly one signature made with a platform key."),
         )
     return found[0]
@@ -321,11 +322,11 @@ def _check_component_names(member: _SignatureMember) -> None:
         name = item[0] if isinstance(item, tuple) else None
         if not isinstance(name, str):
             raise _refuse(
-                Code.SIGNATURE_INVALID, _("Signature-Input must list the covered components.")
+                ApiCode.SIGNATURE_INVALID, _("Signature-Input must list the covered components.")
             )
         if name != name.lower():
             raise _refuse(
-                Code.SIGNATURE_INVALID,
+                ApiCode.SIGNATURE_INVALID,
                 _(
                     'Covered component names must be lower case (RFC 9421): sign "%(lower)s", '
                     'not "%(name)s".'
@@ -339,7 +340,7 @@ def _only(header_value: str, header: str, label: str) -> str:
     parsed = _parse_dictionary(header_value, header)
     if label not in parsed:
         raise _refuse(
-            Code.SIGNATURE_INVALID,
+            ApiCode.SIGNATURE_INVALID,
             _("Signature-Input and Signature name different signatures."),
         )
     return http_sf.ser({label: parsed[label]})
@@ -363,16 +364,17 @@ def _with_one_signature(headers: Any, signature_input: str, signature: str) -> d
 def _check_parameters(params: dict[str, Any], now: datetime.datetime) -> tuple[str, int, str]:
     key_id = params.get("keyid")
     if not isinstance(key_id, str) or not key_id:
-        raise _refuse(Code.SIGNATURE_INVALID, _("The signature has no keyid parameter."))
+        raise _refuse(ApiCode.SIGNATURE_INVALID, _("The signature has no keyid parameter."))
     if params.get("alg") != ALGORITHM.algorithm_id:
-        raise _refuse(Code.SIGNATURE_INVALID, _('The signature must declare alg="ed25519".'))
+        raise _refuse(ApiCode.SIGNATURE_INVALID, _('The signature must declare alg="ed25519".'))
     created = params.get("created")
     if isinstance(created, bool) or not isinstance(created, int):
-        raise _refuse(Code.SIGNATURE_INVALID, _("The signature has no created parameter."))
+        raise _refuse(ApiCode.SIGNATURE_INVALID, _("The signature has no created parameter."))
     nonce = params.get("nonce")
     if not isinstance(nonce, str) or not nonce or len(nonce) > MAX_NONCE_LENGTH:
         raise _refuse(
-            Code.SIGNATURE_INVALID, _("The signature needs a nonce parameter (1–200 characters).")
+            ApiCode.SIGNATURE_INVALID,
+            _("The signature needs a nonce parameter (1–200 characters)."),
         )
     return key_id, created, nonce
 
@@ -382,11 +384,11 @@ def _check_created(created: int, now: datetime.datetime) -> None:
         created_at = datetime.datetime.fromtimestamp(created, tz=datetime.UTC)
     except (OverflowError, OSError, ValueError) as exc:
         raise _refuse(
-            Code.SIGNATURE_STALE, _("The signature's created time is out of range.")
+            ApiCode.SIGNATURE_STALE, _("The signature's created time is out of range.")
         ) from exc
     if created_at < now - max_age():
         raise _refuse(
-            Code.SIGNATURE_STALE,
+            ApiCode.SIGNATURE_STALE,
             _(
                 "The signature was created more than %(seconds)s seconds ago; "
                 "sign the request again."
@@ -395,7 +397,7 @@ def _check_created(created: int, now: datetime.datetime) -> None:
         )
     if created_at > now + max_future():
         raise _refuse(
-            Code.SIGNATURE_STALE,
+            ApiCode.SIGNATURE_STALE,
             _(
                 "The signature was created more than %(seconds)s seconds in the future; "
                 "check your clock."
@@ -417,15 +419,15 @@ def verify_request(
     signature = headers.get("Signature")
     if not signature_input or not signature:
         raise _refuse(
-            Code.SIGNATURE_MISSING,
+            ApiCode.SIGNATURE_MISSING,
             _("This API needs signed requests (RFC 9421 Signature-Input and Signature headers)."),
         )
     chosen, key = _platform_signature(_parse_signature_input(signature_input))
     key_id, created, nonce = _check_parameters(chosen.params, now)
     if key is None:
-        raise _refuse(Code.KEY_UNKNOWN, _("No key with this key id is registered."))
+        raise _refuse(ApiCode.KEY_UNKNOWN, _("No key with this key id is registered."))
     if key.is_revoked():
-        raise _refuse(Code.KEY_REVOKED, _("This key has been revoked; sign with a current key."))
+        raise _refuse(ApiCode.KEY_REVOKED, _("This key has been revoked; sign with a current key."))
     _check_created(created, now)
     _check_component_names(chosen)
 
@@ -447,7 +449,7 @@ def verify_request(
         )
         results = verifier.verify(message, max_age=None, require_components=REQUIRED_COMPONENTS)
     except (InvalidSignature, HTTPMessageSignaturesException) as exc:
-        raise _refuse(Code.SIGNATURE_INVALID, _invalid_message(exc)) from exc
+        raise _refuse(ApiCode.SIGNATURE_INVALID, _invalid_message(exc)) from exc
     try:
         covered_body_digest_verify(
             results[0].covered_components.items(),
@@ -456,21 +458,22 @@ def verify_request(
         )
     except BodyDigestMismatch as exc:
         raise _refuse(
-            Code.SIGNATURE_INVALID, _("Content-Digest does not match the request body.")
+            ApiCode.SIGNATURE_INVALID, _("Content-Digest does not match the request body.")
         ) from exc
     except BodyNotCovered as exc:
         raise _refuse(
-            Code.SIGNATURE_INVALID,
+            ApiCode.SIGNATURE_INVALID,
             _("A request with a body must carry a signed Content-Digest (sha-256)."),
         ) from exc
 
     if key.platform.status == ComputePlatform.Status.SUSPENDED:
         raise _refuse(
-            Code.PLATFORM_SUSPENDED, _("This platform is suspended; the API refuses its requests.")
+            ApiCode.PLATFORM_SUSPENDED,
+            _("This platform is suspended; the API refuses its requests."),
         )
     if not nonce_consume(key, nonce, now=now, created=created):
         raise _refuse(
-            Code.NONCE_REPLAYED,
+            ApiCode.NONCE_REPLAYED,
             _(
                 "This nonce was already used with this key, and the signature it came with "
                 "could still be accepted; sign each request with a new nonce."

@@ -21,11 +21,11 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import ValidationError
 
-from accounts.bulk import insert_one
 from audit.services import Actor
+from common.bulk import insert_one
+from common.errors import BusinessError, Code
 from programs.models import Program
 from vouchers.codes import normalize_code
-from vouchers.errors import BusinessError, Code
 from vouchers.models import Hold, Voucher
 from vouchers.services_vouchers import (
     HoldResult,
@@ -40,7 +40,12 @@ from vouchers.services_vouchers import (
     voucher_redeem_batch,
 )
 
-from .api_errors import error_body, first_validation_error, is_unicode_text
+from .api_errors import (
+    business_error_body,
+    error_body,
+    first_validation_error,
+    is_unicode_text,
+)
 from .catalog import usage_to_points
 from .idempotency import in_idempotent_transaction
 from .models import SignedRequestBody
@@ -208,7 +213,7 @@ def redeem_batch(call: SignedCall, records: list[Any]) -> list[dict[str, Any]]:
         try:
             points, lines = _priced(call, data, units.get(data["voucher"]), catalog=catalog)
         except BusinessError as refusal:
-            results[index] = refusal.as_body()
+            results[index] = business_error_body(refusal)
             continue
         charged.append(
             (
@@ -235,7 +240,7 @@ def redeem_batch(call: SignedCall, records: list[Any]) -> list[dict[str, Any]]:
             call.store_body()
     for (index, _item), outcome in zip(charged, outcomes, strict=True):
         if isinstance(outcome, BusinessError):
-            results[index] = outcome.as_body()
+            results[index] = business_error_body(outcome)
         else:
             body = outcome.as_dict()
             body["status"] = "replayed" if outcome.replayed else "captured"

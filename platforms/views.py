@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from audit.services import client_ip
-from vouchers.errors import BusinessError, Code
+from common.errors import BusinessError, Code
 from vouchers.services_vouchers import voucher_lookup
 
 from . import usage

@@ -23,11 +23,11 @@ from accounts.reauthentication import require_recent_reauthentication
 from accounts.scoping import scoped
 from audit.admin_mixins import AuditedModelAdmin
 from audit.services import Actor, client_ip
+from common.errors import BusinessError
+from common.formatting import amount
 from eligibility.models import RuleSet
 from eligibility.selectors import rule_set_draft_of, rule_set_newer_published
 from vouchers.admin_display import amount_display, own_unit
-from vouchers.errors import BusinessError
-from vouchers.templatetags.voucher_tags import amount
 
 from .models import PhaseStep, Program
 from .phasedown import Step, schedule_problems

@@ -17,7 +17,7 @@ from django.db import router
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from config.compiled_query import CompiledQuery
+from common.compiled_query import CompiledQuery
 
 from .models import PhaseStep, Program
 

@@ -7,7 +7,6 @@ an audit event.
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -19,8 +18,8 @@ from accounts.models import Membership
 from accounts.scoping import scope_for
 from audit import events
 from audit.services import Actor, audit_record
+from common.errors import BusinessError, Code
 from eligibility.models import RuleSet
-from vouchers.errors import BusinessError, Code
 
 from .models import Program
 from .phasedown import schedule_problems, steps_of
@@ -36,10 +35,6 @@ def _check_transition(bound_method: Callable[..., Any], actor: Actor, refusal: s
         raise _refuse(refusal)
     if actor.user is None or not has_transition_perm(bound_method, actor.user):
         raise PermissionDenied(_("You may not do this."))
-
-
-def _money(value: Decimal) -> str:
-    return f"{value:,.2f}"
 
 
 # --- Programs -------------------------------------------------------------

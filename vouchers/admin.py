@@ -19,9 +19,9 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 from accounts.admin_scoping import ScopedInline
 from audit.admin_mixins import AuditedModelAdmin
 from audit.services import Actor, client_ip
+from common.errors import BusinessError
 
 from .admin_display import amount_display, own_unit, voucher_unit, yuan
-from .errors import BusinessError
 from .forms import ClawbackForm, VoucherActionForm
 from .models import Hold, LedgerEntry, Receivable, Redemption, Voucher
 from .selectors import voucher_rate_outlook

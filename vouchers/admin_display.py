@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.db import models
 from django.utils.html import format_html
 
-from .templatetags.voucher_tags import amount
+from common.formatting import amount
 
 
 def amount_display(

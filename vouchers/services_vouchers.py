@@ -96,7 +96,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed, has_transition_perm
 
-from accounts.bulk import copy_insert, insert_one
 from accounts.duties import duties_conflict
 from accounts.models import ComputePlatform, Enterprise
 from accounts.uscc import uscc_problem
@@ -105,12 +104,13 @@ from applications.models import Application, BulkIssuance
 from applications.notifications import notify_voucher_issued
 from audit import events
 from audit.services import Actor, audit_event, audit_record, audit_record_all
-from config.compiled_query import CompiledQuery
+from common.bulk import copy_insert, insert_one
+from common.compiled_query import CompiledQuery
+from common.errors import BusinessError, Code
 from programs.models import Program
 from programs.phasedown import Step, exit_date, rate_in_force, steps_of
 
 from .codes import generate_code, normalize_code
-from .errors import BusinessError, Code
 from .models import Hold, LedgerEntry, Receivable, Redemption, Reversal, Voucher, official_may
 
 if TYPE_CHECKING:

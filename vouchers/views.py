@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET
 
 from audit import events
 from audit.services import Actor, audit_record, client_ip
-from config.csv_safe import safe_writer
+from common.csv_safe import safe_writer
 
 from .certificate import certificate_pdf
 from .forms import LedgerFilterForm

@@ -22,8 +22,8 @@ from audit.flags import (
 from audit.models import AnomalyFlag, AuditEvent
 from audit.services import Actor
 from audit.tasks import audit_detect_anomalies, install_detection_schedule
+from common.errors import BusinessError
 from tests.vouchers.voucher_factories import official
-from vouchers.errors import BusinessError
 from vouchers.models import LedgerEntry, Receivable, Voucher
 
 from .detector_helpers import at, charge, normal_month, setup, today

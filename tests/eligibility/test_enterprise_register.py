@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from django.core import mail
-from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
@@ -24,6 +23,7 @@ from accounts.models import Enterprise, Membership, User
 from accounts.uscc import uscc_problem
 from audit import events
 from audit.models import AuditEvent
+from common.errors import BusinessError
 from tests.accounts.factories import PASSWORD as FACTORY_PASSWORD
 from tests.accounts.factories import UserFactory, make_uscc
 
@@ -341,8 +341,9 @@ def test_two_simultaneous_registrations_of_one_uscc_give_one_enterprise_and_a_cl
 
     assert outcome["first"] == "registered"
     refusal = outcome["second"]
-    assert isinstance(refusal, ValidationError), repr(refusal)
-    assert "already registered" in str(refusal.message_dict["uscc"])
+    assert isinstance(refusal, BusinessError), repr(refusal)
+    assert refusal.field == "uscc"
+    assert "already registered" in str(refusal.message)
     assert Enterprise.objects.filter(uscc=XIAOMI).count() == 1
     assert not Membership.objects.filter(user=second_user).exists()
 

@@ -8,11 +8,11 @@ import threading
 from typing import Any
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.db import connection
 
 from accounts.models import Membership
 from audit.services import Actor
+from common.errors import BusinessError
 from eligibility.models import RuleSet, definition_to_rows
 from eligibility.services import rule_set_new_version, rule_set_publish
 from tests.vouchers.factories import official, rule_set
@@ -38,7 +38,7 @@ def test_concurrent_edits_of_a_published_version_make_one_draft(jianghan: Any) -
             barrier.wait()
             rule_set_new_version(actor=Actor.for_user(user), rule_set=v1, rows=rows[1])
             result = "created"
-        except ValidationError:
+        except BusinessError:
             result = "refused"
         except Exception as exc:  # a crash must fail the test, not hide
             result = f"error: {exc!r}"

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, transaction
 from django.urls import reverse
 
@@ -18,6 +18,7 @@ from applications.selectors import program_eligibility
 from applications.services import application_start_review, application_submit
 from audit.models import AuditEvent
 from audit.services import Actor
+from common.errors import BusinessError
 from eligibility.models import RuleNode, RuleSet, definition_to_rows
 from eligibility.services import rule_set_import, rule_set_new_version, rule_set_publish
 from programs.models import Program
@@ -32,7 +33,6 @@ from tests.vouchers.factories import (
     rule_set,
     with_mfa,
 )
-from vouchers.errors import BusinessError
 
 pytestmark = pytest.mark.django_db
 
@@ -73,7 +73,7 @@ def _rows(definition: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def test_a_published_version_cannot_be_imported_into(manager: Any, v1: RuleSet) -> None:
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(BusinessError) as refused:
         rule_set_import(actor=Actor.for_user(manager), rule_set=v1, definition=FIVE_STAFF)
     assert "published and never changes" in " ".join(refused.value.messages)
     v1.refresh_from_db()
@@ -102,7 +102,7 @@ def test_editing_a_published_version_makes_the_next_draft_and_leaves_it_as_it_wa
 def test_only_one_draft_version_is_edited_at_a_time(manager: Any, v1: RuleSet) -> None:
     actor = Actor.for_user(manager)
     rule_set_new_version(actor=actor, rule_set=v1, rows=_rows(FIVE_STAFF))
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(BusinessError) as refused:
         rule_set_new_version(actor=actor, rule_set=v1, rows=_rows(FIVE_STAFF))
     assert "already being edited" in " ".join(refused.value.messages)
     assert RuleSet.objects.filter(lineage=v1.lineage).count() == 2
@@ -110,7 +110,7 @@ def test_only_one_draft_version_is_edited_at_a_time(manager: Any, v1: RuleSet) -
 
 def test_a_new_version_with_malformed_rows_is_refused(manager: Any, v1: RuleSet) -> None:
     bad = [{"path": "1", "kind": "condition", "fact": "headcount", "operator": "in", "value": "1"}]
-    with pytest.raises(ValidationError):
+    with pytest.raises(BusinessError):
         rule_set_new_version(actor=Actor.for_user(manager), rule_set=v1, rows=bad)
     assert RuleSet.objects.filter(lineage=v1.lineage).count() == 1
 
@@ -128,7 +128,7 @@ def test_publishing_is_a_state_machine_transition_and_is_audited(
     assert AuditEvent.objects.filter(
         event_type="rule_set.published", object_id=str(draft.pk)
     ).exists()
-    with pytest.raises(ValidationError):
+    with pytest.raises(BusinessError):
         rule_set_publish(actor=Actor.for_user(manager), rule_set=done)
 
 

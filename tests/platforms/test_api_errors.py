@@ -8,7 +8,8 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from platforms.api_errors import first_validation_error
+from common.errors import BusinessError, Code
+from platforms.api_errors import ALL_CODES, STATUS, ApiCode, first_validation_error
 
 from .conftest import SigningKey, error_of, send, sign
 
@@ -153,3 +154,58 @@ def test_nested_validation_errors_are_named_as_paths() -> None:
     assert first_validation_error(detail) == ("usage[1].model", "Unknown model.")
     assert first_validation_error({"non_field_errors": ["Bad."]}) == (None, "Bad.")
     assert first_validation_error(["Invalid data."]) == (None, "Invalid data.")
+
+
+# The contract's codes and their statuses (platform-api.md): they never change.
+CONTRACT_STATUS = {
+    "validation_error": 400,
+    "signature_missing": 401,
+    "signature_invalid": 401,
+    "key_unknown": 401,
+    "key_revoked": 401,
+    "signature_stale": 401,
+    "nonce_replayed": 401,
+    "platform_suspended": 403,
+    "platform_not_bound": 403,
+    "voucher_not_found": 404,
+    "hold_not_found": 404,
+    "redemption_not_found": 404,
+    "voucher_not_active": 409,
+    "voucher_expired": 409,
+    "voucher_exhausted": 409,
+    "insufficient_balance": 409,
+    "hold_not_open": 409,
+    "idempotency_key_reused": 409,
+    "reference_conflict": 409,
+    "rate_limited": 429,
+}
+
+
+def test_every_business_code_has_its_contract_status() -> None:
+    assert STATUS == CONTRACT_STATUS
+    assert Code.known() == ApiCode.declared() == set(STATUS)
+    assert {code: ALL_CODES[code] for code in CONTRACT_STATUS} == CONTRACT_STATUS
+
+
+def test_the_services_codes_leave_the_api_layers_own_to_the_api() -> None:
+    assert "signature_missing" not in Code.declared()
+    assert Code.declared() < ApiCode.declared()
+
+
+def test_an_api_layer_code_is_a_business_error_code_too() -> None:
+    refusal = BusinessError(ApiCode.NONCE_REPLAYED, "replayed")
+    assert (refusal.code, refusal.field, refusal.messages) == ("nonce_replayed", None, ["replayed"])
+
+
+def test_a_business_refusal_is_answered_with_its_status_and_body(
+    client: Client, signing_key: SigningKey
+) -> None:
+    body = {"reference": "r", "amount": "1.00", "refuse": True}
+    response = send(client, sign("POST", PATH, signing_key.auth(), json=body))
+    assert response.status_code == 409
+    assert "WWW-Authenticate" not in response
+    assert error_of(response) == {
+        "code": "insufficient_balance",
+        "message": "refused after writing",
+        "field": None,
+    }

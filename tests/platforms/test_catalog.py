@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
+from common.errors import BusinessError
 from platforms.catalog import usage_to_points
 from platforms.selectors import catalog_entry_in_force, catalog_in_force
-from vouchers.errors import BusinessError
 
 from .factories import ComputePlatformFactory, ModelCatalogEntryFactory
 

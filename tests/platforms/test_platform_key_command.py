@@ -11,9 +11,9 @@ from django.core.management import CommandError, call_command
 from audit import events
 from audit.models import AuditEvent
 from audit.services import Actor
+from common.errors import BusinessError
 from platforms.models import PlatformKey
 from platforms.services import platform_key_register
-from vouchers.errors import BusinessError
 
 from .factories import ComputePlatformFactory, new_key_pair
 

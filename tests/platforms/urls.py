@@ -14,10 +14,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from audit.services import Actor, audit_record
+from common.errors import BusinessError, Code
 from platforms.api import PlatformAPIView
 from platforms.fields import CNYAmountField, PointsAmountField
 from platforms.idempotency import idempotent
-from vouchers.errors import BusinessError, Code
 
 EVENT = "test.write"
 

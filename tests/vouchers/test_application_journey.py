@@ -23,7 +23,7 @@ from applications.services import (
 )
 from audit.models import AuditEvent
 from audit.services import Actor
-from vouchers.errors import BusinessError
+from common.errors import BusinessError
 from vouchers.models import Voucher
 
 from .factories import EnterpriseFactory, application, member, official, pdf_upload, rule_set

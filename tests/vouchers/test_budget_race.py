@@ -15,8 +15,8 @@ from applications.models import Application
 from applications.services import application_approve
 from audit.models import AuditEvent
 from audit.services import Actor
+from common.errors import BusinessError
 from programs.models import Program
-from vouchers.errors import BusinessError
 from vouchers.models import Voucher
 
 from .factories import EnterpriseFactory, application, official, open_program

@@ -16,7 +16,7 @@ from accounts.models import Membership
 from applications.models import ApplicationDocument
 from applications.services import application_document_add
 from audit.services import Actor
-from vouchers.errors import BusinessError
+from common.errors import BusinessError
 
 from .factories import (
     PDF_BYTES,

@@ -11,8 +11,8 @@ from django.core.exceptions import PermissionDenied
 from applications.models import Application
 from applications.services import application_approve, application_return
 from audit.services import Actor
+from common.errors import BusinessError
 from programs.models import Program
-from vouchers.errors import BusinessError
 from vouchers.models import Voucher
 
 from .factories import application

@@ -21,7 +21,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from vouchers.errors import BusinessError, Code
+from common.errors import BusinessError, Code
 from vouchers.ledger import ledger_differences
 from vouchers.models import Voucher
 from vouchers.services_vouchers import (

@@ -13,9 +13,9 @@ from django.core.exceptions import PermissionDenied
 from accounts.models import Membership
 from audit.models import AuditEvent
 from audit.services import Actor
+from common.errors import BusinessError
 from programs.models import PhaseStep, Program
 from programs.services import program_close, program_open, program_pause, program_resume
-from vouchers.errors import BusinessError
 
 from .factories import ProgramFactory, official, with_schedule
 

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from audit.models import AuditEvent
 from audit.services import Actor
+from common.errors import BusinessError
 from vouchers.codes import generate_code
-from vouchers.errors import BusinessError
 from vouchers.ledger import ledger_differences
 from vouchers.models import LedgerEntry, Redemption, Voucher
 from vouchers.services_vouchers import (

@@ -14,7 +14,7 @@ from django.db import connections
 from django.db.models import Sum
 from django.utils import timezone
 
-from vouchers.errors import BusinessError, Code
+from common.errors import BusinessError, Code
 from vouchers.ledger import ledger_differences
 from vouchers.models import Redemption, Voucher
 from vouchers.services_vouchers import hold_capture, hold_create, voucher_redeem

@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from accounts.models import ComputePlatform
 from audit.models import AuditEvent
+from common.errors import BusinessError, Code
 from programs.models import Program
-from vouchers.errors import BusinessError, Code
 from vouchers.ledger import ledger_differences
 from vouchers.models import LedgerEntry, Redemption, Voucher
 from vouchers.services_vouchers import hold_create, voucher_redeem

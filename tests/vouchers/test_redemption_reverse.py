@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from vouchers.errors import BusinessError, Code
+from common.errors import BusinessError, Code
 from vouchers.ledger import ledger_differences
 from vouchers.models import Redemption, Voucher
 from vouchers.periodic import vouchers_expire_due

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 
 from audit.models import AuditEvent
+from common.errors import BusinessError, Code
 from programs.models import Program
-from vouchers.errors import BusinessError, Code
 from vouchers.models import LedgerEntry, Voucher
 from vouchers.services_vouchers import voucher_bulk_issue, voucher_issue
 

@@ -13,7 +13,7 @@ from django_fsm import TransitionNotAllowed
 from accounts.models import Membership
 from audit.models import AuditEvent
 from audit.services import Actor
-from vouchers.errors import BusinessError, Code
+from common.errors import BusinessError, Code
 from vouchers.ledger import ledger_differences
 from vouchers.models import Hold, LedgerEntry, Receivable, Voucher
 from vouchers.periodic import vouchers_activate_due, vouchers_expire_due

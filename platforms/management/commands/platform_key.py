@@ -15,10 +15,10 @@ from django.utils.timezone import localtime
 
 from accounts.models import ComputePlatform
 from audit.services import Actor
+from common.errors import BusinessError
 from platforms import services
 from platforms.models import PlatformKey
 from platforms.selectors import platform_keys
-from vouchers.errors import BusinessError
 
 ACTOR = Actor.system("manage.py platform_key")
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from config.csv_safe import safe_cell, safe_writer
+from common.csv_safe import safe_cell, safe_writer
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.forms.models import model_to_dict
 
-from accounts.bulk import copy_insert, insert_one
 from audit.models import AuditEvent
+from common.bulk import copy_insert, insert_one
 from platforms.models import SignedRequestBody
 from tests.vouchers.voucher_factories import PlatformFactory
 

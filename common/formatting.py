@@ -1,17 +1,18 @@
-"""Template filters for voucher amounts and rates."""
+"""Amounts, rates and sums as people read them, the same on every page, PDF,
+e-mail and admin column (the template filters of ``common/templatetags``).
+
+An amount is in yuan ("CNY") or in points ("POINTS"): yuan to the fen with
+the ¥ sign and a true minus sign, points whole, thousands grouped.
+"""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django import template
 from django.utils.translation import gettext as _
 
-register = template.Library()
 
-
-@register.filter
 def amount(value: Any, unit: str = "CNY") -> str:
     """1234.5 → "¥1,234.50" for yuan, "250,000 points" for points."""
     if value is None or value == "":
@@ -23,7 +24,6 @@ def amount(value: Any, unit: str = "CNY") -> str:
     return f"{sign}¥{abs(number):,.2f}"
 
 
-@register.filter
 def signed_amount(value: Any, unit: str = "CNY") -> str:
     """Like ``amount`` with an explicit + for increases; empty for zero."""
     if value is None:
@@ -34,7 +34,6 @@ def signed_amount(value: Any, unit: str = "CNY") -> str:
     return ("+" if number > 0 else "") + amount(number, unit)
 
 
-@register.filter
 def rate(value: Any) -> str:
     """0.3 → "30 %", 0.125 → "12.5 %"."""
     if value is None:
@@ -42,3 +41,13 @@ def rate(value: Any) -> str:
     share = Decimal(value) * 100
     text = f"{share:.1f}".rstrip("0").rstrip(".")
     return f"{text} %"
+
+
+def money(value: Any) -> str:
+    """1234567.5 → "1,234,567.50" (no unit, as in a refusal's text); empty stays "—"."""
+    if value is None or value == "":
+        return "—"
+    try:
+        return f"{Decimal(value):,.2f}"
+    except (InvalidOperation, ValueError, TypeError):
+        return str(value)

@@ -2,7 +2,7 @@
 
 The settings bind parameters server-side so that psycopg can prepare the
 statements a connection repeats. The protocol counts a statement's
-parameters in 16 bits: ``config.db_cursor.PreparingCursor`` binds a larger
+parameters in 16 bits: ``common.db_cursor.PreparingCursor`` binds a larger
 query client-side instead of failing it.
 """
 
@@ -13,7 +13,7 @@ from django.db import connection
 
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record
-from config.db_cursor import MAX_BOUND_PARAMETERS, PreparingCursor
+from common.db_cursor import MAX_BOUND_PARAMETERS, PreparingCursor
 
 pytestmark = [
     pytest.mark.django_db,

@@ -14,9 +14,6 @@ Numbers stay numbers: a ``Decimal``, ``int`` or ``float`` cell is written as
 it is, so a genuine negative amount (``-50.00``) remains a negative number
 in the spreadsheet. Only strings (and anything else, once turned into a
 string) are neutralised.
-
-This module knows no domain; it lives in ``config`` until a ``common`` app
-exists (see ``DESIGN.md``).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ transaction, as Django refuses them.
 
 This leans on ``SQLCompiler`` attributes (``select``, ``klass_info``,
 ``annotation_col_map``) and ``get_related_populators``, which Django uses
-internally; ``tests/test_compiled_query.py`` compares every query compiled
+internally; ``tests/common/test_compiled_query.py`` compares every query compiled
 this way with the plain queryset's result, so a Django upgrade that changes
 them fails there.
 """

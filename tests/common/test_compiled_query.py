@@ -14,16 +14,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import ComputePlatform
-from config.compiled_query import CompiledQuery
+from common.compiled_query import CompiledQuery
 from platforms import selectors
 from programs import phasedown
 from programs.models import PhaseStep, Program
 from tests.platforms.conftest import register_key
-from vouchers import services_vouchers as services
-from vouchers.models import Redemption, Voucher
-from vouchers.services_vouchers import hold_create, redemption_reverse, voucher_redeem
-
-from .vouchers.voucher_factories import (
+from tests.vouchers.voucher_factories import (
     PlatformFactory,
     ProgramFactory,
     add_steps,
@@ -31,6 +27,9 @@ from .vouchers.voucher_factories import (
     issue,
     platform_actor,
 )
+from vouchers import services_vouchers as services
+from vouchers.models import Redemption, Voucher
+from vouchers.services_vouchers import hold_create, redemption_reverse, voucher_redeem
 
 pytestmark = pytest.mark.django_db
 

@@ -1,0 +1,18 @@
+"""Template filters for amounts, rates and sums (see :mod:`common.formatting`).
+
+Templates load this library as ``formatting``, or by its older names
+``voucher_tags`` and ``money`` (``TEMPLATES`` options in settings).
+"""
+
+from __future__ import annotations
+
+from django import template
+
+from common import formatting
+
+register = template.Library()
+
+register.filter("amount", formatting.amount)
+register.filter("signed_amount", formatting.signed_amount)
+register.filter("rate", formatting.rate)
+register.filter("money", formatting.money)
