@@ -23,7 +23,7 @@ from django.utils import timezone
 from accounts.models import ComputePlatform, Enterprise, User
 from audit.services import Actor
 from vouchers.models import Program, Voucher
-from vouchers.services_vouchers import (
+from vouchers.services import (
     format_amount,
     hold_create,
     redemption_reverse,

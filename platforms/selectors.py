@@ -20,7 +20,7 @@ from config.db_router import reporting_reads
 from vouchers.codes import normalize_code
 from vouchers.errors import BusinessError, Code
 from vouchers.models import Hold, Program, Redemption, Reversal
-from vouchers.services_vouchers import RedemptionResult, format_amount
+from vouchers.services import RedemptionResult, format_amount
 
 from .models import ModelCatalogEntry, PlatformKey
 

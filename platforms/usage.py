@@ -26,7 +26,7 @@ from audit.services import Actor
 from vouchers.codes import normalize_code
 from vouchers.errors import BusinessError, Code
 from vouchers.models import Hold, Program, Voucher
-from vouchers.services_vouchers import (
+from vouchers.services import (
     HoldResult,
     RedeemInput,
     RedemptionResult,
@@ -181,7 +181,7 @@ def redeem_batch(call: SignedCall, records: list[Any]) -> list[dict[str, Any]]:
     it alone; the results in order, each ``captured``, ``replayed`` or ``rejected``.
 
     Shape, currency and usage pricing are checked record by record here; the
-    charges themselves go to :func:`vouchers.services_vouchers.voucher_redeem_batch`
+    charges themselves go to :func:`vouchers.services.voucher_redeem_batch`
     in one call, which writes the accepted ones in bulk.
     """
     results: list[dict[str, Any] | None] = [None] * len(records)

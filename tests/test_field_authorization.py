@@ -29,7 +29,7 @@ from accounts.models import District, Enterprise, Membership
 from accounts.scoping import scoped
 from audit.models import AnomalyFlag, AuditEvent, DetectorSettings
 from vouchers.models import Application, Hold, Program, Receivable, Redemption, Voucher
-from vouchers.services_vouchers import hold_create, voucher_redeem
+from vouchers.services import hold_create, voucher_redeem
 
 from .accounts.factories import World, add_totp, build_world
 from .accounts.factories import official as district_official

@@ -25,7 +25,7 @@ from audit.services import Actor, client_ip
 from .admin_display import amount_display, own_unit, voucher_unit, yuan
 from .errors import BusinessError
 from .models import BulkIssuance, Hold, LedgerEntry, Program, Receivable, Redemption, Voucher
-from .services_vouchers import (
+from .services import (
     OFFICIAL_ACTIONS,
     bulk_issuance_cancel,
     bulk_issuance_confirm,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .services import voucher_issue
+
 if TYPE_CHECKING:
     from audit.services import Actor
 
@@ -19,8 +21,6 @@ def application_approved(*, actor: Actor, application: Application) -> Voucher:
     amount from reserved to issued, so approval and voucher commit together
     or not at all.
     """
-    from .services_vouchers import voucher_issue
-
     if application.approved_amount is None:
         raise ValueError("an application is approved with an amount")
     return voucher_issue(

@@ -28,7 +28,7 @@ from audit.services import Actor, audit_record
 
 from .models import Hold, Program, Voucher, VoucherReminder
 from .phasedown import exit_date, steps_of
-from .services_vouchers import hold_expire, voucher_activate, voucher_expire
+from .services import hold_expire, voucher_activate, voucher_expire
 
 LOW_BALANCE_SHARE = Decimal("0.10")
 

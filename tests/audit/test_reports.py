@@ -31,7 +31,7 @@ from audit.reports import (
 from audit.services import audit_checkpoint_create, audit_seal_pending, checkpoint_body
 from vouchers.models import Application, Program, Redemption
 from vouchers.selectors import program_budget
-from vouchers.services_vouchers import redemption_reverse, voucher_redeem
+from vouchers.services import redemption_reverse, voucher_redeem
 
 from ..vouchers.voucher_factories import (
     DistrictFactory,

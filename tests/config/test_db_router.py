@@ -29,7 +29,7 @@ from config.db_router import (
 )
 from vouchers.models import PhaseStep, Program, Redemption
 from vouchers.phasedown import steps_of
-from vouchers.services_vouchers import voucher_redeem
+from vouchers.services import voucher_redeem
 
 from ..accounts.factories import platform_operator
 from ..audit.factories import admin_client, official

@@ -12,7 +12,7 @@ from django.db.utils import InternalError, ProgrammingError
 from django.utils import timezone
 
 from vouchers.models import LedgerEntry, Program, Voucher
-from vouchers.services_vouchers import voucher_redeem
+from vouchers.services import voucher_redeem
 
 from .voucher_factories import PlatformFactory, ProgramFactory, bind, issue, platform_actor
 

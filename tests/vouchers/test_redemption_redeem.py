@@ -13,7 +13,7 @@ from audit.models import AuditEvent
 from vouchers.errors import BusinessError, Code
 from vouchers.ledger import ledger_differences
 from vouchers.models import LedgerEntry, Program, Redemption, Voucher
-from vouchers.services_vouchers import hold_create, voucher_redeem
+from vouchers.services import hold_create, voucher_redeem
 
 from .voucher_factories import (
     PlatformFactory,

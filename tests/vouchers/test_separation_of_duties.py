@@ -24,8 +24,8 @@ from audit.flags import flag_decision_refusal, flag_dismiss
 from audit.models import AnomalyFlag
 from audit.services import Actor
 from vouchers.models import Application, BulkIssuance, Program, Voucher
+from vouchers.services import voucher_issue, voucher_suspend
 from vouchers.services_applications import application_approve, application_start_review
-from vouchers.services_vouchers import voucher_issue, voucher_suspend
 
 from .factories import (
     PDF_BYTES,

@@ -10,7 +10,7 @@ import pytest
 from audit.models import AuditEvent
 from vouchers.errors import BusinessError, Code
 from vouchers.models import LedgerEntry, Program, Voucher
-from vouchers.services_vouchers import voucher_bulk_issue, voucher_issue
+from vouchers.services import voucher_bulk_issue, voucher_issue
 
 from .voucher_factories import (
     SYSTEM,

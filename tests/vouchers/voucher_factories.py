@@ -18,7 +18,7 @@ from accounts.models import ComputePlatform, District, Enterprise, Membership, U
 from accounts.uscc import check_character
 from audit.services import Actor
 from vouchers.models import PhaseStep, Program, Voucher
-from vouchers.services_vouchers import voucher_issue
+from vouchers.services import voucher_issue
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _serial = itertools.count(1)
