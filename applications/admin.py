@@ -27,7 +27,7 @@ from programs.models import Program
 from vouchers.admin import ReadOnlyAdmin, VoucherAdmin
 from vouchers.admin_display import amount_display, program_unit
 from vouchers.models import Voucher
-from vouchers.services_vouchers import (
+from vouchers.services import (
     bulk_issuance_cancel,
     bulk_issuance_confirm,
     bulk_issuance_refusal,

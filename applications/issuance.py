@@ -20,7 +20,7 @@ def application_approved(*, actor: Actor, application: Application) -> Voucher:
     amount from reserved to issued, so approval and voucher commit together
     or not at all.
     """
-    from vouchers.services_vouchers import voucher_issue
+    from vouchers.services import voucher_issue
 
     if application.approved_amount is None:
         raise ValueError("an application is approved with an amount")

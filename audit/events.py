@@ -17,7 +17,7 @@ PLATFORM_KEY_REGISTERED = "platform_key.registered"
 PLATFORM_KEY_REVOKED = "platform_key.revoked"
 CATALOG_ENTRY_CREATED = "catalog_entry.created"
 
-# Vouchers: lifecycle, ledger and redemptions (vouchers/services_vouchers.py).
+# Vouchers: lifecycle, ledger and redemptions (vouchers/services/).
 # Holds, charges, releases and reversals are recorded as ledger entries
 # (LEDGER_ENTRY_RECORDED, with the kind and the platform's reference).
 VOUCHER_ISSUED = "voucher.issued"

@@ -22,7 +22,7 @@ from django_fsm import can_proceed
 
 from accounts.duties import duties_conflict
 from common.errors import BusinessError, Code
-from vouchers.services_vouchers import (
+from vouchers.services import (
     voucher_action_refusal,
     voucher_claw_back,
     voucher_suspend,

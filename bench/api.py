@@ -572,7 +572,7 @@ def replay_batch(
     references = [f"{name}-{i}" for i in range(len(codes))]
     reference_step, phase_step = batch["steps"][0], batch["steps"][-1]
     platform_id = next(v for r, v in reference_step.params if r == "keep")
-    from vouchers.services_vouchers import EXISTING_REFERENCES_SQL
+    from vouchers.queries import EXISTING_REFERENCES_SQL
 
     cur.execute(EXISTING_REFERENCES_SQL, [sorted(references), platform_id])
     cur.fetchall()
@@ -860,7 +860,7 @@ def seed(n_vouchers: int) -> Seed:
     from audit.services import Actor, audit_seal_pending
     from platforms.services import platform_key_register
     from programs.models import PhaseStep, Program
-    from vouchers.services_vouchers import voucher_issue
+    from vouchers.services import voucher_issue
 
     actor = Actor.system("bench")
     # Seal once at the end instead of after each of thousands of commits.
@@ -965,7 +965,7 @@ def capture_redemption(seeded: Seed, base_url: str) -> Template:
     from accounts.models import ComputePlatform
     from audit.services import Actor
     from vouchers.models import LedgerEntry
-    from vouchers.services_vouchers import voucher_redeem
+    from vouchers.services import voucher_redeem
 
     key_id, pem = seeded.keys[0]
     code, reference = seeded.codes[0], "bench-capture-" + uuid.uuid4().hex

@@ -1,6 +1,6 @@
 """A month of demo usage with planted frauds, and the detectors run over it.
 
-Charges go through :func:`vouchers.services_vouchers.voucher_redeem` (usage
+Charges go through :func:`vouchers.services.voucher_redeem` (usage
 lines priced with the platform's catalog, as the API would), spread over the
 last 30 days: ``occurred_at`` is always in the past and after the voucher's
 ``valid_from`` (the vouchers start valid 31 days back). One thing the demo
@@ -46,7 +46,7 @@ from platforms.catalog import usage_to_points
 from platforms.selectors import catalog_entry_in_force
 from programs.models import Program
 from vouchers.models import Voucher
-from vouchers.services_vouchers import voucher_issue, voucher_redeem
+from vouchers.services import voucher_issue, voucher_redeem
 
 ISSUER = "demo seed usage"
 DAYS = 30

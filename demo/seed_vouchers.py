@@ -24,7 +24,7 @@ from accounts.models import ComputePlatform, Enterprise, User
 from audit.services import Actor
 from programs.models import Program
 from vouchers.models import Voucher
-from vouchers.services_vouchers import (
+from vouchers.services import (
     format_amount,
     hold_create,
     redemption_reverse,

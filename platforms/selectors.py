@@ -21,7 +21,7 @@ from config.db_router import reporting_reads
 from programs.models import Program
 from vouchers.codes import normalize_code
 from vouchers.models import Hold, Redemption, Reversal
-from vouchers.services_vouchers import RedemptionResult, format_amount
+from vouchers.services import RedemptionResult, format_amount
 
 from .models import ModelCatalogEntry, PlatformKey
 

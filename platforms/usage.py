@@ -27,7 +27,7 @@ from common.errors import BusinessError, Code
 from programs.models import Program
 from vouchers.codes import normalize_code
 from vouchers.models import Hold, Voucher
-from vouchers.services_vouchers import (
+from vouchers.services import (
     HoldResult,
     RedeemInput,
     RedemptionResult,
@@ -187,7 +187,7 @@ def redeem_batch(call: SignedCall, records: list[Any]) -> list[dict[str, Any]]:
     it alone; the results in order, each ``captured``, ``replayed`` or ``rejected``.
 
     Shape, currency and usage pricing are checked record by record here; the
-    charges themselves go to :func:`vouchers.services_vouchers.voucher_redeem_batch`
+    charges themselves go to :func:`vouchers.services.voucher_redeem_batch`
     in one call, which writes the accepted ones in bulk.
     """
     results: list[dict[str, Any] | None] = [None] * len(records)

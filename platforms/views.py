@@ -21,7 +21,7 @@ from rest_framework.response import Response
 
 from audit.services import client_ip
 from common.errors import BusinessError, Code
-from vouchers.services_vouchers import voucher_lookup
+from vouchers.services import voucher_lookup
 
 from . import usage
 from .api import IDEMPOTENCY_KEY, POST_ERRORS, SIGNED_ERRORS, PlatformAPIView, error_response

@@ -518,7 +518,7 @@ def _furnish(w: World, program: Any, enterprise: Any, platform: Any) -> None:
     from audit.services import Actor, audit_record
     from tests.vouchers.factories import rule_set as make_rule_set
     from tests.vouchers.voucher_factories import bind, platform_actor
-    from vouchers.services_vouchers import hold_create, voucher_claw_back, voucher_redeem
+    from vouchers.services import hold_create, voucher_claw_back, voucher_redeem
 
     district = program.district
     make_rule_set(district, RULES_DEFINITION, name=f"Rules {district.code}")

@@ -183,7 +183,7 @@ def test_the_ledger_filter_refuses_bad_values_without_a_trace(field: str, value:
 
 
 def _redeem(voucher: Voucher, *, billed: str) -> None:
-    from vouchers.services_vouchers import voucher_redeem
+    from vouchers.services import voucher_redeem
 
     platform = PlatformFactory()
     bind(voucher.program, platform)

@@ -31,7 +31,7 @@ from applications.models import Application
 from audit.models import AnomalyFlag, AuditEvent, DetectorSettings
 from programs.models import Program
 from vouchers.models import Hold, Receivable, Redemption, Voucher
-from vouchers.services_vouchers import hold_create, voucher_redeem
+from vouchers.services import hold_create, voucher_redeem
 
 from .accounts.factories import World, add_totp, build_world
 from .accounts.factories import official as district_official

@@ -25,7 +25,7 @@ from .admin_display import amount_display, own_unit, voucher_unit, yuan
 from .forms import ClawbackForm, VoucherActionForm
 from .models import Hold, LedgerEntry, Receivable, Redemption, Voucher
 from .selectors import voucher_rate_outlook
-from .services_vouchers import (
+from .services import (
     OFFICIAL_ACTIONS,
     voucher_action_refusal,
     voucher_claw_back,

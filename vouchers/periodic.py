@@ -29,7 +29,7 @@ from programs.models import Program
 from programs.phasedown import exit_date, steps_of
 
 from .models import Hold, Voucher, VoucherReminder
-from .services_vouchers import hold_expire, voucher_activate, voucher_expire
+from .services import hold_expire, voucher_activate, voucher_expire
 
 LOW_BALANCE_SHARE = Decimal("0.10")
 

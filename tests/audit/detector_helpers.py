@@ -28,7 +28,7 @@ from tests.vouchers.voucher_factories import (
     issue,
 )
 from vouchers.models import Redemption, Voucher
-from vouchers.services_vouchers import voucher_redeem
+from vouchers.services import voucher_redeem
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _refs = itertools.count(1)

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.models import Membership
 from applications.models import Application
-from vouchers.services_vouchers import voucher_redeem
+from vouchers.services import voucher_redeem
 
 from ..vouchers.voucher_factories import (
     DistrictFactory,

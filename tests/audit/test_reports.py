@@ -33,7 +33,7 @@ from audit.services import audit_checkpoint_create, audit_seal_pending, checkpoi
 from programs.models import Program
 from programs.selectors import program_budget
 from vouchers.models import Redemption
-from vouchers.services_vouchers import redemption_reverse, voucher_redeem
+from vouchers.services import redemption_reverse, voucher_redeem
 
 from ..vouchers.voucher_factories import (
     DistrictFactory,

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from accounts.models import ComputePlatform
 from common.compiled_query import CompiledQuery
+from common.errors import BusinessError
 from platforms import selectors
 from programs import phasedown
 from programs.models import PhaseStep, Program
@@ -27,9 +28,10 @@ from tests.vouchers.voucher_factories import (
     issue,
     platform_actor,
 )
-from vouchers import services_vouchers as services
-from vouchers.models import Redemption, Voucher
-from vouchers.services_vouchers import hold_create, redemption_reverse, voucher_redeem
+from vouchers import queries as voucher_queries
+from vouchers.models import Hold, Redemption, Reversal, Voucher
+from vouchers.services import hold_create, redemption_reverse, voucher_redeem
+from vouchers.services.ledger_writes import locked_voucher
 
 pytestmark = pytest.mark.django_db
 
@@ -102,12 +104,13 @@ def test_the_voucher_locks_match_the_orm(world: dict[str, Any]) -> None:
     for platform in (world["platform"], world["other"], None):
         for by_id in (False, True):
             with transaction.atomic():
-                locked = services._locked_voucher(
-                    platform=platform,
+                locked = voucher_queries.lock_voucher(
+                    platform_id=None if platform is None else platform.pk,
                     voucher_id=voucher.pk if by_id else None,
                     code=None if by_id else voucher.code,
                 )
                 plain = Voucher.objects.select_related("program").get(pk=voucher.pk)
+                assert locked is not None
                 same_row(locked, plain)
                 same_row(locked.program, plain.program)
                 if platform is None:
@@ -119,8 +122,8 @@ def test_the_voucher_locks_match_the_orm(world: dict[str, Any]) -> None:
 def test_the_voucher_lock_is_one_statement_with_the_row_lock(world: dict[str, Any]) -> None:
     voucher: Voucher = world["voucher"]
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
-        services._locked_voucher(platform=world["platform"], code=voucher.code)
-        services._locked_voucher(platform=world["platform"], code=voucher.code)
+        voucher_queries.lock_voucher(platform_id=world["platform"].pk, code=voucher.code)
+        voucher_queries.lock_voucher(platform_id=world["platform"].pk, code=voucher.code)
     selects = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
     assert len(selects) == 2
     assert selects[0] == selects[1]
@@ -134,23 +137,29 @@ def test_the_voucher_lock_is_refused_outside_a_transaction() -> None:
     program = ProgramFactory()
     voucher = issue(program, amount="10")
     with pytest.raises(TransactionManagementError):
-        services._locked_voucher(platform=None, code=voucher.code)
+        voucher_queries.lock_voucher(platform_id=None, code=voucher.code)
     with transaction.atomic():
-        assert services._locked_voucher(platform=None, code=voucher.code).pk == voucher.pk
+        locked = voucher_queries.lock_voucher(platform_id=None, code=voucher.code)
+        assert locked is not None and locked.pk == voucher.pk
 
 
 def test_an_unknown_voucher_is_not_found(world: dict[str, Any]) -> None:
-    with transaction.atomic(), pytest.raises(services.BusinessError) as refused:
-        services._locked_voucher(platform=world["platform"], code="JH-NOPE-NOPE")
+    with transaction.atomic():
+        assert (
+            voucher_queries.lock_voucher(platform_id=world["platform"].pk, code="JH-NOPE-NOPE")
+            is None
+        )
+    with transaction.atomic(), pytest.raises(BusinessError) as refused:
+        locked_voucher(platform=world["platform"], code="JH-NOPE-NOPE")
     assert refused.value.code == "voucher_not_found"
 
 
 def test_the_reference_look_ups_match_the_orm(world: dict[str, Any]) -> None:
     platform: ComputePlatform = world["platform"]
     cases = [
-        (services._REDEMPTION_BY_REFERENCE, Redemption, "inv-1", "voucher"),
-        (services._HOLD_BY_REFERENCE, services.Hold, "hold-1", "voucher"),
-        (services._REVERSAL_BY_REFERENCE, services.Reversal, "rev-1", "redemption__voucher"),
+        (voucher_queries.REDEMPTION_BY_REFERENCE, Redemption, "inv-1", "voucher"),
+        (voucher_queries.HOLD_BY_REFERENCE, Hold, "hold-1", "voucher"),
+        (voucher_queries.REVERSAL_BY_REFERENCE, Reversal, "rev-1", "redemption__voucher"),
     ]
     for query, model, reference, related in cases:
         found = query.one(platform_id=platform.pk, reference=reference)
@@ -168,7 +177,7 @@ def test_the_reference_look_ups_match_the_orm(world: dict[str, Any]) -> None:
 
 
 def test_json_fields_are_converted_as_the_orm_converts_them(world: dict[str, Any]) -> None:
-    found = services._REDEMPTION_BY_REFERENCE.one(
+    found = voucher_queries.REDEMPTION_BY_REFERENCE.one(
         platform_id=world["platform"].pk, reference="inv-1"
     )
     assert found is not None

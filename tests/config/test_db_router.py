@@ -30,7 +30,7 @@ from config.db_router import (
 from programs.models import PhaseStep, Program
 from programs.phasedown import steps_of
 from vouchers.models import Redemption
-from vouchers.services_vouchers import voucher_redeem
+from vouchers.services import voucher_redeem
 
 from ..accounts.factories import platform_operator
 from ..audit.factories import admin_client, official

@@ -14,7 +14,7 @@ from applications.selectors import application_duplicate_flags
 from audit.services import Actor
 from eligibility.duplicates import locality_flags, shared_contact_flags
 from tests.vouchers.factories import EnterpriseFactory, application, open_program
-from vouchers.services_vouchers import voucher_issue
+from vouchers.services import voucher_issue
 
 pytestmark = pytest.mark.django_db
 

@@ -29,7 +29,7 @@ from programs.models import Program
 from vouchers.codes import generate_code
 from vouchers.ledger import ledger_differences
 from vouchers.models import LedgerEntry, Redemption, Voucher
-from vouchers.services_vouchers import voucher_revoke, voucher_suspend
+from vouchers.services import voucher_revoke, voucher_suspend
 
 from ..vouchers.voucher_factories import ProgramFactory, bind, issue, official
 from .conftest import SigningKey, error_of, independent_sign, register_key, send, sign
@@ -676,9 +676,7 @@ def test_a_database_outage_is_503_with_retry_after_and_the_retry_succeeds(
     from django.db import OperationalError
 
     body = charge(voucher, reference="outage-1")
-    with mock.patch(
-        "vouchers.services_vouchers._redeem", side_effect=OperationalError("server closed")
-    ):
+    with mock.patch("vouchers.queries.lock_voucher", side_effect=OperationalError("server closed")):
         down = post(client, signing_key, "redemptions", body, **{"Idempotency-Key": "o-1"})
     refused(down, 503, "service_unavailable")
     assert down["Retry-After"] == "2"

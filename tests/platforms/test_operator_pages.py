@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from platforms.operator_views import quantize_amount, quantize_billed
-from vouchers.services_vouchers import redemption_reverse, voucher_redeem
+from vouchers.services import redemption_reverse, voucher_redeem
 
 from ..accounts.factories import enterprise_user, platform_operator
 from ..vouchers.voucher_factories import ProgramFactory, bind, issue, platform_actor

@@ -205,7 +205,7 @@ def test_an_application_of_an_enterprise_not_verified_is_not_approved(
 def test_approving_over_the_cap_says_why_not_that_the_application_is_not_under_review(
     program: Program, enterprise: Any, reviewer: Any
 ) -> None:
-    from vouchers.services_vouchers import voucher_issue
+    from vouchers.services import voucher_issue
 
     # The cap is 300,000; the enterprise already holds 200,000 from this program.
     Program.objects.filter(pk=program.pk).update(four_eyes_threshold=Decimal("50000"))
@@ -244,7 +244,7 @@ def test_approving_above_the_request_and_the_cap_gives_the_real_reason(
 def test_what_the_enterprise_already_holds_counts_toward_the_threshold(
     program: Program, enterprise: Any, reviewer: Any
 ) -> None:
-    from vouchers.services_vouchers import voucher_issue
+    from vouchers.services import voucher_issue
 
     # 200,000 by bulk issuance, then an application of 100,000: together above
     # the 250,000 threshold, so one official cannot grant it alone.

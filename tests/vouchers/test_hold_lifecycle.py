@@ -12,7 +12,7 @@ from common.errors import BusinessError, Code
 from vouchers.ledger import ledger_differences
 from vouchers.models import Hold, Voucher
 from vouchers.periodic import holds_release_expired
-from vouchers.services_vouchers import hold_capture, hold_create, hold_release
+from vouchers.services import hold_capture, hold_create, hold_release
 
 from .voucher_factories import PlatformFactory, ProgramFactory, bind, frozen, issue, platform_actor
 

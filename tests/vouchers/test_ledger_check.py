@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from programs.models import Program
 from vouchers.models import LedgerEntry, Voucher
-from vouchers.services_vouchers import voucher_redeem
+from vouchers.services import voucher_redeem
 
 from .voucher_factories import PlatformFactory, ProgramFactory, bind, issue, platform_actor
 

@@ -24,7 +24,7 @@ from hypothesis.stateful import (
 from common.errors import BusinessError, Code
 from vouchers.ledger import ledger_differences
 from vouchers.models import Voucher
-from vouchers.services_vouchers import (
+from vouchers.services import (
     hold_capture,
     hold_create,
     hold_release,

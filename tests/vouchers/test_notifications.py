@@ -115,7 +115,7 @@ def test_a_voucher_issued_without_an_application_is_announced_once(
     from audit.models import AuditEvent
     from vouchers.models import VoucherReminder
     from vouchers.periodic import voucher_issued_notice_send
-    from vouchers.services_vouchers import voucher_issue
+    from vouchers.services import voucher_issue
 
     with django_capture_on_commit_callbacks(execute=True):
         voucher = voucher_issue(
@@ -142,7 +142,7 @@ def test_the_voucher_notice_waits_for_the_commit(
     from decimal import Decimal
 
     from vouchers.models import VoucherReminder
-    from vouchers.services_vouchers import voucher_issue
+    from vouchers.services import voucher_issue
 
     with django_capture_on_commit_callbacks(execute=False):
         voucher_issue(

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from programs.selectors import program_budget
-from vouchers.services_vouchers import redemption_reverse, voucher_redeem
+from vouchers.services import redemption_reverse, voucher_redeem
 
 from .voucher_factories import PlatformFactory, ProgramFactory, bind, issue, platform_actor
 

@@ -25,10 +25,10 @@ from common.errors import BusinessError
 from vouchers.codes import generate_code
 from vouchers.ledger import ledger_differences
 from vouchers.models import LedgerEntry, Redemption, Voucher
-from vouchers.services_vouchers import (
+from vouchers.queries import redemptions_by_reference
+from vouchers.services import (
     RedeemInput,
     RedemptionResult,
-    _redemptions_by_reference,
     voucher_redeem,
     voucher_redeem_batch,
     voucher_suspend,
@@ -224,10 +224,12 @@ def test_references_stored_by_earlier_requests_are_replayed_or_conflict_in_a_bat
 
     # The look-up itself (a wrong one would be hidden by the batch's
     # fallback to charging item by item when an insert meets a reference).
-    found = _redemptions_by_reference(platform, {"kept", "clash", "new", "never"})
+    found = redemptions_by_reference(
+        platform_id=platform.pk, references={"kept", "clash", "new", "never"}
+    )
     assert sorted(found) == ["clash", "kept"]
     assert found["kept"].pk == earlier.id
-    assert _redemptions_by_reference(platform, set()) == {}
+    assert redemptions_by_reference(platform_id=platform.pk, references=set()) == {}
 
     kept, clash, new = voucher_redeem_batch(
         actor=actor,

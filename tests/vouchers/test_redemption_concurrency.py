@@ -17,7 +17,7 @@ from django.utils import timezone
 from common.errors import BusinessError, Code
 from vouchers.ledger import ledger_differences
 from vouchers.models import Redemption, Voucher
-from vouchers.services_vouchers import hold_capture, hold_create, voucher_redeem
+from vouchers.services import hold_capture, hold_create, voucher_redeem
 
 from .voucher_factories import PlatformFactory, ProgramFactory, bind, issue, platform_actor
 

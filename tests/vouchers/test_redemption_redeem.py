@@ -14,7 +14,7 @@ from common.errors import BusinessError, Code
 from programs.models import Program
 from vouchers.ledger import ledger_differences
 from vouchers.models import LedgerEntry, Redemption, Voucher
-from vouchers.services_vouchers import hold_create, voucher_redeem
+from vouchers.services import hold_create, voucher_redeem
 
 from .voucher_factories import (
     PlatformFactory,

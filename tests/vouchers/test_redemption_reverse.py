@@ -11,7 +11,7 @@ from common.errors import BusinessError, Code
 from vouchers.ledger import ledger_differences
 from vouchers.models import Redemption, Voucher
 from vouchers.periodic import vouchers_expire_due
-from vouchers.services_vouchers import redemption_reverse, voucher_redeem
+from vouchers.services import redemption_reverse, voucher_redeem
 
 from .voucher_factories import (
     PlatformFactory,

@@ -27,7 +27,7 @@ from audit.models import AnomalyFlag
 from audit.services import Actor
 from programs.models import Program
 from vouchers.models import Voucher
-from vouchers.services_vouchers import voucher_issue, voucher_suspend
+from vouchers.services import voucher_issue, voucher_suspend
 
 from .factories import (
     PDF_BYTES,

@@ -61,7 +61,7 @@ def test_suspending_in_the_admin_needs_a_reason_and_keeps_the_form(voucher) -> N
 def test_a_clawback_of_more_than_was_covered_is_explained_next_to_the_amount(voucher) -> None:
     from django.utils import timezone
 
-    from vouchers.services_vouchers import voucher_redeem
+    from vouchers.services import voucher_redeem
 
     from .voucher_factories import PlatformFactory, bind, platform_actor
 

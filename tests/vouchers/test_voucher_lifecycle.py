@@ -17,7 +17,7 @@ from common.errors import BusinessError, Code
 from vouchers.ledger import ledger_differences
 from vouchers.models import Hold, LedgerEntry, Receivable, Voucher
 from vouchers.periodic import vouchers_activate_due, vouchers_expire_due
-from vouchers.services_vouchers import (
+from vouchers.services import (
     hold_create,
     voucher_action_refusal,
     voucher_claw_back,

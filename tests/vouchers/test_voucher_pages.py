@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts.models import Membership, User
 from audit.models import AuditEvent
 from vouchers.models import Voucher
-from vouchers.services_vouchers import hold_create, voucher_redeem
+from vouchers.services import hold_create, voucher_redeem
 
 from .voucher_factories import (
     DistrictFactory,

@@ -17,7 +17,7 @@ from programs.models import Program
 from vouchers import tasks
 from vouchers.models import Voucher, VoucherReminder
 from vouchers.periodic import programs_step_phase_down, voucher_reminders_send
-from vouchers.services_vouchers import voucher_redeem
+from vouchers.services import voucher_redeem
 
 from .voucher_factories import (
     EnterpriseFactory,

@@ -19,7 +19,7 @@ from accounts.uscc import check_character
 from audit.services import Actor
 from programs.models import PhaseStep, Program
 from vouchers.models import Voucher
-from vouchers.services_vouchers import voucher_issue
+from vouchers.services import voucher_issue
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _serial = itertools.count(1)

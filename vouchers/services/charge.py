@@ -1,0 +1,419 @@
+"""Charges: one redemption now (:func:`voucher_redeem`, POST redemptions) and
+many at once (:func:`voucher_redeem_batch`, a usage batch).
+
+Both judge and write each charge with the one function :func:`_charge_voucher`
+against a voucher locked by the one lock of :mod:`vouchers.queries`. They
+differ only in how they lock (one voucher, or every voucher of the batch at
+once in id order) and how they write (each row as it is decided, or every
+row of the batch in bulk at the end).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Protocol
+
+from django.db import IntegrityError, transaction
+
+from accounts.models import ComputePlatform
+from audit.services import Actor, audit_record_all
+from common.bulk import copy_insert, insert_one
+from common.errors import BusinessError
+from programs.models import Program
+from programs.phasedown import Step, steps_of
+from vouchers import queries
+from vouchers.models import LedgerEntry, Redemption, Voucher
+from vouchers.services.coverage import (
+    charge_of,
+    check_usable,
+    covered_of,
+    new_redemption,
+    redemption_replay,
+    replayed_redemption,
+)
+from vouchers.services.inputs import (
+    checked_code,
+    checked_occurred_at,
+    checked_reference,
+    fingerprint_of,
+    is_reference_clash,
+    usage_lines,
+    voucher_not_found,
+)
+from vouchers.services.ledger_writes import (
+    ledger_entry,
+    ledger_entry_event,
+    locked_voucher,
+    save_voucher,
+    settle_status,
+    write_entry,
+)
+from vouchers.services.responses import RedemptionResult
+
+
+@dataclass(frozen=True)
+class RedeemInput:
+    """One charge of :func:`voucher_redeem_batch`: the arguments of :func:`voucher_redeem`."""
+
+    reference: Any
+    occurred_at: Any
+    voucher_code: Any
+    billed_amount: Any = None
+    points_used: Any = None
+    usage: Any = ()
+    allow_partial: bool = True
+
+
+@dataclass(frozen=True)
+class _Order:
+    """A charge's inputs, checked, with the fingerprint that tells a replay."""
+
+    reference: str
+    occurred_at: datetime.datetime
+    code: str
+    billed_amount: Any
+    points_used: Any
+    lines: list[dict[str, Any]]
+    allow_partial: bool
+    fingerprint: str
+
+
+def _order(item: RedeemInput, *, voucher: Voucher | None = None) -> _Order:
+    """Check a charge's inputs (``voucher``, when given, stands for the code)."""
+    reference = checked_reference(item.reference)
+    occurred_at = checked_occurred_at(item.occurred_at)
+    code = voucher.code if voucher is not None else checked_code(item.voucher_code)
+    lines = usage_lines(item.usage)
+    allow_partial = bool(item.allow_partial)
+    fingerprint = fingerprint_of(
+        voucher=code,
+        occurred_at=occurred_at,
+        billed_amount=item.billed_amount,
+        points_used=item.points_used,
+        usage=lines,
+        allow_partial=allow_partial,
+    )
+    return _Order(
+        reference=reference,
+        occurred_at=occurred_at,
+        code=code,
+        billed_amount=item.billed_amount,
+        points_used=item.points_used,
+        lines=lines,
+        allow_partial=allow_partial,
+        fingerprint=fingerprint,
+    )
+
+
+class _Writes(Protocol):
+    """Where a charge's rows go: :class:`_WriteNow` or :class:`_BatchWrites`."""
+
+    def redemption(self, redemption: Redemption) -> None: ...
+
+    def entry(self, entry: LedgerEntry) -> None: ...
+
+    def flush(self) -> None: ...
+
+
+class _WriteNow:
+    """A single charge's writes: each row inserted as it is decided, with the
+    ledger entry's audit event."""
+
+    def __init__(self, actor: Actor) -> None:
+        self.actor = actor
+
+    def redemption(self, redemption: Redemption) -> None:
+        insert_one(redemption)
+
+    def entry(self, entry: LedgerEntry) -> None:
+        write_entry(entry, actor=self.actor)
+
+    def flush(self) -> None:
+        """Nothing waits: every row is already written."""
+
+
+class _BatchWrites:
+    """The rows a batch has decided to write, inserted in bulk on :meth:`flush`."""
+
+    def __init__(self, actor: Actor) -> None:
+        self.actor = actor
+        self.redemptions: list[Redemption] = []
+        self.entries: list[LedgerEntry] = []
+
+    def redemption(self, redemption: Redemption) -> None:
+        self.redemptions.append(redemption)
+
+    def entry(self, entry: LedgerEntry) -> None:
+        self.entries.append(entry)
+
+    def flush(self) -> None:
+        copy_insert(self.redemptions)
+        for entry in self.entries:
+            # Re-assign the object (now with its id) rather than setting
+            # redemption_id: that would drop the cached redemption, and the
+            # audit event below would fetch each one again.
+            entry.redemption = entry.redemption
+        copy_insert(self.entries)
+        audit_record_all([ledger_entry_event(entry, actor=self.actor) for entry in self.entries])
+        self.redemptions = []
+        self.entries = []
+
+
+def _charge_voucher(
+    voucher: Voucher,
+    order: _Order,
+    *,
+    actor: Actor,
+    platform: ComputePlatform,
+    evidence: dict[str, Any] | None,
+    writes: _Writes,
+    steps: Sequence[Step] | None = None,
+) -> tuple[Redemption, list[str]]:
+    """Judge one charge against a locked voucher and write it: the redemption,
+    the ledger entry (the voucher's amounts change in memory) and its audit
+    event, and the status that follows. Returns the redemption and the
+    voucher's fields to save besides its amounts; the caller saves the voucher.
+
+    ``steps``: the program's schedule when the caller has it already."""
+    fields = check_usable(voucher, platform=platform, occurred_at=order.occurred_at, actor=actor)
+    charge = charge_of(
+        voucher,
+        occurred_at=order.occurred_at,
+        billed_amount=order.billed_amount,
+        points_used=order.points_used,
+        steps=steps,
+    )
+    covered = covered_of(charge, limit=voucher.available, allow_partial=order.allow_partial)
+    redemption = new_redemption(
+        voucher,
+        platform=platform,
+        reference=order.reference,
+        occurred_at=order.occurred_at,
+        charge=charge,
+        covered=covered,
+        usage=order.lines,
+        allow_partial=order.allow_partial,
+        balance_after=voucher.available - covered,
+        fingerprint=order.fingerprint,
+        evidence=evidence,
+    )
+    writes.redemption(redemption)
+    writes.entry(
+        ledger_entry(
+            voucher,
+            kind=LedgerEntry.Kind.CAPTURE,
+            amount=covered,
+            balance_change=-covered,
+            actor=actor,
+            platform=platform,
+            redemption=redemption,
+            evidence=evidence,
+        )
+    )
+    if voucher.available == 0 and voucher.held == 0:
+        # The voucher is about to be exhausted: its audit event must follow
+        # the ledger entries that exhausted it.
+        writes.flush()
+    fields += settle_status(voucher, actor=actor)
+    return redemption, fields
+
+
+# ---------------------------------------------------------------------------
+# One charge
+# ---------------------------------------------------------------------------
+
+
+def voucher_redeem(
+    *,
+    actor: Actor,
+    platform: ComputePlatform,
+    reference: str,
+    occurred_at: datetime.datetime,
+    voucher_code: str | None = None,
+    voucher: Voucher | None = None,
+    billed_amount: Decimal | None = None,
+    points_used: int | None = None,
+    usage: Sequence[Mapping[str, Any]] = (),
+    allow_partial: bool = True,
+    request_evidence: dict[str, Any] | None = None,
+) -> RedemptionResult:
+    """Deduct one charge from a voucher now (POST redemptions)."""
+    item = RedeemInput(
+        reference=reference,
+        occurred_at=occurred_at,
+        voucher_code=voucher_code,
+        billed_amount=billed_amount,
+        points_used=points_used,
+        usage=usage,
+        allow_partial=allow_partial,
+    )
+    order = _order(item, voucher=voucher)
+    return _redeem_order(actor=actor, platform=platform, order=order, evidence=request_evidence)
+
+
+def _redeem_order(
+    *, actor: Actor, platform: ComputePlatform, order: _Order, evidence: dict[str, Any] | None
+) -> RedemptionResult:
+    try:
+        return _redeem(actor=actor, platform=platform, order=order, evidence=evidence)
+    except IntegrityError as exc:
+        # A concurrent request took the reference between our look-up and
+        # our insert: answer as if it had come first.
+        if not is_reference_clash(exc):
+            raise
+        replay = redemption_replay(
+            platform=platform, reference=order.reference, fingerprint=order.fingerprint
+        )
+        if replay is None:
+            raise
+        return replay
+
+
+@transaction.atomic
+def _redeem(
+    *, actor: Actor, platform: ComputePlatform, order: _Order, evidence: dict[str, Any] | None
+) -> RedemptionResult:
+    replay = redemption_replay(
+        platform=platform, reference=order.reference, fingerprint=order.fingerprint
+    )
+    if replay is not None:
+        return replay
+    voucher = locked_voucher(platform=platform, code=order.code)
+    redemption, fields = _charge_voucher(
+        voucher, order, actor=actor, platform=platform, evidence=evidence, writes=_WriteNow(actor)
+    )
+    save_voucher(voucher, fields)
+    return RedemptionResult.of(redemption, code=voucher.code, unit=voucher.unit, replayed=False)
+
+
+# ---------------------------------------------------------------------------
+# A usage batch
+# ---------------------------------------------------------------------------
+
+
+def voucher_redeem_batch(
+    *,
+    actor: Actor,
+    platform: ComputePlatform,
+    items: Sequence[RedeemInput],
+    request_evidence: dict[str, Any] | None = None,
+) -> list[RedemptionResult | BusinessError]:
+    """Charge many redemptions at once (a usage batch): one result per item, in order.
+
+    Each item is judged exactly as :func:`voucher_redeem` would judge it sent
+    alone, in the order given (a later item sees the balance the earlier ones
+    left), and stands or falls alone: a refused item is a ``BusinessError``
+    in its place and changes nothing. The accepted ones are written together —
+    every voucher involved locked once, in id order, and the redemptions,
+    ledger entries and audit events inserted in bulk — which is what makes a
+    batch of 1,000 records cheap. If the bulk write meets a concurrent request
+    with one of the same references, the batch is re-run item by item through
+    :func:`voucher_redeem`, so the answers are the same either way.
+    """
+    try:
+        with transaction.atomic():
+            return _redeem_batch(
+                actor=actor, platform=platform, items=items, evidence=request_evidence
+            )
+    except IntegrityError as exc:
+        if not is_reference_clash(exc):
+            raise
+    results: list[RedemptionResult | BusinessError] = []
+    for item in items:
+        try:
+            order = _order(item)
+            results.append(
+                _redeem_order(
+                    actor=actor, platform=platform, order=order, evidence=request_evidence
+                )
+            )
+        except BusinessError as refusal:
+            results.append(refusal)
+    return results
+
+
+def _redeem_batch(
+    *,
+    actor: Actor,
+    platform: ComputePlatform,
+    items: Sequence[RedeemInput],
+    evidence: dict[str, Any] | None,
+) -> list[RedemptionResult | BusinessError]:
+    results: list[RedemptionResult | BusinessError | None] = [None] * len(items)
+    orders: list[tuple[int, _Order]] = []
+    for index, item in enumerate(items):
+        try:
+            orders.append((index, _order(item)))
+        except BusinessError as refusal:
+            results[index] = refusal
+    # The stored charges under the batch's references; each new charge joins
+    # them, so that a later item with its reference is its replay.
+    known = queries.redemptions_by_reference(
+        platform_id=platform.pk, references={order.reference for _index, order in orders}
+    )
+    locked = queries.lock_vouchers(
+        platform_id=platform.pk, codes={order.code for _index, order in orders}
+    )
+    # Each program once, with its schedule, shared by its vouchers: joined
+    # to each voucher row (and the district and enterprise with it) it was
+    # ~850 program instances and schedule prefetches per 1,000 records, and
+    # 1,700 decryptions of the enterprises' encrypted fields.
+    programs = (
+        Program.objects.order_by()
+        .prefetch_related("phase_steps")
+        .in_bulk({v.program_id for v in locked})
+    )
+    vouchers: dict[str, Voucher] = {}
+    for v in locked:
+        v.program = programs[v.program_id]
+        vouchers[v.code] = v
+    # Each program's schedule sorted once, not once per record.
+    schedules = {pk: steps_of(program) for pk, program in programs.items()}
+    writes = _BatchWrites(actor)
+    dirty: dict[int, tuple[Voucher, set[str]]] = {}
+    for index, order in orders:
+        try:
+            earlier = known.get(order.reference)
+            if earlier is not None:
+                results[index] = replayed_redemption(earlier, fingerprint=order.fingerprint)
+                continue
+            voucher = vouchers.get(order.code)
+            if voucher is None:
+                raise voucher_not_found()
+            redemption, fields = _charge_voucher(
+                voucher,
+                order,
+                actor=actor,
+                platform=platform,
+                evidence=evidence,
+                writes=writes,
+                steps=schedules.get(voucher.program_id),
+            )
+        except BusinessError as refusal:
+            results[index] = refusal
+            continue
+        known[order.reference] = redemption
+        _voucher, changed = dirty.setdefault(voucher.pk, (voucher, set()))
+        changed.update(fields)
+        results[index] = RedemptionResult.of(
+            redemption, code=voucher.code, unit=voucher.unit, replayed=False
+        )
+    writes.flush()
+    only_amounts = []
+    for voucher, changed in dirty.values():
+        if changed:
+            voucher.save(update_fields=["balance", "held", *sorted(changed)])
+        else:
+            only_amounts.append(voucher)
+    queries.save_amounts(only_amounts)
+    # Results were built before the insert gave the rows their ids.
+    return [
+        RedemptionResult.of(r.redemption, code=r.voucher, unit=r.unit, replayed=r.replayed)
+        if isinstance(r, RedemptionResult)
+        else r
+        for r in results
+        if r is not None
+    ]
