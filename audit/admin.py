@@ -8,7 +8,6 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from django.apps import apps
 from django.contrib import admin
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db import transaction
@@ -26,11 +25,11 @@ from accounts.admin_scoping import ScopedModelAdmin
 from accounts.scoping import scope_for, scoped
 from config.csv_safe import safe_writer
 
-# admin_accounts registers the audited admins of people and organisations,
-# admin_flags the anomaly queue and the detector thresholds.
-from . import admin_accounts, admin_flags, events  # noqa: F401
+# admin_accounts registers the audited admins of people and organisations
+# (the anomaly queue and the detector thresholds are oversight.admin's).
+from . import admin_accounts, events  # noqa: F401
 from .models import AuditEvent
-from .services import Actor, audit_record, client_ip
+from .services import Actor, audit_record, client_ip, model_of_object_type, object_type_of
 
 EXPORT_COLUMNS = [
     "id",
@@ -350,10 +349,9 @@ class AuditEventAdmin(ScopedModelAdmin):
         """Every event about one object, oldest first, as far as the user may see."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        try:
-            model = apps.get_model(app_label, model_name)
-        except LookupError as exc:
-            raise Http404 from exc
+        model = model_of_object_type(f"{app_label}.{model_name}")
+        if model is None:
+            raise Http404
         obj = None
         try:
             obj = model._default_manager.filter(pk=object_id).first()
@@ -367,7 +365,7 @@ class AuditEventAdmin(ScopedModelAdmin):
             raise Http404
         events_qs = scoped(
             AuditEvent.objects.filter(
-                object_type=f"{app_label}.{model_name}", object_id=object_id
+                object_type=object_type_of(model), object_id=object_id
             ).select_related("seal"),
             request.user,
         ).order_by("occurred_at", "id")

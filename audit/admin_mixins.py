@@ -27,7 +27,7 @@ from accounts.admin_scoping import ScopedModelAdmin
 from accounts.models import ComputePlatform, District, Enterprise
 
 from . import events
-from .services import Actor, audit_record, client_ip
+from .services import Actor, audit_record, client_ip, object_type_of
 
 HIDDEN = "[hidden]"
 
@@ -105,10 +105,8 @@ def organisations_of(obj: models.Model) -> dict[str, int | None]:
 
 def timeline_url(obj: models.Model) -> str:
     """The admin URL of ``obj``'s audit timeline."""
-    return reverse(
-        "admin:audit_auditevent_timeline",
-        args=[obj._meta.app_label, obj._meta.model_name, str(obj.pk)],
-    )
+    app_label, model_name = object_type_of(obj).split(".", 1)
+    return reverse("admin:audit_auditevent_timeline", args=[app_label, model_name, str(obj.pk)])
 
 
 class AuditedModelAdmin(ScopedModelAdmin):
@@ -151,7 +149,7 @@ class AuditedModelAdmin(ScopedModelAdmin):
             actor=Actor.for_user(request.user, source_ip=client_ip(request)),
             event_type=event_type,
             obj=obj if event_type != events.ADMIN_DELETE else None,
-            object_type=f"{obj._meta.app_label}.{obj._meta.model_name}",
+            object_type=object_type_of(obj),
             object_id=object_id,
             object_repr=object_repr,
             before=before or None,

@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
@@ -72,6 +73,34 @@ class Actor:
         )
 
 
+def object_type_of(obj: models.Model | type[models.Model]) -> str:
+    """The ``object_type`` that events about ``obj`` (an instance or a model) carry.
+
+    It is ``"app_label.model_name"``, unless the model declares a class
+    attribute ``audit_object_type``: a model that moved to another app keeps
+    the type string its events were recorded under (``oversight.AnomalyFlag``
+    keeps ``"audit.anomalyflag"``), because that string is part of the
+    hash-chained record and readers filter on it.
+    """
+    declared = getattr(obj, "audit_object_type", None)
+    if declared:
+        return str(declared)
+    return f"{obj._meta.app_label}.{obj._meta.model_name}"
+
+
+def model_of_object_type(object_type: str) -> type[models.Model] | None:
+    """The model whose events carry ``object_type`` (see :func:`object_type_of`),
+    or None when no installed model does."""
+    for model in apps.get_models():
+        if getattr(model, "audit_object_type", None) == object_type:
+            return model
+    app_label, _dot, model_name = object_type.partition(".")
+    try:
+        return apps.get_model(app_label, model_name)
+    except (LookupError, ValueError):
+        return None
+
+
 def audit_event(
     *,
     actor: Actor,
@@ -89,7 +118,7 @@ def audit_event(
 ) -> AuditEvent:
     """Build (without saving) one event about ``obj``; see :func:`audit_record`."""
     if obj is not None:
-        object_type = f"{obj._meta.app_label}.{obj._meta.model_name}"
+        object_type = object_type_of(obj)
         object_id = str(obj.pk)
     return AuditEvent(
         # A None relation is the default: set through its descriptor it costs more.

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "vouchers.apps.VouchersConfig",
     "platforms.apps.PlatformsConfig",
     "audit.apps.AuditConfig",
+    "oversight.apps.OversightConfig",
     "demo.apps.DemoConfig",
     "config.apps.ComputeVoucherAdminConfig",
     "django.contrib.auth",

@@ -27,7 +27,8 @@ from django.utils import timezone
 
 from accounts.models import District, Enterprise, Membership
 from accounts.scoping import scoped
-from audit.models import AnomalyFlag, AuditEvent, DetectorSettings
+from audit.models import AuditEvent
+from oversight.models import AnomalyFlag, DetectorSettings
 from vouchers.models import Application, Hold, Program, Receivable, Redemption, Voucher
 from vouchers.services_vouchers import hold_create, voucher_redeem
 
@@ -431,8 +432,8 @@ def test_an_auditor_changes_nothing_in_any_admin_page_they_can_see(
         "vouchers.hold",
         "vouchers.receivable",
         "eligibility.ruleset",
-        "audit.detectorsettings",
-        "audit.anomalyflag",
+        "oversight.detectorsettings",
+        "oversight.anomalyflag",
         "platforms.platformkey",
         "platforms.modelcatalogentry",
         "accounts.user",
@@ -467,7 +468,7 @@ def test_an_auditor_cannot_use_the_admins_action_pages(audited_world: dict[str, 
             {"reason": "An auditor tries.", "amount": "1.00"},
         ),
         (
-            reverse("admin:audit_anomalyflag_decide", args=[flag.pk]),
+            reverse("admin:oversight_anomalyflag_decide", args=[flag.pk]),
             {"decision": "confirm", "note": "An auditor tries.", "action": "suspend"},
         ),
         (

@@ -20,9 +20,9 @@ from django.urls import reverse
 
 from accounts.duties import duties_conflict
 from accounts.models import Enterprise, Membership
-from audit.flags import flag_decision_refusal, flag_dismiss
-from audit.models import AnomalyFlag
 from audit.services import Actor
+from oversight.flags import flag_decision_refusal, flag_dismiss
+from oversight.models import AnomalyFlag
 from vouchers.models import Application, BulkIssuance, Program, Voucher
 from vouchers.services_applications import application_approve, application_start_review
 from vouchers.services_vouchers import voucher_issue, voucher_suspend

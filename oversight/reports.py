@@ -31,11 +31,13 @@ from django.utils import timezone
 
 from accounts.models import District, Enterprise, localized
 from accounts.scoping import scope_for, scoped
+from audit.models import AuditCheckpoint
 from vouchers.models import Application, PhaseStep, Program, Redemption, Voucher
 from vouchers.phasedown import rate_in_force, steps_of
 from vouchers.selectors import BudgetFigures, ProjectionYear, program_budget, program_projection
 
-from .models import AuditCheckpoint
+from .detectors import flag_summary
+from .models import AnomalyFlag
 
 ZERO = Decimal("0")
 WAITING = [
@@ -642,9 +644,6 @@ def anomaly_flags(
     """Flags of ``district`` (limited to ``programs`` and to flags overlapping
     ``period`` when given): how many in each state, the newest open ones, and
     the latest decisions with their outcome."""
-    from .detectors import flag_summary
-    from .models import AnomalyFlag
-
     flags = AnomalyFlag.objects.filter(district=district)
     if programs is not None:
         flags = flags.filter(program__in=[p.pk for p in programs])
