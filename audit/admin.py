@@ -383,7 +383,8 @@ class AuditEventAdmin(ScopedModelAdmin):
             rows.append({"event": event, "changes": changes})
         change_url = ""
         if obj is not None and model in self.admin_site._registry:
-            change_url = reverse(f"admin:{app_label}_{model_name}_change", args=[obj.pk])
+            opts = model._meta
+            change_url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
         context = {
             **self.admin_site.each_context(request),
             "title": gettext("Audit timeline: %(object)s")

@@ -173,3 +173,23 @@ def test_the_queue_lists_flags_in_a_constant_number_of_queries(
     with django_assert_max_num_queries(len(one.captured_queries)):
         response = client.get(reverse(CHANGELIST))
     assert len(response.context["cl"].result_list) == 6
+
+
+def test_the_moved_models_events_keep_their_object_type_and_their_timeline(flag) -> None:
+    """AnomalyFlag and DetectorSettings moved from audit to oversight; their events
+    still say audit.anomalyflag / audit.detectorsettings (the hash-chained record
+    and its readers use that string), and the timeline finds them."""
+    from audit.models import AuditEvent
+    from audit.services import model_of_object_type, object_type_of
+
+    assert object_type_of(flag) == "audit.anomalyflag"
+    assert object_type_of(DetectorSettings) == "audit.detectorsettings"
+    assert model_of_object_type("audit.anomalyflag") is AnomalyFlag
+    assert model_of_object_type("audit.detectorsettings") is DetectorSettings
+    events = AuditEvent.objects.filter(object_id=str(flag.pk), event_type="anomaly.flagged")
+    assert list(events.values_list("object_type", flat=True)) == ["audit.anomalyflag"]
+    client = admin_client(staff(flag.district, Membership.Role.AUDITOR))
+    response = client.get(f"/admin/audit/auditevent/timeline/audit/anomalyflag/{flag.pk}/")
+    assert response.status_code == 200
+    assert "anomaly.flagged" in response.content.decode()
+    assert change_url(flag) in response.content.decode()  # under /admin/oversight/
