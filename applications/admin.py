@@ -23,17 +23,17 @@ from audit.admin_mixins import AuditedModelAdmin
 from audit.services import Actor, client_ip
 from common.errors import BusinessError
 from eligibility.evaluator import record_rows
+from programs.admin_display import amount_display, program_unit
 from programs.models import Program
 from vouchers.admin import ReadOnlyAdmin, VoucherAdmin
-from vouchers.admin_display import amount_display, program_unit
 from vouchers.models import Voucher
-from vouchers.services import (
+
+from .bulk_issuance import (
     bulk_issuance_cancel,
     bulk_issuance_confirm,
     bulk_issuance_refusal,
     voucher_bulk_issue,
 )
-
 from .forms import BulkIssueForm
 from .models import Application, BulkIssuance
 from .selectors import application_duplicate_flags

@@ -8,3 +8,6 @@ class ApplicationsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import roles  # noqa: F401  (grants this app's permissions to roles)
+        from .budget import register_figures
+
+        register_figures()

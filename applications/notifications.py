@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from vouchers.models import Voucher
-
 from .models import ApplicationEvent
 
 
@@ -15,12 +13,3 @@ def notify_applicant(*, event: ApplicationEvent) -> None:
 
     event_id = event.pk
     transaction.on_commit(lambda: send_application_notice.delay(event_id))
-
-
-def notify_voucher_issued(*, voucher: Voucher) -> None:
-    """E-mail the enterprise its new voucher's code and certificate link once
-    the current transaction (the issuance) commits."""
-    from vouchers.tasks import send_voucher_issued_notice
-
-    voucher_id = voucher.pk
-    transaction.on_commit(lambda: send_voucher_issued_notice.delay(voucher_id))

@@ -25,9 +25,9 @@ from accounts.admin_scoping import ScopedModelAdmin
 from accounts.scoping import scope_for, scoped
 from common.csv_safe import safe_writer
 
-# admin_accounts registers the audited admins of people and organisations,
-# admin_flags the anomaly queue and the detector thresholds.
-from . import admin_accounts, admin_flags, events  # noqa: F401
+# admin_accounts registers the audited admins of people and organisations
+# (the anomaly queue and the detector thresholds are oversight.admin's).
+from . import admin_accounts, events  # noqa: F401
 from .models import AuditEvent
 from .object_types import model_for, object_type_of
 from .services import Actor, audit_record, client_ip
@@ -384,7 +384,8 @@ class AuditEventAdmin(ScopedModelAdmin):
             rows.append({"event": event, "changes": changes})
         change_url = ""
         if obj is not None and model in self.admin_site._registry:
-            change_url = reverse(f"admin:{app_label}_{model_name}_change", args=[obj.pk])
+            opts = model._meta
+            change_url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
         context = {
             **self.admin_site.each_context(request),
             "title": gettext("Audit timeline: %(object)s")

@@ -10,6 +10,7 @@ audit timeline.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import decimal
 import uuid
@@ -21,7 +22,7 @@ from django.db.models.fields.files import FieldFile
 from django.forms import BaseModelForm
 from django.forms.models import BaseInlineFormSet, BaseModelFormSet
 from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from accounts.admin_scoping import ScopedModelAdmin
 from accounts.models import ComputePlatform, District, Enterprise
@@ -106,10 +107,8 @@ def organisations_of(obj: models.Model) -> dict[str, int | None]:
 
 def timeline_url(obj: models.Model) -> str:
     """The admin URL of ``obj``'s audit timeline."""
-    return reverse(
-        "admin:audit_auditevent_timeline",
-        args=[obj._meta.app_label, obj._meta.model_name, str(obj.pk)],
-    )
+    app_label, model_name = object_type_of(obj).split(".", 1)
+    return reverse("admin:audit_auditevent_timeline", args=[app_label, model_name, str(obj.pk)])
 
 
 class AuditedModelAdmin(ScopedModelAdmin):
@@ -268,8 +267,11 @@ class AuditedModelAdmin(ScopedModelAdmin):
     ) -> HttpResponse:
         extra_context = dict(extra_context or {})
         if request.user.has_perm("audit.view_auditevent"):
-            extra_context["audit_timeline_url"] = reverse(
-                "admin:audit_auditevent_timeline",
-                args=[self.opts.app_label, self.opts.model_name, object_id],
-            )
+            app_label, model_name = object_type_of(self.model).split(".", 1)
+            # An id no URL can hold ("12/decide") names no object: no link,
+            # and the admin answers that the object does not exist.
+            with contextlib.suppress(NoReverseMatch):
+                extra_context["audit_timeline_url"] = reverse(
+                    "admin:audit_auditevent_timeline", args=[app_label, model_name, object_id]
+                )
         return super().change_view(request, object_id, form_url, extra_context)

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "applications.apps.ApplicationsConfig",
     "platforms.apps.PlatformsConfig",
     "audit.apps.AuditConfig",
+    "oversight.apps.OversightConfig",
     "demo.apps.DemoConfig",
     "config.apps.ComputeVoucherAdminConfig",
     "django.contrib.auth",

@@ -23,7 +23,10 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     # Scoped: the dashboard, program reports and disclosures read only the
     # programs accounts.scoping.scoped lets the official see.
-    path("admin/dashboard/", include("audit.dashboard")),
+    path("admin/dashboard/", include("oversight.dashboard")),
+    # The anomaly queue's and detector settings' old admin addresses (they
+    # moved from audit to oversight): permanent redirects, before the admin.
+    path("admin/audit/", include("oversight.admin_redirects")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("platforms.urls")),
     path("operator/", include("platforms.operator_urls")),

@@ -39,9 +39,9 @@ from typing import Any
 from django.utils import timezone
 
 from accounts.models import ComputePlatform, Enterprise
-from audit.flags import anomalies_detect
-from audit.models import AnomalyFlag
 from audit.services import Actor
+from oversight.flags import anomalies_detect
+from oversight.models import AnomalyFlag
 from platforms.catalog import usage_to_points
 from platforms.selectors import catalog_entry_in_force
 from programs.models import Program

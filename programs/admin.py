@@ -27,8 +27,8 @@ from common.errors import BusinessError
 from common.formatting import amount
 from eligibility.models import RuleSet
 from eligibility.selectors import rule_set_draft_of, rule_set_newer_published
-from vouchers.admin_display import amount_display, own_unit
 
+from .admin_display import amount_display, own_unit
 from .models import PhaseStep, Program
 from .phasedown import Step, schedule_problems
 from .selectors import program_budget, program_projection

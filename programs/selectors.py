@@ -8,13 +8,12 @@ from decimal import Decimal
 from itertools import groupby
 from typing import Any
 
-from django.db.models import QuerySet, Sum
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import District
-from applications.models import Application
-from vouchers.models import Redemption
 
+from .budget import figure
 from .models import Program
 from .phasedown import exit_date, rate_in_force, steps_of
 
@@ -59,33 +58,19 @@ class BudgetFigures:
 
 
 def program_budget(*, program: Program) -> BudgetFigures:
-    """The program's budget figures from its counters and its applications."""
-    pending = Application.objects.filter(
-        program=program,
-        status__in=[
-            Application.Status.SUBMITTED,
-            Application.Status.UNDER_REVIEW,
-            Application.Status.AWAITING_SECOND_APPROVAL,
-        ],
-    ).aggregate(total=Sum("requested_amount"))["total"] or Decimal("0")
-    # Redeemed: what platforms charged to the program's vouchers, net of
-    # reversals, summed from the redemptions (never a counter on the program).
-    charged = Redemption.objects.filter(voucher__program=program).aggregate(
-        covered=Sum("covered"), reversed=Sum("reversed_amount")
-    )
-    redeemed = (charged["covered"] or Decimal("0")) - (charged["reversed"] or Decimal("0"))
+    """The program's budget figures from its counters, with what its
+    applications ask for and what was charged to its vouchers (figures the
+    applications and vouchers apps provide, see :mod:`programs.budget`)."""
     return BudgetFigures(
         total=program.total_budget,
         reserved=program.reserved_amount,
         issued=program.issued_amount,
-        redeemed=redeemed,
+        redeemed=Decimal(figure("redeemed", program, Decimal("0"))),
         returned=program.returned_amount,
         committed=program.committed_amount,
         remaining=program.remaining_amount,
-        approved_count=Application.objects.filter(
-            program=program, status=Application.Status.APPROVED
-        ).count(),
-        pending_amount=pending,
+        approved_count=int(figure("approved_count", program, 0)),
+        pending_amount=Decimal(figure("pending_amount", program, Decimal("0"))),
     )
 
 

@@ -272,6 +272,23 @@ RULES: dict[str, Rule] = {
         f"/admin/dashboard/programs/{o.world.prog_jianghan.pk}/disclosure.csv",
         {**_everyone(DENY), "official_x": ALLOW, "superuser": ALLOW},
     ),
+    # The anomaly queue's and detector settings' old admin addresses (the models
+    # moved from audit to oversight): a permanent redirect for everyone, which
+    # shows nothing itself; the admin rule below covers the pages it leads to.
+    # test_the_old_admin_addresses_of_the_moved_models_redirect_to_oversight.
+    "admin/audit/anomalyflag/": lambda r, o: ("/admin/audit/anomalyflag/", _everyone(DENY)),
+    "admin/audit/anomalyflag/<path:rest>": lambda r, o: (
+        "/admin/audit/anomalyflag/add/",
+        _everyone(DENY),
+    ),
+    "admin/audit/detectorsettings/": lambda r, o: (
+        "/admin/audit/detectorsettings/",
+        _everyone(DENY),
+    ),
+    "admin/audit/detectorsettings/<path:rest>": lambda r, o: (
+        "/admin/audit/detectorsettings/add/",
+        _everyone(DENY),
+    ),
 }
 
 
@@ -416,6 +433,25 @@ def test_each_role_gets_what_the_matrix_says_on_every_url(role: str, objects: Ob
     assert wrong == [], "\n".join(wrong)
 
 
+@pytest.mark.parametrize("role", ["anonymous", "ent_admin_x", "official_x", "superuser"])
+def test_the_old_admin_addresses_of_the_moved_models_redirect_to_oversight(
+    role: str, objects: Objects
+) -> None:
+    """Bookmarks of /admin/audit/anomalyflag/… and /admin/audit/detectorsettings/…
+    lead, for anyone, to the same page (and query) under /admin/oversight/,
+    which then answers exactly as when opened directly."""
+    client = _client(role, objects)
+    for rest in ("", "?status__exact=open", "add/", "12/change/", "12/decide/"):
+        for model in ("anomalyflag", "detectorsettings"):
+            response = client.get(f"/admin/audit/{model}/{rest}")
+            new = f"/admin/oversight/{model}/{rest}"
+            assert (response.status_code, response["Location"]) == (301, new)
+            followed = client.get(f"/admin/audit/{model}/{rest}", follow=True)
+            direct = client.get(new, follow=True)
+            assert followed.redirect_chain == [(new, 301), *direct.redirect_chain]
+            assert followed.status_code == direct.status_code
+
+
 @pytest.mark.parametrize("who", ["ent_admin_y", "official_x", "operator_x"])
 def test_others_cannot_withdraw_an_enterprises_application_or_remove_its_documents(
     who: str, objects: Objects
@@ -514,8 +550,8 @@ def _furnish(w: World, program: Any, enterprise: Any, platform: Any) -> None:
     from decimal import Decimal
 
     from applications.models import Application
-    from audit.models import AnomalyFlag, DetectorSettings
     from audit.services import Actor, audit_record
+    from oversight.models import AnomalyFlag, DetectorSettings
     from tests.vouchers.factories import rule_set as make_rule_set
     from tests.vouchers.voucher_factories import bind, platform_actor
     from vouchers.services import hold_create, voucher_claw_back, voucher_redeem
@@ -633,7 +669,7 @@ def test_every_project_admin_and_inline_asks_for_the_role_in_the_objects_distric
 
     from accounts.admin_scoping import ScopedInline, ScopedModelAdmin
 
-    project = {"accounts", "audit", "eligibility", "vouchers", "platforms"}
+    project = {"accounts", "audit", "eligibility", "oversight", "vouchers", "platforms"}
     unscoped = []
     for model, model_admin in django_admin.site._registry.items():
         if model._meta.app_label not in project:
@@ -691,8 +727,8 @@ def test_the_mixed_user_changes_in_the_district_where_they_manage_only(tenancy: 
     from django.contrib import admin as django_admin
 
     from accounts.models import Enterprise
-    from audit.models import DetectorSettings
     from eligibility.models import RuleSet
+    from oversight.models import DetectorSettings
     from programs.models import Program
 
     t = tenancy

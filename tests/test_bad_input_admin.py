@@ -27,8 +27,9 @@ from hypothesis import strategies as st
 
 from accounts.models import Membership
 from applications.models import Application, ApplicationDocument
-from audit.models import AnomalyFlag, AuditEvent
+from audit.models import AuditEvent
 from eligibility.models import RuleNode, RuleSet
+from oversight.models import AnomalyFlag
 from platforms.models import ModelCatalogEntry, PlatformKey
 from vouchers.models import LedgerEntry, Voucher
 
@@ -141,7 +142,7 @@ def test_the_flag_decision_refuses_bad_values_without_a_partial_write(
     client = _admin_client(official(district, Membership.Role.PROGRAM_MANAGER))
     data = {"decision": decision, "action": "none", "note": "Checked the bills.", field: value}
     before = (AuditEvent.objects.count(), LedgerEntry.objects.count())
-    response = client.post(reverse("admin:audit_anomalyflag_decide", args=[flag.pk]), data)
+    response = client.post(reverse("admin:oversight_anomalyflag_decide", args=[flag.pk]), data)
     assert response.status_code < 500, (field, value)
     flag.refresh_from_db()
     voucher.refresh_from_db()

@@ -30,7 +30,16 @@ from .vouchers.voucher_factories import ProgramFactory
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 UTC = datetime.UTC
 ROOT = Path(__file__).resolve().parent.parent
-PRODUCT = ["accounts", "audit", "config", "demo", "eligibility", "platforms", "vouchers"]
+PRODUCT = [
+    "accounts",
+    "audit",
+    "config",
+    "demo",
+    "eligibility",
+    "oversight",
+    "platforms",
+    "vouchers",
+]
 
 
 def _utc(*args: int) -> datetime.datetime:

@@ -28,7 +28,8 @@ from django.utils import timezone
 from accounts.models import District, Enterprise, Membership
 from accounts.scoping import scoped
 from applications.models import Application
-from audit.models import AnomalyFlag, AuditEvent, DetectorSettings
+from audit.models import AuditEvent
+from oversight.models import AnomalyFlag, DetectorSettings
 from programs.models import Program
 from vouchers.models import Hold, Receivable, Redemption, Voucher
 from vouchers.services import hold_create, voucher_redeem
@@ -433,8 +434,8 @@ def test_an_auditor_changes_nothing_in_any_admin_page_they_can_see(
         "vouchers.hold",
         "vouchers.receivable",
         "eligibility.ruleset",
-        "audit.detectorsettings",
-        "audit.anomalyflag",
+        "oversight.detectorsettings",
+        "oversight.anomalyflag",
         "platforms.platformkey",
         "platforms.modelcatalogentry",
         "accounts.user",
@@ -469,7 +470,7 @@ def test_an_auditor_cannot_use_the_admins_action_pages(audited_world: dict[str, 
             {"reason": "An auditor tries.", "amount": "1.00"},
         ),
         (
-            reverse("admin:audit_anomalyflag_decide", args=[flag.pk]),
+            reverse("admin:oversight_anomalyflag_decide", args=[flag.pk]),
             {"decision": "confirm", "note": "An auditor tries.", "action": "suspend"},
         ),
         (

@@ -20,8 +20,8 @@ from accounts.admin_scoping import ScopedInline
 from audit.admin_mixins import AuditedModelAdmin
 from audit.services import Actor, client_ip
 from common.errors import BusinessError
+from programs.admin_display import amount_display, own_unit, voucher_unit, yuan
 
-from .admin_display import amount_display, own_unit, voucher_unit, yuan
 from .forms import ClawbackForm, VoucherActionForm
 from .models import Hold, LedgerEntry, Receivable, Redemption, Voucher
 from .selectors import voucher_rate_outlook

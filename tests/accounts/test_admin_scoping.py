@@ -191,7 +191,7 @@ def test_the_change_page_of_another_districts_program_is_not_shown(world: World)
     assert_not_shown(client_for(world.official_wuhan).get(url.format(world.prog_jianghan.pk)))
 
 
-PROJECT_APPS = {"accounts", "eligibility", "vouchers", "platforms", "audit"}
+PROJECT_APPS = {"accounts", "eligibility", "vouchers", "platforms", "audit", "oversight"}
 
 
 def test_every_model_admin_of_the_project_is_scoped() -> None:

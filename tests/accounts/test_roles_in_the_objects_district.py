@@ -18,8 +18,8 @@ from django.urls import reverse
 
 from accounts.models import Enterprise, Membership, User
 from applications.models import Application
-from audit.models import DetectorSettings
 from eligibility.models import RuleSet
+from oversight.models import DetectorSettings
 from programs.models import Program
 from tests.accounts.factories import (
     EnterpriseFactory,
@@ -232,7 +232,7 @@ DETECTOR_SETTINGS = {
 def test_a_wuhan_manager_who_audits_jianghan_cannot_silence_jianghans_detectors(
     world: World, mixed: User
 ) -> None:
-    add = reverse("admin:audit_detectorsettings_add")
+    add = reverse("admin:oversight_detectorsettings_add")
     client = client_for(mixed)
     offered = client.get(add).context["adminform"].form.fields["program"].queryset
     assert list(offered) == [world.prog_wuhan]

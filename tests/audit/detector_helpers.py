@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 from django.utils import timezone
 
 from accounts.models import ComputePlatform, Enterprise
-from audit.detectors import Period
 from audit.services import Actor
+from oversight.detectors import Period
 from programs.models import Program
 from tests.vouchers.voucher_factories import (
     DistrictFactory,

@@ -251,7 +251,7 @@ def test_the_dashboard_and_the_report_show_the_districts_anomaly_flags(
 
     from django.test import Client
 
-    from audit.models import AnomalyFlag
+    from oversight.models import AnomalyFlag
     from tests.accounts.factories import add_totp, build_world
 
     world = build_world()
@@ -283,7 +283,7 @@ def test_the_dashboard_and_the_report_show_the_districts_anomaly_flags(
     client.force_login(world.official_x)
     page = client.get("/admin/dashboard/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "1 awaiting a decision" in page
-    assert f"/admin/audit/anomalyflag/{flag.pk}/change/" in page
+    assert f"/admin/oversight/anomalyflag/{flag.pk}/change/" in page
     assert world.ent_jianghan.name in page
     assert world.ent_guiyang.name not in page
     if shutil.which("pdftotext") is None:

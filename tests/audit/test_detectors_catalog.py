@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from audit.detectors import detect_catalog_price, detect_points_drift
+from oversight.detectors import detect_catalog_price, detect_points_drift
 from programs.models import Program
 from tests.platforms.factories import ModelCatalogEntryFactory
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from audit.detectors import (
+from oversight.detectors import (
     detect_expiry_drain,
     detect_multi_district_funding,
     detect_related_parties,

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from audit.detectors import (
+from oversight.detectors import (
     Thresholds,
     detect_even_bills,
     detect_headcount_excess,
@@ -17,7 +17,7 @@ from audit.detectors import (
     detect_round_bills,
     detect_usage_spikes,
 )
-from audit.models import AnomalyFlag, DetectorSettings
+from oversight.models import AnomalyFlag, DetectorSettings
 from programs.models import Program
 
 from .detector_helpers import at, charge, last_days, normal_month, setup

@@ -1,4 +1,4 @@
-"""audit.flags: detection stores flags once; officials confirm or dismiss them."""
+"""oversight.flags: detection stores flags once; officials confirm or dismiss them."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
 
 from accounts.models import Membership
-from audit.flags import (
+from audit.models import AuditEvent
+from audit.services import Actor
+from common.errors import BusinessError
+from oversight.flags import (
     ANOMALY_CONFIRMED,
     ANOMALY_DISMISSED,
     ANOMALY_FLAGGED,
@@ -19,10 +22,8 @@ from audit.flags import (
     flag_confirm,
     flag_dismiss,
 )
-from audit.models import AnomalyFlag, AuditEvent
-from audit.services import Actor
-from audit.tasks import audit_detect_anomalies, install_detection_schedule
-from common.errors import BusinessError
+from oversight.models import AnomalyFlag
+from oversight.tasks import audit_detect_anomalies, install_detection_schedule
 from tests.vouchers.voucher_factories import official
 from vouchers.models import LedgerEntry, Receivable, Voucher
 

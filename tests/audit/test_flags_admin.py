@@ -9,9 +9,9 @@ from allauth.mfa.models import Authenticator
 from django.urls import reverse
 
 from accounts.models import Membership, User
-from audit.flags import anomalies_detect
-from audit.models import AnomalyFlag, DetectorSettings
 from audit.services import Actor
+from oversight.flags import anomalies_detect
+from oversight.models import AnomalyFlag, DetectorSettings
 from tests.vouchers.voucher_factories import DistrictFactory, official
 from vouchers.models import Voucher
 
@@ -20,7 +20,7 @@ from .factories import admin_client
 
 pytestmark = pytest.mark.django_db
 
-CHANGELIST = "admin:audit_anomalyflag_changelist"
+CHANGELIST = "admin:oversight_anomalyflag_changelist"
 
 
 def staff(district, role: str) -> User:
@@ -40,11 +40,11 @@ def flag() -> AnomalyFlag:
 
 
 def decide_url(flag: AnomalyFlag) -> str:
-    return reverse("admin:audit_anomalyflag_decide", args=[flag.pk])
+    return reverse("admin:oversight_anomalyflag_decide", args=[flag.pk])
 
 
 def change_url(flag: AnomalyFlag) -> str:
-    return reverse("admin:audit_anomalyflag_change", args=[flag.pk])
+    return reverse("admin:oversight_anomalyflag_change", args=[flag.pk])
 
 
 def test_an_auditor_sees_the_queue_and_the_evidence_but_no_decision(flag) -> None:
@@ -123,7 +123,7 @@ def test_the_queue_filters_by_detector_and_program(flag) -> None:
 
 def test_a_program_manager_edits_the_thresholds_and_an_auditor_only_reads_them(flag) -> None:
     manager = admin_client(staff(flag.district, Membership.Role.PROGRAM_MANAGER))
-    add = reverse("admin:audit_detectorsettings_add")
+    add = reverse("admin:oversight_detectorsettings_add")
     data = {
         "program": flag.program_id,
         "spike_multiplier": "8",
@@ -173,3 +173,24 @@ def test_the_queue_lists_flags_in_a_constant_number_of_queries(
     with django_assert_max_num_queries(len(one.captured_queries)):
         response = client.get(reverse(CHANGELIST))
     assert len(response.context["cl"].result_list) == 6
+
+
+def test_the_moved_models_events_keep_their_object_type_and_their_timeline(flag) -> None:
+    """AnomalyFlag and DetectorSettings moved from audit to oversight; their events
+    still say audit.anomalyflag / audit.detectorsettings (the hash-chained record
+    and its readers use that string), and the timeline finds them."""
+    from audit.models import AuditEvent
+    from audit.object_types import model_for as model_of_object_type
+    from audit.object_types import object_type_of
+
+    assert object_type_of(flag) == "audit.anomalyflag"
+    assert object_type_of(DetectorSettings) == "audit.detectorsettings"
+    assert model_of_object_type("audit.anomalyflag") is AnomalyFlag
+    assert model_of_object_type("audit.detectorsettings") is DetectorSettings
+    events = AuditEvent.objects.filter(object_id=str(flag.pk), event_type="anomaly.flagged")
+    assert list(events.values_list("object_type", flat=True)) == ["audit.anomalyflag"]
+    client = admin_client(staff(flag.district, Membership.Role.AUDITOR))
+    response = client.get(f"/admin/audit/auditevent/timeline/audit/anomalyflag/{flag.pk}/")
+    assert response.status_code == 200
+    assert "anomaly.flagged" in response.content.decode()
+    assert change_url(flag) in response.content.decode()  # under /admin/oversight/

@@ -1,4 +1,4 @@
-"""The report selectors (audit.reports), the program report PDF and the public
+"""The report selectors (oversight.reports), the program report PDF and the public
 disclosure export, on crafted charges whose sums the tests work out themselves."""
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from accounts.models import Membership
 from applications.models import Application
 from audit import events
 from audit.models import AuditEvent
-from audit.reports import (
+from audit.services import audit_checkpoint_create, audit_seal_pending, checkpoint_body
+from oversight.reports import (
     Period,
     applications_waiting,
     burn_over_time,
@@ -29,7 +30,6 @@ from audit.reports import (
     redemptions_by_platform,
     top_enterprises,
 )
-from audit.services import audit_checkpoint_create, audit_seal_pending, checkpoint_body
 from programs.models import Program
 from programs.selectors import program_budget
 from vouchers.models import Redemption
@@ -228,7 +228,7 @@ def test_burn_counts_each_month_in_china_time_and_projects_the_coming_ones(
 
 
 def test_the_budget_figures_are_those_of_the_program_admin(world: World) -> None:
-    from audit.reports import budget_by_program
+    from oversight.reports import budget_by_program
 
     (row,) = budget_by_program([world.program])
     assert row.budget == program_budget(program=world.program)

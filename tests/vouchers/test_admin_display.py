@@ -8,8 +8,8 @@ from django.contrib.admin.utils import help_text_for_field, label_for_field, loo
 from django.utils import translation
 
 from applications.models import Application
+from programs.admin_display import amount_display, own_unit, program_unit, voucher_unit
 from programs.models import Program
-from vouchers.admin_display import amount_display, own_unit, program_unit, voucher_unit
 from vouchers.models import LedgerEntry, Voucher
 
 face_value = amount_display(Voucher, "face_value", unit=own_unit)

@@ -22,9 +22,9 @@ from accounts.duties import duties_conflict
 from accounts.models import Enterprise, Membership
 from applications.models import Application, BulkIssuance
 from applications.services import application_approve, application_start_review
-from audit.flags import flag_decision_refusal, flag_dismiss
-from audit.models import AnomalyFlag
 from audit.services import Actor
+from oversight.flags import flag_decision_refusal, flag_dismiss
+from oversight.models import AnomalyFlag
 from programs.models import Program
 from vouchers.models import Voucher
 from vouchers.services import voucher_issue, voucher_suspend

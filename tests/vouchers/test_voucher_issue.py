@@ -7,11 +7,12 @@ from decimal import Decimal
 
 import pytest
 
+from applications.bulk_issuance import voucher_bulk_issue
 from audit.models import AuditEvent
 from common.errors import BusinessError, Code
 from programs.models import Program
 from vouchers.models import LedgerEntry, Voucher
-from vouchers.services import voucher_bulk_issue, voucher_issue
+from vouchers.services import voucher_issue
 
 from .voucher_factories import (
     SYSTEM,

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('applications', '0001_initial'),
-        ('audit', '0006_program_moved_to_programs'),
+        ('audit', '0006_detection_moved_to_oversight'),
         ('programs', '0001_initial'),
         ('vouchers', '0015_rule_set_versions_in_programs_and_applications'),
     ]

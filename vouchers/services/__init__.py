@@ -13,7 +13,7 @@ public API:
     holds          holds: create, capture, release, expire
     reversals      refunds of charges
     reads          the API's voucher look-up
-    issuance       issuance, bulk issuance from CSV, four-eyes confirmation
+    issuance       issuance of one voucher (bulk issuance is applications.bulk_issuance)
     lifecycle      activation, expiry, officials' actions, clawback
 
 The hot path's SQL (the voucher lock, the reference look-ups, raw SQL) is
@@ -97,16 +97,7 @@ Concurrency
 
 from vouchers.services.charge import RedeemInput, voucher_redeem, voucher_redeem_batch
 from vouchers.services.holds import hold_capture, hold_create, hold_expire, hold_release
-from vouchers.services.issuance import (
-    BulkReport,
-    BulkRow,
-    bulk_issuance_cancel,
-    bulk_issuance_confirm,
-    bulk_issuance_refusal,
-    voucher_bulk_issue,
-    voucher_expiry_for,
-    voucher_issue,
-)
+from vouchers.services.issuance import voucher_expiry_for, voucher_issue
 from vouchers.services.lifecycle import (
     OFFICIAL_ACTIONS,
     voucher_action_refusal,
@@ -129,16 +120,11 @@ from vouchers.services.reversals import redemption_reverse
 
 __all__ = [
     "OFFICIAL_ACTIONS",
-    "BulkReport",
-    "BulkRow",
     "HoldResult",
     "RedeemInput",
     "RedemptionResult",
     "ReversalResult",
     "VoucherView",
-    "bulk_issuance_cancel",
-    "bulk_issuance_confirm",
-    "bulk_issuance_refusal",
     "format_amount",
     "hold_capture",
     "hold_create",
@@ -147,7 +133,6 @@ __all__ = [
     "redemption_reverse",
     "voucher_action_refusal",
     "voucher_activate",
-    "voucher_bulk_issue",
     "voucher_claw_back",
     "voucher_expire",
     "voucher_expiry_for",

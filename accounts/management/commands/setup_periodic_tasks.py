@@ -12,11 +12,6 @@ from typing import Any
 
 from django.apps import apps
 from django.core.management.base import BaseCommand
-from django.utils.module_loading import import_string
-
-# Schedules installed besides the AppConfigs' own, named by dotted path so
-# accounts imports no other app.
-EXTRA_SCHEDULES = {"audit": "audit.tasks.install_detection_schedule"}
 
 
 class Command(BaseCommand):
@@ -29,8 +24,3 @@ class Command(BaseCommand):
                 continue
             for name, created in install():
                 self.stdout.write(f"{config.label}: {'created' if created else 'checked'} {name!r}")
-        for label, dotted in EXTRA_SCHEDULES.items():
-            if not apps.is_installed(label):
-                continue
-            for name, created in import_string(dotted)():
-                self.stdout.write(f"{label}: {'created' if created else 'checked'} {name!r}")

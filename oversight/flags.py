@@ -21,16 +21,12 @@ from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
 from accounts.duties import duties_conflict
+from audit.services import Actor, audit_event, audit_record, audit_record_all
 from common.errors import BusinessError, Code
-from vouchers.services import (
-    voucher_action_refusal,
-    voucher_claw_back,
-    voucher_suspend,
-)
+from vouchers.services import voucher_action_refusal, voucher_claw_back, voucher_suspend
 
 from .detectors import Candidate, Period, Thresholds, detect_all
 from .models import AnomalyFlag, may_decide_flag
-from .services import Actor, audit_event, audit_record, audit_record_all
 
 ANOMALY_FLAGGED = "anomaly.flagged"
 ANOMALY_CONFIRMED = "anomaly.confirmed"

@@ -2,10 +2,10 @@
 
 Flags are scoped by district: an official sees their districts' flags, an
 official of another district sees nothing. Confirm and dismiss are offered
-only to those :func:`audit.flags.flag_decision_refusal` lets decide (program
+only to those :func:`oversight.flags.flag_decision_refusal` lets decide (program
 managers and reviewers of the flag's district) and only while the flag is
 open; auditors read the queue and the evidence but cannot act. The decision
-goes through :mod:`audit.flags`, which audits it.
+goes through :mod:`oversight.flags`, which audits it.
 """
 
 from __future__ import annotations
@@ -26,14 +26,14 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_scoping import ScopedModelAdmin
+from audit.admin_mixins import AuditedModelAdmin
+from audit.services import Actor, client_ip
 from common.errors import BusinessError
 from common.formatting import amount as format_unit_amount
 
-from .admin_mixins import AuditedModelAdmin
 from .detectors import flag_summary, shown_value
 from .flags import flag_actions_for, flag_confirm, flag_decision_refusal, flag_dismiss
 from .models import AnomalyFlag, DetectorSettings
-from .services import Actor, client_ip
 
 #: Evidence keys that hold an amount in the flag's unit.
 AMOUNT_KEYS = {
@@ -310,7 +310,7 @@ class AnomalyFlagAdmin(ScopedModelAdmin):
             path(
                 "<int:pk>/decide/",
                 self.admin_site.admin_view(self.decide_view),
-                name="audit_anomalyflag_decide",
+                name="oversight_anomalyflag_decide",
             ),
             *super().get_urls(),
         ]
@@ -325,12 +325,12 @@ class AnomalyFlagAdmin(ScopedModelAdmin):
         extra = dict(extra_context or {})
         flag = self.get_object(request, object_id)
         if flag is not None and flag_decision_refusal(flag=flag, user=request.user) is None:
-            extra["decide_url"] = reverse("admin:audit_anomalyflag_decide", args=[flag.pk])
+            extra["decide_url"] = reverse("admin:oversight_anomalyflag_decide", args=[flag.pk])
         return super().change_view(request, object_id, form_url, extra)
 
     def decide_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         flag = get_object_or_404(self.get_queryset(request), pk=pk)
-        change_url = reverse("admin:audit_anomalyflag_change", args=[flag.pk])
+        change_url = reverse("admin:oversight_anomalyflag_change", args=[flag.pk])
         refusal = flag_decision_refusal(flag=flag, user=request.user)
         if refusal is not None:
             if flag.status == AnomalyFlag.Status.OPEN:

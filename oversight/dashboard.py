@@ -37,12 +37,13 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
 from accounts.models import District
+from audit import events
+from audit.services import Actor, audit_record, checkpoint_body, client_ip
 from common.csv_safe import safe_writer
 from config.db_router import reporting_reads
 from programs.models import Program
 
-from . import charts, events, reports
-from .services import Actor, audit_record, checkpoint_body, client_ip
+from . import charts, reports
 
 # --- The period form -----------------------------------------------------
 

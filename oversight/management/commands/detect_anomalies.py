@@ -8,9 +8,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from audit.detectors import flag_summary
-from audit.flags import anomalies_detect
 from audit.services import Actor
+from oversight.detectors import flag_summary
+from oversight.flags import anomalies_detect
 
 
 class Command(BaseCommand):

@@ -32,12 +32,14 @@ from django.utils import timezone
 from accounts.models import District, Enterprise, localized
 from accounts.scoping import scope_for, scoped
 from applications.models import Application
+from audit.models import AuditCheckpoint
 from programs.models import PhaseStep, Program
 from programs.phasedown import rate_in_force, steps_of
 from programs.selectors import BudgetFigures, ProjectionYear, program_budget, program_projection
 from vouchers.models import Redemption, Voucher
 
-from .models import AuditCheckpoint
+from .detectors import flag_summary
+from .models import AnomalyFlag
 
 ZERO = Decimal("0")
 WAITING = [
@@ -644,9 +646,6 @@ def anomaly_flags(
     """Flags of ``district`` (limited to ``programs`` and to flags overlapping
     ``period`` when given): how many in each state, the newest open ones, and
     the latest decisions with their outcome."""
-    from .detectors import flag_summary
-    from .models import AnomalyFlag
-
     flags = AnomalyFlag.objects.filter(district=district)
     if programs is not None:
         flags = flags.filter(program__in=[p.pk for p in programs])

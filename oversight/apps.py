@@ -1,0 +1,19 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class OversightConfig(AppConfig):
+    """Analysis on top of every app: anomaly detectors and flags, dashboards,
+    reports and disclosure exports. It reads everything and nothing imports it."""
+
+    name = "oversight"
+    verbose_name = _("Oversight")
+
+    def ready(self) -> None:
+        from . import roles  # noqa: F401  (grants this app's permissions to roles)
+
+    def install_beat_schedule(self) -> list[tuple[str, bool]]:
+        """This app's periodic tasks, for ``manage.py setup_periodic_tasks``."""
+        from .tasks import install_detection_schedule
+
+        return install_detection_schedule()
