@@ -15,7 +15,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django_fsm import FSMField, FSMModelMixin, transition
+from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, transition
 
 from accounts.duties import duties_conflict
 from accounts.fields import BulkJSONField
@@ -35,6 +35,13 @@ def _has_exit(program: Any) -> bool:
     from .phasedown import exit_date, steps_of
 
     return exit_date(steps_of(program)) is not None
+
+
+def _past_exit(program: Any) -> bool:
+    from .phasedown import exit_date, steps_of
+
+    exit_on = exit_date(steps_of(program))
+    return exit_on is not None and exit_on <= timezone.localdate()
 
 
 class Program(FSMModelMixin, models.Model):
@@ -261,6 +268,17 @@ class Program(FSMModelMixin, models.Model):
     )
     def close(self) -> None:
         """End the program for good."""
+
+    # No permission: nobody closes it, the schedule fixed the date in advance
+    # (the phase-down task calls this on the exit date).
+    @transition(
+        field=status,
+        source=[Status.OPEN, Status.PAUSED],
+        target=Status.CLOSED,
+        conditions=[_past_exit],
+    )
+    def close_at_exit(self) -> None:
+        """End the program on its schedule's exit date."""
 
     @property
     def committed_amount(self) -> Decimal:
@@ -986,7 +1004,7 @@ class Voucher(FSMModelMixin, models.Model):
         return Q(enterprise__in=scope.enterprise_ids) | Q(program__district__in=scope.district_ids)
 
 
-class Hold(models.Model):
+class Hold(FSMModelMixin, models.Model):
     """A platform's reservation on a voucher before a long job."""
 
     class Status(models.TextChoices):
@@ -994,6 +1012,10 @@ class Hold(models.Model):
         CAPTURED = "captured", _("Captured")
         RELEASED = "released", _("Released")
         EXPIRED = "expired", _("Released at expiry")
+
+    # Named source set of the lifecycle: only an open hold is captured,
+    # released or expired, once.
+    CLOSABLE = [Status.OPEN]
 
     voucher = models.ForeignKey(
         Voucher, verbose_name=_("voucher"), on_delete=models.PROTECT, related_name="holds"
@@ -1003,9 +1025,7 @@ class Hold(models.Model):
     )
     reference = models.CharField(_("platform reference"), max_length=255)
     amount = models.DecimalField(_("amount"), **_MONEY)
-    status = models.CharField(
-        _("status"), max_length=20, choices=Status.choices, default=Status.OPEN
-    )
+    status = FSMField(_("status"), max_length=20, choices=Status.choices, default=Status.OPEN)
     expires_at = models.DateTimeField(_("expires at"))
     balance_after = models.DecimalField(_("available after"), **_MONEY)
     request_fingerprint = models.CharField(_("request fingerprint"), max_length=64, editable=False)
@@ -1028,6 +1048,24 @@ class Hold(models.Model):
     def __str__(self) -> str:
         return f"{self.reference} ({self.amount})"
 
+    # -- lifecycle: bodies only set fields; the services release what was
+    # held on the voucher, save and record the ledger entries.
+
+    @transition(field=status, source=CLOSABLE, target=Status.CAPTURED)
+    def capture(self, *, at: datetime.datetime) -> None:
+        """A charge took (part of) the hold; the rest goes back to the voucher."""
+        self.closed_at = at
+
+    @transition(field=status, source=CLOSABLE, target=Status.RELEASED)
+    def release(self, *, at: datetime.datetime) -> None:
+        """The platform gave the whole hold back."""
+        self.closed_at = at
+
+    @transition(field=status, source=CLOSABLE, target=Status.EXPIRED)
+    def expire(self, *, at: datetime.datetime) -> None:
+        """Given back without the platform: the hold ran out, or its voucher ended."""
+        self.closed_at = at
+
     @classmethod
     def scope_q(cls, scope: Scope) -> Q:
         return (
@@ -1037,7 +1075,7 @@ class Hold(models.Model):
         )
 
 
-class Redemption(models.Model):
+class Redemption(FSMModelMixin, models.Model):
     """One charge a platform deducted from a voucher (directly or by
     capturing a hold)."""
 
@@ -1045,6 +1083,9 @@ class Redemption(models.Model):
         CAPTURED = "captured", _("Captured")
         PARTIALLY_REVERSED = "partially_reversed", _("Partly reversed")
         REVERSED = "reversed", _("Reversed")
+
+    # Named source set: a charge is refunded in parts until nothing is left.
+    REVERSIBLE = [Status.CAPTURED, Status.PARTIALLY_REVERSED]
 
     voucher = models.ForeignKey(
         Voucher, verbose_name=_("voucher"), on_delete=models.PROTECT, related_name="redemptions"
@@ -1081,9 +1122,7 @@ class Redemption(models.Model):
     usage = BulkJSONField(_("usage lines"), default=list, blank=True)
     allow_partial = models.BooleanField(_("partial coverage allowed"), default=True)
     balance_after = models.DecimalField(_("available after"), **_MONEY)
-    status = models.CharField(
-        _("status"), max_length=20, choices=Status.choices, default=Status.CAPTURED
-    )
+    status = FSMField(_("status"), max_length=20, choices=Status.choices, default=Status.CAPTURED)
     request_fingerprint = models.CharField(_("request fingerprint"), max_length=64, editable=False)
     request_evidence = BulkJSONField(_("request evidence"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
@@ -1112,6 +1151,21 @@ class Redemption(models.Model):
     @property
     def reversible_amount(self) -> Decimal:
         return self.covered - self.reversed_amount
+
+    # -- lifecycle: the body only sets fields; the service checks the amount
+    # against what is reversible, records the reversal and the ledger, saves.
+
+    @transition(
+        field=status,
+        source=REVERSIBLE,
+        target=RETURN_VALUE(Status.PARTIALLY_REVERSED, Status.REVERSED),
+    )
+    def reverse(self, *, amount: Decimal) -> str:
+        """Refund ``amount`` of the charge: reversed once nothing is left, partly before."""
+        self.reversed_amount += amount
+        if self.reversed_amount == self.covered:
+            return self.Status.REVERSED
+        return self.Status.PARTIALLY_REVERSED
 
     @classmethod
     def scope_q(cls, scope: Scope) -> Q:
