@@ -97,29 +97,3 @@ def audit_detect_anomalies(day: str | None = None, days: int = 1) -> list[int]:
         actor=Actor.system("audit.detect_anomalies"),
     )
     return [flag.pk for flag in report.created]
-
-
-def install_detection_schedule() -> list[tuple[str, bool]]:
-    """The daily detection run (04:30 China time, after the night's usage is in)."""
-    from django_celery_beat.models import CrontabSchedule, PeriodicTask
-
-    daily, _created = CrontabSchedule.objects.get_or_create(
-        minute="30",
-        hour="4",
-        day_of_week="*",
-        day_of_month="*",
-        month_of_year="*",
-        timezone="Asia/Shanghai",
-    )
-    name = "audit: daily anomaly detection"
-    wanted = {"task": "audit.detect_anomalies", "crontab": daily, "interval": None, "enabled": True}
-    existing = PeriodicTask.objects.filter(name=name).first()
-    if existing is None:
-        PeriodicTask.objects.create(name=name, **wanted)
-        return [(name, True)]
-    # Saving makes beat reload its schedule: only when something differs.
-    if any(getattr(existing, key) != value for key, value in wanted.items()):
-        for key, value in wanted.items():
-            setattr(existing, key, value)
-        existing.save()
-    return [(name, False)]

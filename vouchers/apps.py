@@ -11,9 +11,3 @@ class VouchersConfig(AppConfig):
         from .facts import register_facts
 
         register_facts()
-
-    def install_beat_schedule(self) -> list[tuple[str, bool]]:
-        """This app's periodic tasks, for ``manage.py setup_periodic_tasks``."""
-        from .tasks import install_schedule
-
-        return install_schedule()

@@ -21,7 +21,7 @@ from audit.flags import (
 )
 from audit.models import AnomalyFlag, AuditEvent
 from audit.services import Actor
-from audit.tasks import audit_detect_anomalies, install_detection_schedule
+from audit.tasks import audit_detect_anomalies
 from tests.vouchers.voucher_factories import official
 from vouchers.errors import BusinessError
 from vouchers.models import LedgerEntry, Receivable, Voucher
@@ -99,11 +99,6 @@ def test_the_command_prints_each_new_flag() -> None:
     text = out.getvalue()
     assert "1 new flag(s)" in text
     assert "usage_spike" in text
-
-
-def test_the_daily_schedule_is_installed_once() -> None:
-    assert install_detection_schedule() == [("audit: daily anomaly detection", True)]
-    assert install_detection_schedule() == [("audit: daily anomaly detection", False)]
 
 
 # --- deciding ---------------------------------------------------------------------------
