@@ -41,6 +41,7 @@ from .services_applications import (
     application_start_review,
 )
 from .services_programs import (
+    PROGRAM_FIXED_ONCE_USED,
     program_adopt_rule_set,
     program_close,
     program_create,
@@ -232,9 +233,9 @@ class ProgramAdmin(AuditedModelAdmin, ProgramWrites):
         {"total_budget", "per_enterprise_cap", "per_charge_cap", "four_eyes_threshold", "base_rate"}
     )
 
-    # What a voucher or an application was made under: fixed once either exists
-    # (a CNY voucher must not become a points voucher, nor move district).
-    FIXED_ONCE_USED = ("district", "kind", "unit")
+    # Offered read-only once the program has applications or vouchers
+    # (program_update refuses the change too).
+    FIXED_ONCE_USED = PROGRAM_FIXED_ONCE_USED
 
     def get_readonly_fields(self, request: HttpRequest, obj: Program | None = None) -> Any:
         fields = list(super().get_readonly_fields(request, obj))

@@ -53,10 +53,16 @@ PROGRAM_MANAGED_FIELDS = frozenset(
 )
 
 
+#: What a voucher or an application was made under: fixed once either exists
+#: (a CNY voucher must not become a points voucher, nor move district).
+PROGRAM_FIXED_ONCE_USED = ("district", "kind", "unit")
+
+
 def _editable_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
     """``changes`` checked against the program's editable fields."""
     concrete = {f.name for f in Program._meta.concrete_fields if not f.primary_key}
-    refused = set(changes) & PROGRAM_MANAGED_FIELDS
+    # The rules in force change only by an audited adoption (program_adopt_rule_set).
+    refused = set(changes) & (PROGRAM_MANAGED_FIELDS | {"rule_set"})
     unknown = set(changes) - concrete
     if refused or unknown:
         raise TypeError(f"not an editable program field: {sorted(refused | unknown)}")
@@ -107,6 +113,15 @@ def program_update(*, actor: Actor, program: Program, changes: Mapping[str, Any]
     """
     values = _editable_changes(changes)
     locked = Program.objects.select_for_update().get(pk=program.pk)
+    fixed = [
+        name
+        for name in PROGRAM_FIXED_ONCE_USED
+        if name in values and getattr(locked, name) != values[name]
+    ]
+    if fixed and (locked.vouchers.exists() or locked.applications.exists()):
+        raise _refuse(
+            _("This cannot change once the program has applications or vouchers."), fixed[0]
+        )
     total = values.get("total_budget")
     if total is not None and total < locked.committed_amount:
         raise _refuse(
