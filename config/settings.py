@@ -16,6 +16,8 @@ from pathlib import Path
 
 import environ
 
+from . import beat
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -272,6 +274,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Every periodic task (config/beat.py), written into django-celery-beat by
+# ``manage.py setup_periodic_tasks``.
+PERIODIC_TASKS = beat.PERIODIC_TASKS
 CELERY_RESULT_BACKEND = None
 
 # --- Audit log (see docs/audit.md) ---------------------------------------

@@ -11,9 +11,3 @@ class OversightConfig(AppConfig):
 
     def ready(self) -> None:
         from . import roles  # noqa: F401  (grants this app's permissions to roles)
-
-    def install_beat_schedule(self) -> list[tuple[str, bool]]:
-        """This app's periodic tasks, for ``manage.py setup_periodic_tasks``."""
-        from .tasks import install_detection_schedule
-
-        return install_detection_schedule()

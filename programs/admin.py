@@ -33,11 +33,15 @@ from .models import PhaseStep, Program
 from .phasedown import Step, schedule_problems
 from .selectors import program_budget, program_projection
 from .services import (
+    PROGRAM_FIXED_ONCE_USED,
     program_adopt_rule_set,
     program_close,
+    program_create,
+    program_lock,
     program_open,
     program_pause,
     program_resume,
+    program_update,
 )
 
 # --- Programs -------------------------------------------------------------
@@ -144,8 +148,27 @@ PROGRAM_MOVES = {
 }
 
 
+class ProgramWrites(admin.ModelAdmin):
+    """The end of ProgramAdmin's save chain (after the audit snapshot and the
+    scope check): the program services write the row, never ``obj.save()``,
+    which would write back the budget counters as the change view first read
+    them and lose an approval or issuance committed meanwhile."""
+
+    def save_model(self, request: HttpRequest, obj: Program, form: Any, change: bool) -> None:
+        actor = Actor.for_user(request.user, source_ip=client_ip(request))
+        if not change:
+            program_create(actor=actor, program=obj)
+            return
+        columns = {f.name for f in Program._meta.concrete_fields}
+        program_update(
+            actor=actor,
+            program=obj,
+            changes={name: getattr(obj, name) for name in form.changed_data if name in columns},
+        )
+
+
 @admin.register(Program)
-class ProgramAdmin(AuditedModelAdmin):
+class ProgramAdmin(AuditedModelAdmin, ProgramWrites):
     form = ProgramForm
     list_display = [
         "name",
@@ -201,9 +224,9 @@ class ProgramAdmin(AuditedModelAdmin):
         {"total_budget", "per_enterprise_cap", "per_charge_cap", "four_eyes_threshold", "base_rate"}
     )
 
-    # What a voucher or an application was made under: fixed once either exists
-    # (a CNY voucher must not become a points voucher, nor move district).
-    FIXED_ONCE_USED = ("district", "kind", "unit")
+    # Offered read-only once the program has applications or vouchers
+    # (program_update refuses the change too).
+    FIXED_ONCE_USED = PROGRAM_FIXED_ONCE_USED
 
     def get_readonly_fields(self, request: HttpRequest, obj: Program | None = None) -> Any:
         fields = list(super().get_readonly_fields(request, obj))
@@ -218,6 +241,12 @@ class ProgramAdmin(AuditedModelAdmin):
     def save_model(self, request: HttpRequest, obj: Program, form: Any, change: bool) -> None:
         if change and self.MONEY_FIELDS & set(form.changed_data):
             require_recent_reauthentication(request)
+        if change:
+            # Lock the row before the audit snapshot is taken (the change view
+            # is one transaction): the recorded before/after then differ only
+            # in what this official changed, not in a counter moved meanwhile.
+            program_lock(program=obj)
+        # Audit snapshot, scope check, then ProgramWrites: the services write.
         super().save_model(request, obj, form, change)
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin, transition
 
@@ -27,6 +28,13 @@ def _has_exit(program: Any) -> bool:
     from .phasedown import exit_date, steps_of
 
     return exit_date(steps_of(program)) is not None
+
+
+def _past_exit(program: Any) -> bool:
+    from .phasedown import exit_date, steps_of
+
+    exit_on = exit_date(steps_of(program))
+    return exit_on is not None and exit_on <= timezone.localdate()
 
 
 class Program(FSMModelMixin, models.Model):
@@ -261,6 +269,15 @@ class Program(FSMModelMixin, models.Model):
     )
     def close(self) -> None:
         """End the program for good."""
+
+    @transition(
+        field=status,
+        source=[Status.OPEN, Status.PAUSED],
+        target=Status.CLOSED,
+        conditions=[_past_exit],
+    )
+    def close_at_exit(self) -> None:
+        """End the program on its schedule's exit date."""
 
     @property
     def committed_amount(self) -> Decimal:

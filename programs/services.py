@@ -1,12 +1,13 @@
-"""Writes of programs: their lifecycle (open, pause, resume, close) and the
-rule set version they adopt. Each is one transaction that locks the row it
-changes, checks the transition's permission for the acting user and records
-an audit event.
+"""Writes of programs: an official's edits, their lifecycle (open, pause,
+resume, close) and the rule set version they adopt. Each is one transaction
+that locks the row it changes and saves only the fields it changes, so the
+budget counters that approvals and issuance keep (reserved, issued,
+returned) are never written back as an earlier read saw them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -19,6 +20,7 @@ from accounts.scoping import scope_for
 from audit import events
 from audit.services import Actor, audit_record
 from common.errors import BusinessError, Code
+from common.formatting import money
 from eligibility.models import RuleSet
 
 from .models import Program
@@ -38,6 +40,100 @@ def _check_transition(bound_method: Callable[..., Any], actor: Actor, refusal: s
 
 
 # --- Programs -------------------------------------------------------------
+
+#: What only the program's own services change: the status (its transitions)
+#: and the budget counters (approvals, issuance, returns). An edit never
+#: writes them.
+PROGRAM_MANAGED_FIELDS = frozenset(
+    {"status", "reserved_amount", "issued_amount", "returned_amount"}
+)
+
+
+#: What a voucher or an application was made under: fixed once either exists
+#: (a CNY voucher must not become a points voucher, nor move district).
+PROGRAM_FIXED_ONCE_USED = ("district", "kind", "unit")
+
+
+def _editable_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``changes`` checked against the program's editable fields."""
+    concrete = {f.name for f in Program._meta.concrete_fields if not f.primary_key}
+    # The rules in force change only by an audited adoption (program_adopt_rule_set).
+    refused = set(changes) & (PROGRAM_MANAGED_FIELDS | {"rule_set"})
+    unknown = set(changes) - concrete
+    if refused or unknown:
+        raise TypeError(f"not an editable program field: {sorted(refused | unknown)}")
+    return dict(changes)
+
+
+def program_lock(*, program: Program) -> None:
+    """Lock the program's row until the caller's transaction ends.
+
+    For a caller that reads the row's before-image (the admin's audit
+    snapshot) before :func:`program_update` writes: nothing moves in between.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("program_lock holds the row only inside a transaction")
+    # Ordered by pk, not the default ordering, which would join (and lock) more rows.
+    Program.objects.select_for_update().filter(pk=program.pk).order_by("pk").values_list(
+        "pk", flat=True
+    ).first()
+
+
+@transaction.atomic
+def program_create(*, actor: Actor, program: Program) -> Program:
+    """Store a new program an official filled in: a draft with nothing committed.
+
+    The official's edit is recorded by the caller (the admin records the
+    new row with its schedule and platforms in the same transaction).
+    """
+    if program.pk is not None:
+        raise ValueError("program_create stores a new program; use program_update")
+    if program.status != Program.Status.DRAFT or any(
+        getattr(program, name) for name in PROGRAM_MANAGED_FIELDS - {"status"}
+    ):
+        raise ValueError("a new program starts as a draft with nothing committed")
+    program.save(force_insert=True)
+    return program
+
+
+@transaction.atomic
+def program_update(*, actor: Actor, program: Program, changes: Mapping[str, Any]) -> Program:
+    """Write the fields an official changed to the program, under a row lock.
+
+    Only the fields in ``changes`` are saved: the counters an approval or an
+    issuance moved meanwhile, and the status, stay as they are in the
+    database (``program`` may have been read before they moved). The budget
+    is checked against what is committed now, under the lock. The edit is
+    recorded by the caller (the admin records the whole change, inline
+    schedule and platforms included, in the same transaction).
+    """
+    values = _editable_changes(changes)
+    locked = Program.objects.select_for_update().get(pk=program.pk)
+    fixed = [
+        name
+        for name in PROGRAM_FIXED_ONCE_USED
+        if name in values and getattr(locked, name) != values[name]
+    ]
+    if fixed and (locked.vouchers.exists() or locked.applications.exists()):
+        raise _refuse(
+            _("This cannot change once the program has applications or vouchers."), fixed[0]
+        )
+    total = values.get("total_budget")
+    if total is not None and total < locked.committed_amount:
+        raise _refuse(
+            _("%(committed)s is already committed; the budget cannot be less.")
+            % {"committed": money(locked.committed_amount)},
+            "total_budget",
+        )
+    for name, value in values.items():
+        setattr(locked, name, value)
+        setattr(program, name, value)
+    if values:
+        locked.save(update_fields=sorted(values))
+    # The caller's copy shows the counters as they are now, not as first read.
+    for name in PROGRAM_MANAGED_FIELDS - {"status"}:
+        setattr(program, name, getattr(locked, name))
+    return locked
 
 
 def _program_move(

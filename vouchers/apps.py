@@ -13,9 +13,3 @@ class VouchersConfig(AppConfig):
 
         register_figures()
         register_facts()
-
-    def install_beat_schedule(self) -> list[tuple[str, bool]]:
-        """This app's periodic tasks, for ``manage.py setup_periodic_tasks``."""
-        from .tasks import install_schedule
-
-        return install_schedule()

@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django_fsm import FSMField, FSMModelMixin, transition
+from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, transition
 
 from accounts.duties import duties_conflict
 from accounts.fields import BulkJSONField
@@ -299,7 +299,7 @@ class Voucher(FSMModelMixin, models.Model):
         return Q(enterprise__in=scope.enterprise_ids) | Q(program__district__in=scope.district_ids)
 
 
-class Hold(models.Model):
+class Hold(FSMModelMixin, models.Model):
     """A platform's reservation on a voucher before a long job."""
 
     class Status(models.TextChoices):
@@ -307,6 +307,10 @@ class Hold(models.Model):
         CAPTURED = "captured", _("Captured")
         RELEASED = "released", _("Released")
         EXPIRED = "expired", _("Released at expiry")
+
+    # Named source set of the lifecycle: only an open hold is captured,
+    # released or expired, once.
+    CLOSABLE = [Status.OPEN]
 
     voucher = models.ForeignKey(
         Voucher, verbose_name=_("voucher"), on_delete=models.PROTECT, related_name="holds"
@@ -316,8 +320,8 @@ class Hold(models.Model):
     )
     reference = models.CharField(_("platform reference"), max_length=255)
     amount = models.DecimalField(_("amount"), **_MONEY)
-    status = models.CharField(
-        _("status"), max_length=20, choices=Status.choices, default=Status.OPEN
+    status = FSMField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.OPEN, protected=True
     )
     expires_at = models.DateTimeField(_("expires at"))
     balance_after = models.DecimalField(_("available after"), **_MONEY)
@@ -341,6 +345,24 @@ class Hold(models.Model):
     def __str__(self) -> str:
         return f"{self.reference} ({self.amount})"
 
+    # -- lifecycle: bodies only set fields; the services release what was
+    # held on the voucher, save and record the ledger entries.
+
+    @transition(field=status, source=CLOSABLE, target=Status.CAPTURED)
+    def capture(self, *, at: datetime.datetime) -> None:
+        """A charge took (part of) the hold; the rest goes back to the voucher."""
+        self.closed_at = at
+
+    @transition(field=status, source=CLOSABLE, target=Status.RELEASED)
+    def release(self, *, at: datetime.datetime) -> None:
+        """The platform gave the whole hold back."""
+        self.closed_at = at
+
+    @transition(field=status, source=CLOSABLE, target=Status.EXPIRED)
+    def expire(self, *, at: datetime.datetime) -> None:
+        """Given back without the platform: the hold ran out, or its voucher ended."""
+        self.closed_at = at
+
     @classmethod
     def scope_q(cls, scope: Scope) -> Q:
         return (
@@ -350,7 +372,7 @@ class Hold(models.Model):
         )
 
 
-class Redemption(models.Model):
+class Redemption(FSMModelMixin, models.Model):
     """One charge a platform deducted from a voucher (directly or by
     capturing a hold)."""
 
@@ -358,6 +380,9 @@ class Redemption(models.Model):
         CAPTURED = "captured", _("Captured")
         PARTIALLY_REVERSED = "partially_reversed", _("Partly reversed")
         REVERSED = "reversed", _("Reversed")
+
+    # Named source set: a charge is refunded in parts until nothing is left.
+    REVERSIBLE = [Status.CAPTURED, Status.PARTIALLY_REVERSED]
 
     voucher = models.ForeignKey(
         Voucher, verbose_name=_("voucher"), on_delete=models.PROTECT, related_name="redemptions"
@@ -394,8 +419,8 @@ class Redemption(models.Model):
     usage = BulkJSONField(_("usage lines"), default=list, blank=True)
     allow_partial = models.BooleanField(_("partial coverage allowed"), default=True)
     balance_after = models.DecimalField(_("available after"), **_MONEY)
-    status = models.CharField(
-        _("status"), max_length=20, choices=Status.choices, default=Status.CAPTURED
+    status = FSMField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.CAPTURED, protected=True
     )
     request_fingerprint = models.CharField(_("request fingerprint"), max_length=64, editable=False)
     request_evidence = BulkJSONField(_("request evidence"), null=True, blank=True)
@@ -425,6 +450,21 @@ class Redemption(models.Model):
     @property
     def reversible_amount(self) -> Decimal:
         return self.covered - self.reversed_amount
+
+    # -- lifecycle: the body only sets fields; the service checks the amount
+    # against what is reversible, records the reversal and the ledger, saves.
+
+    @transition(
+        field=status,
+        source=REVERSIBLE,
+        target=RETURN_VALUE(Status.PARTIALLY_REVERSED, Status.REVERSED),
+    )
+    def reverse(self, *, amount: Decimal) -> str:
+        """Refund ``amount`` of the charge: reversed once nothing is left, partly before."""
+        self.reversed_amount += amount
+        if self.reversed_amount == self.covered:
+            return self.Status.REVERSED
+        return self.Status.PARTIALLY_REVERSED
 
     @classmethod
     def scope_q(cls, scope: Scope) -> Q:

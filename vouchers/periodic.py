@@ -20,6 +20,7 @@ from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django_fsm import can_proceed
 
 from accounts.models import Membership
 from audit import events
@@ -65,20 +66,6 @@ class StepReport:
     closed: list[str] = field(default_factory=list)
 
 
-def _close_program(program: Program) -> None:
-    """Close a program through its own transition when it has one; the
-    program lifecycle belongs to the programs side, which may add
-    conditions of its own."""
-    for transition in program.get_available_status_transitions():  # type: ignore[attr-defined]
-        if transition.target == Program.Status.CLOSED:
-            getattr(program, transition.name)()
-            program.save(update_fields=["status"])
-            return
-    # No transition to closed is defined (or allowed): the exit date is a
-    # hard end that the schedule fixed in advance, so the program closes.
-    Program.objects.filter(pk=program.pk).update(status=Program.Status.CLOSED)
-
-
 def programs_step_phase_down() -> StepReport:
     """Record each phase-down step on the day it takes effect, and close
     programs on their exit date. Rates themselves are always read with
@@ -115,10 +102,11 @@ def programs_step_phase_down() -> StepReport:
         if exit_on is not None and exit_on <= today and program.status != Program.Status.CLOSED:
             with transaction.atomic():
                 locked = Program.objects.select_for_update().get(pk=program.pk)
-                if locked.status == Program.Status.CLOSED:
+                if not can_proceed(locked.close_at_exit):  # closed meanwhile
                     continue
                 before = locked.status
-                _close_program(locked)
+                locked.close_at_exit()
+                locked.save(update_fields=["status"])
                 audit_record(
                     actor=actor,
                     event_type=events.PROGRAM_CLOSED_AT_EXIT,

@@ -23,7 +23,7 @@ from oversight.flags import (
     flag_dismiss,
 )
 from oversight.models import AnomalyFlag
-from oversight.tasks import audit_detect_anomalies, install_detection_schedule
+from oversight.tasks import audit_detect_anomalies
 from tests.vouchers.voucher_factories import official
 from vouchers.models import LedgerEntry, Receivable, Voucher
 
@@ -100,11 +100,6 @@ def test_the_command_prints_each_new_flag() -> None:
     text = out.getvalue()
     assert "1 new flag(s)" in text
     assert "usage_spike" in text
-
-
-def test_the_daily_schedule_is_installed_once() -> None:
-    assert install_detection_schedule() == [("audit: daily anomaly detection", True)]
-    assert install_detection_schedule() == [("audit: daily anomaly detection", False)]
 
 
 # --- deciding ---------------------------------------------------------------------------

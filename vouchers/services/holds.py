@@ -225,8 +225,12 @@ def release_hold(
             evidence=evidence,
             note=note,
         )
-    hold.status = status
-    hold.closed_at = timezone.now()
+    close = {
+        Hold.Status.CAPTURED: hold.capture,
+        Hold.Status.RELEASED: hold.release,
+        Hold.Status.EXPIRED: hold.expire,
+    }[status]
+    close(at=timezone.now())
     hold.save(update_fields=["status", "closed_at"])
 
 

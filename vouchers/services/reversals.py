@@ -150,12 +150,7 @@ def _reverse(
         evidence=evidence,
         note=reason,
     )
-    redemption.reversed_amount += amount
-    redemption.status = (
-        Redemption.Status.REVERSED
-        if redemption.reversed_amount == redemption.covered
-        else Redemption.Status.PARTIALLY_REVERSED
-    )
+    redemption.reverse(amount=amount)
     redemption.save(update_fields=["reversed_amount", "status"])
     fields: list[str] = []
     if voucher.status == Voucher.Status.EXHAUSTED and voucher.is_expired():
