@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from audit.services import Actor
+from vouchers.models import Voucher
+from vouchers.services import voucher_issue
 
-if TYPE_CHECKING:
-    from audit.services import Actor
-    from vouchers.models import Voucher
-
-    from .models import Application
+from .models import Application
 
 
 def application_approved(*, actor: Actor, application: Application) -> Voucher:
-    """Issue the voucher of an approved application.
+    """Issue the voucher of an approved application, and link it.
 
-    Called by :func:`vouchers.services_applications.application_approve` inside the
+    Called by :func:`applications.services.application_approve` inside the
     approval's transaction, with the program row locked and the approved
     amount already added to ``program.reserved_amount``; issuance moves that
     amount from reserved to issued, so approval and voucher commit together
-    or not at all.
+    or not at all. The application names its voucher (the foreign key points
+    down, from applications to vouchers).
     """
-    from vouchers.services import voucher_issue
-
     if application.approved_amount is None:
         raise ValueError("an application is approved with an amount")
-    return voucher_issue(
+    voucher = voucher_issue(
         actor=actor,
         program=application.program,
         enterprise=application.enterprise,
@@ -32,3 +29,6 @@ def application_approved(*, actor: Actor, application: Application) -> Voucher:
         from_reservation=True,
         application=application,
     )
+    application.voucher = voucher
+    application.save(update_fields=["voucher"])
+    return voucher

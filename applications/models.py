@@ -137,6 +137,16 @@ class Application(FSMModelMixin, models.Model):
         blank=True,
         editable=False,
     )
+    voucher = models.OneToOneField(
+        Voucher,
+        verbose_name=_("voucher"),
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.PROTECT,
+        related_name="application",
+        help_text=_("The voucher issued for this application once it was approved."),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("created by"),
@@ -208,7 +218,7 @@ class Application(FSMModelMixin, models.Model):
         )
         if self.pk is not None:
             # Not exclude(application=None): that would drop bulk vouchers.
-            vouchers = vouchers.filter(Q(application__isnull=True) | ~Q(application_id=self.pk))
+            vouchers = vouchers.filter(Q(application__isnull=True) | ~Q(application=self.pk))
         total = vouchers.aggregate(total=Sum("face_value"))["total"]
         return total or Decimal("0")
 

@@ -120,17 +120,6 @@ class Voucher(FSMModelMixin, models.Model):
         on_delete=models.PROTECT,
         related_name="vouchers",
     )
-    application = models.OneToOneField(
-        "applications.Application",
-        verbose_name=_("application"),
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="voucher",
-        help_text=_(
-            "The approved application this voucher was issued for; empty for bulk issuance."
-        ),
-    )
     unit = models.CharField(_("unit"), max_length=10, choices=Program.Unit.choices, editable=False)
     face_value = models.DecimalField(_("face value"), **_MONEY, editable=False)
     balance = models.DecimalField(

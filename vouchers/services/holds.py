@@ -225,11 +225,12 @@ def release_hold(
             evidence=evidence,
             note=note,
         )
-    close = {
+    closing: dict[str, Any] = {
         Hold.Status.CAPTURED: hold.capture,
         Hold.Status.RELEASED: hold.release,
         Hold.Status.EXPIRED: hold.expire,
-    }[status]
+    }
+    close = closing[status]
     close(at=timezone.now())
     hold.save(update_fields=["status", "closed_at"])
 

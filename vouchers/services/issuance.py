@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -18,6 +19,7 @@ from accounts.models import Enterprise
 from audit import events
 from audit.services import Actor, audit_record
 from common.errors import BusinessError, Code
+from common.formatting import money
 from programs.models import Program
 from programs.phasedown import exit_date, steps_of
 from vouchers.codes import generate_code
@@ -54,6 +56,30 @@ def voucher_expiry_for(program: Program, *, valid_from: datetime.datetime) -> da
     return _start_of_day(end)
 
 
+def _cap_refusal(program: Program, enterprise: Enterprise, amount: Decimal) -> str | None:
+    """The program's cap per enterprise over the vouchers it already issued
+    to it (whatever became of them): the floor every issuance keeps, whichever
+    door it comes through. The granting doors check more (applications count
+    approvals not yet issued too)."""
+    if amount > program.per_enterprise_cap:
+        return _("The most one enterprise may receive from this program is %(cap)s.") % {
+            "cap": money(program.per_enterprise_cap)
+        }
+    already = Voucher.objects.filter(program=program, enterprise=enterprise).aggregate(
+        total=Sum("face_value")
+    )["total"] or Decimal("0")
+    if already + amount > program.per_enterprise_cap:
+        return _(
+            "The enterprise already has %(already)s approved from this program; with "
+            "%(amount)s it would pass the cap of %(cap)s."
+        ) % {
+            "already": money(already),
+            "amount": money(amount),
+            "cap": money(program.per_enterprise_cap),
+        }
+    return None
+
+
 @transaction.atomic
 def voucher_issue(
     *,
@@ -68,11 +94,12 @@ def voucher_issue(
 ) -> Voucher:
     """Issue a voucher of ``amount`` to ``enterprise`` from ``program``.
 
-    ``application`` is the approved application the voucher answers (one
-    voucher per application). With ``from_reservation`` (an approved application) the amount moves
-    from the program's reserved to its issued counter; otherwise (bulk
-    issuance) it must fit in what remains of the budget and of the
-    enterprise's cap. The voucher is active at once when ``valid_from`` is
+    ``application`` is the approved application the voucher answers, named
+    in the audit record (the application links its voucher, in the
+    applications app). With ``from_reservation`` (an approved application)
+    the amount moves from the program's reserved to its issued counter;
+    otherwise (bulk issuance) it must fit in what remains of the budget and
+    of the enterprise's cap. The voucher is active at once when ``valid_from`` is
     now or past.
 
     ``refusal_under_lock`` is the granting door's own check (bulk issuance:
@@ -113,6 +140,8 @@ def voucher_issue(
                 "amount",
             )
         refusal = refusal_under_lock(program) if refusal_under_lock is not None else None
+        if refusal is None:
+            refusal = _cap_refusal(program, enterprise, amount)
         if refusal is not None:
             raise BusinessError(Code.VALIDATION_ERROR, refusal, "amount")
     program.issued_amount += amount
@@ -137,7 +166,6 @@ def voucher_issue(
         valid_from=start,
         expires_at=expires_at,
         issued_by=actor.label[:200],
-        application=application,
     )
     program.save(update_fields=["reserved_amount", "issued_amount"])
     record_change(
