@@ -30,9 +30,10 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from accounts.scoping import scoped
-from tests.accounts.factories import World, add_totp, build_world
+from tests.accounts.factories import add_totp
 from tests.vouchers.factories import application as make_application
-from tests.vouchers.voucher_factories import issue
+from tests.vouchers.factories import issue
+from tests.world import World, build_world
 from vouchers.models import BulkIssuance
 
 pytestmark = pytest.mark.django_db
@@ -515,8 +516,8 @@ def _furnish(w: World, program: Any, enterprise: Any, platform: Any) -> None:
 
     from audit.models import AnomalyFlag, DetectorSettings
     from audit.services import Actor, audit_record
-    from tests.vouchers.factories import rule_set as make_rule_set
-    from tests.vouchers.voucher_factories import bind, platform_actor
+    from tests.eligibility.factories import rule_set as make_rule_set
+    from tests.vouchers.factories import bind, platform_actor
     from vouchers.models import Application
     from vouchers.services_vouchers import hold_create, voucher_claw_back, voucher_redeem
 
@@ -837,7 +838,7 @@ def _rule_set_world(o: Objects) -> dict[str, Any]:
     version 2, and a draft of another rule set of district X."""
     from audit.services import Actor
     from eligibility.services import rule_set_new_version, rule_set_publish
-    from tests.vouchers.factories import rule_set
+    from tests.eligibility.factories import rule_set
 
     system = Actor.system("tests")
     v1 = rule_set_publish(

@@ -23,9 +23,8 @@ from django.utils import timezone
 
 from demo.calendar import DemoCalendar
 from demo.checks import demo_problems
+from tests.vouchers.factories import ProgramFactory
 from vouchers.selectors import program_is_accepting
-
-from .vouchers.voucher_factories import ProgramFactory
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 UTC = datetime.UTC

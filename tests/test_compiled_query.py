@@ -16,20 +16,13 @@ from django.utils import timezone
 from accounts.models import ComputePlatform
 from config.compiled_query import CompiledQuery
 from platforms import selectors
+from tests.accounts.factories import ComputePlatformFactory
 from tests.platforms.conftest import register_key
+from tests.vouchers.factories import ProgramFactory, add_steps, bind, issue, platform_actor
 from vouchers import phasedown
 from vouchers import services_vouchers as services
 from vouchers.models import PhaseStep, Program, Redemption, Voucher
 from vouchers.services_vouchers import hold_create, redemption_reverse, voucher_redeem
-
-from .vouchers.voucher_factories import (
-    PlatformFactory,
-    ProgramFactory,
-    add_steps,
-    bind,
-    issue,
-    platform_actor,
-)
 
 pytestmark = pytest.mark.django_db
 
@@ -49,8 +42,8 @@ def same_row(compiled: Model | None, plain: Model | None) -> None:
 
 @pytest.fixture
 def world() -> dict[str, Any]:
-    platform = PlatformFactory()
-    other = PlatformFactory()
+    platform = ComputePlatformFactory()
+    other = ComputePlatformFactory()
     program = ProgramFactory(per_charge_cap=Decimal("500.00"))
     bind(program, platform)
     today = timezone.localdate()

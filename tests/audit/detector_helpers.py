@@ -18,14 +18,8 @@ from django.utils import timezone
 from accounts.models import ComputePlatform, Enterprise
 from audit.detectors import Period
 from audit.services import Actor
-from tests.vouchers.voucher_factories import (
-    DistrictFactory,
-    EnterpriseFactory,
-    PlatformFactory,
-    ProgramFactory,
-    bind,
-    issue,
-)
+from tests.accounts.factories import ComputePlatformFactory, DistrictFactory, EnterpriseFactory
+from tests.vouchers.factories import ProgramFactory, bind, issue
 from vouchers.models import Program, Redemption, Voucher
 from vouchers.services_vouchers import voucher_redeem
 
@@ -92,7 +86,7 @@ def setup(
         total_budget=Decimal("100000000000"),
         per_enterprise_cap=Decimal("100000000000"),
     )
-    platform = platform or PlatformFactory()
+    platform = platform or ComputePlatformFactory()
     bind(program, platform)
     voucher = issue(
         program,

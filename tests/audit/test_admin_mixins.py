@@ -8,16 +8,14 @@ from django.urls import reverse
 from accounts.models import Enterprise, Membership, User
 from audit import events
 from audit.models import AuditEvent
-
-from .factories import (
+from tests.accounts.factories import (
+    ComputePlatformFactory,
     DistrictFactory,
     EnterpriseFactory,
-    PlatformFactory,
     UserFactory,
-    admin_client,
-    official,
-    superuser,
 )
+
+from .factories import admin_client, official, superuser
 
 pytestmark = pytest.mark.django_db
 
@@ -110,7 +108,7 @@ def test_deleting_records_the_values_the_row_had() -> None:
 
 def test_the_bulk_delete_action_records_each_row() -> None:
     district = DistrictFactory(code="420103")
-    platforms = [PlatformFactory(), PlatformFactory()]
+    platforms = [ComputePlatformFactory(), ComputePlatformFactory()]
     client = admin_client(superuser())
     response = client.post(
         reverse("admin:accounts_computeplatform_changelist"),

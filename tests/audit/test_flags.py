@@ -22,7 +22,7 @@ from audit.flags import (
 from audit.models import AnomalyFlag, AuditEvent
 from audit.services import Actor
 from audit.tasks import audit_detect_anomalies, install_detection_schedule
-from tests.vouchers.voucher_factories import official
+from tests.vouchers.factories import official
 from vouchers.errors import BusinessError
 from vouchers.models import LedgerEntry, Receivable, Voucher
 
@@ -159,7 +159,7 @@ def test_auditors_and_other_districts_officials_cannot_decide(role) -> None:
     voucher = spiked()
     flag = spike_flag(voucher)
     if role is None:
-        from tests.vouchers.voucher_factories import DistrictFactory
+        from tests.accounts.factories import DistrictFactory
 
         user = official(DistrictFactory(code="520100"), Membership.Role.PROGRAM_MANAGER)
     else:

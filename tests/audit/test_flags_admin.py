@@ -12,7 +12,8 @@ from accounts.models import Membership, User
 from audit.flags import anomalies_detect
 from audit.models import AnomalyFlag, DetectorSettings
 from audit.services import Actor
-from tests.vouchers.voucher_factories import DistrictFactory, official
+from tests.accounts.factories import DistrictFactory
+from tests.vouchers.factories import official
 from vouchers.models import Voucher
 
 from .detector_helpers import at, charge, normal_month, quiet_day, setup, today

@@ -13,8 +13,9 @@ from accounts.models import Membership
 from audit import events
 from audit.models import AuditCheckpoint, AuditEvent, AuditSeal
 from audit.tasks import audit_checkpoint, audit_seal, audit_verify_nightly
+from tests.accounts.factories import DistrictFactory, UserFactory
 
-from .factories import DistrictFactory, UserFactory, official
+from .factories import official
 from .helpers import record, tamper
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,8 @@ from django.utils import timezone
 from accounts.models import District
 from audit.services import Actor
 from eligibility.duplicates import locality_flags, shared_contact_flags
-from tests.vouchers.factories import EnterpriseFactory, application, open_program
+from tests.accounts.factories import EnterpriseFactory
+from tests.vouchers.factories import application, open_program
 from vouchers.models import Application
 from vouchers.selectors import application_duplicate_flags
 from vouchers.services_vouchers import voucher_issue

@@ -17,14 +17,14 @@ from audit.models import AuditEvent
 from audit.services import Actor
 from eligibility.models import RuleNode, RuleSet, definition_to_rows
 from eligibility.services import rule_set_import, rule_set_new_version, rule_set_publish
+from tests.accounts.factories import EnterpriseFactory
+from tests.eligibility.factories import rule_set
 from tests.vouchers.factories import (
-    EnterpriseFactory,
     application,
     client_for,
     member,
     official,
     open_program,
-    rule_set,
     with_mfa,
 )
 from vouchers.errors import BusinessError

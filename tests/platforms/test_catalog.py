@@ -9,9 +9,10 @@ import pytest
 
 from platforms.catalog import usage_to_points
 from platforms.selectors import catalog_entry_in_force, catalog_in_force
+from tests.accounts.factories import ComputePlatformFactory
 from vouchers.errors import BusinessError
 
-from .factories import ComputePlatformFactory, ModelCatalogEntryFactory
+from .factories import ModelCatalogEntryFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -19,18 +19,18 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.models import ComputePlatform
+from accounts.models import ComputePlatform, Membership
 from audit import events
 from audit.models import AuditEvent
 from audit.services import Actor
 from platforms.evidence import evidence_verify
 from platforms.models import SignedRequestBody
+from tests.vouchers.factories import ProgramFactory, bind, issue, official
 from vouchers.codes import generate_code
 from vouchers.ledger import ledger_differences
 from vouchers.models import LedgerEntry, Program, Redemption, Voucher
 from vouchers.services_vouchers import voucher_revoke, voucher_suspend
 
-from ..vouchers.voucher_factories import ProgramFactory, bind, issue, official
 from .conftest import SigningKey, error_of, independent_sign, register_key, send, sign
 from .factories import glm5_catalog_entry, new_key_pair
 
@@ -249,7 +249,7 @@ def test_allow_partial_false_refuses_rather_than_cover_part(client, signing_key,
 
 
 def test_refusals_for_vouchers_that_cannot_pay(client, signing_key, program) -> None:
-    manager = official(program.district)
+    manager = official(program.district, Membership.Role.PROGRAM_MANAGER)
     suspended = issue(program)
     voucher_suspend(actor=Actor.for_user(manager), voucher=suspended, reason="checking")
     refused(post(client, signing_key, "redemptions", charge(suspended)), 409, "voucher_not_active")

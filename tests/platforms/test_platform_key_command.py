@@ -13,9 +13,10 @@ from audit.models import AuditEvent
 from audit.services import Actor
 from platforms.models import PlatformKey
 from platforms.services import platform_key_register
+from tests.accounts.factories import ComputePlatformFactory
 from vouchers.errors import BusinessError
 
-from .factories import ComputePlatformFactory, new_key_pair
+from .factories import new_key_pair
 
 pytestmark = pytest.mark.django_db
 

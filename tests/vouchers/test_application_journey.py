@@ -12,6 +12,8 @@ from django.core.exceptions import PermissionDenied
 from accounts.models import Membership
 from audit.models import AuditEvent
 from audit.services import Actor
+from tests.accounts.factories import EnterpriseFactory
+from tests.eligibility.factories import rule_set
 from vouchers.errors import BusinessError
 from vouchers.models import Application, ApplicationEvent, Voucher
 from vouchers.services_applications import (
@@ -25,7 +27,7 @@ from vouchers.services_applications import (
     application_withdraw,
 )
 
-from .factories import EnterpriseFactory, application, member, official, pdf_upload, rule_set
+from .factories import application, member, official, pdf_upload
 
 pytestmark = pytest.mark.django_db
 

@@ -13,11 +13,12 @@ from django.db.models import Sum
 
 from audit.models import AuditEvent
 from audit.services import Actor
+from tests.accounts.factories import EnterpriseFactory
 from vouchers.errors import BusinessError
 from vouchers.models import Application, Program, Voucher
 from vouchers.services_applications import application_approve
 
-from .factories import EnterpriseFactory, application, official, open_program
+from .factories import application, official, open_program
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

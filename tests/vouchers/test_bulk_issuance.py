@@ -16,17 +16,12 @@ from accounts.models import Enterprise, Membership
 from audit import events
 from audit.models import AuditEvent
 from audit.services import Actor
+from tests.accounts.factories import EnterpriseFactory
+from tests.eligibility.factories import rule_set
 from vouchers.models import Application, BulkIssuance, Program, Voucher
 from vouchers.services_applications import application_approve
 
-from .factories import (
-    EnterpriseFactory,
-    application,
-    client_for,
-    official,
-    rule_set,
-    with_mfa,
-)
+from .factories import application, client_for, official, with_mfa
 
 pytestmark = pytest.mark.django_db
 

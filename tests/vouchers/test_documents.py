@@ -14,19 +14,12 @@ from PIL import Image
 
 from accounts.models import Membership
 from audit.services import Actor
+from tests.accounts.factories import EnterpriseFactory
 from vouchers.errors import BusinessError
 from vouchers.models import ApplicationDocument
 from vouchers.services_applications import application_document_add
 
-from .factories import (
-    PDF_BYTES,
-    EnterpriseFactory,
-    application,
-    client_for,
-    member,
-    official,
-    with_mfa,
-)
+from .factories import PDF_BYTES, application, client_for, member, official, with_mfa
 
 pytestmark = pytest.mark.django_db
 

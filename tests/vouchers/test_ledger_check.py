@@ -11,17 +11,18 @@ from django.db import connection, transaction
 from django.db.utils import InternalError, ProgrammingError
 from django.utils import timezone
 
+from tests.accounts.factories import ComputePlatformFactory
 from vouchers.models import LedgerEntry, Program, Voucher
 from vouchers.services_vouchers import voucher_redeem
 
-from .voucher_factories import PlatformFactory, ProgramFactory, bind, issue, platform_actor
+from .factories import ProgramFactory, bind, issue, platform_actor
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def voucher() -> Voucher:
-    platform = PlatformFactory()
+    platform = ComputePlatformFactory()
     program = ProgramFactory()
     bind(program, platform)
     voucher = issue(program, amount="1000")

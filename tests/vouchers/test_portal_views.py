@@ -11,18 +11,11 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Membership
+from tests.accounts.factories import EnterpriseFactory
+from tests.eligibility.factories import rule_set
 from vouchers.models import Application, Program
 
-from .factories import (
-    PDF_BYTES,
-    EnterpriseFactory,
-    application,
-    client_for,
-    member,
-    official,
-    rule_set,
-    with_mfa,
-)
+from .factories import PDF_BYTES, application, client_for, member, official, with_mfa
 
 pytestmark = pytest.mark.django_db
 

@@ -19,8 +19,10 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from accounts.models import Membership
 from audit.models import AuditEvent
 from audit.services import Actor
+from tests.accounts.factories import ComputePlatformFactory
 from vouchers.codes import generate_code
 from vouchers.errors import BusinessError
 from vouchers.ledger import ledger_differences
@@ -34,7 +36,7 @@ from vouchers.services_vouchers import (
     voucher_suspend,
 )
 
-from .voucher_factories import PlatformFactory, ProgramFactory, bind, issue, official
+from .factories import ProgramFactory, bind, issue, official
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +55,7 @@ item_strategy = st.fixed_dictionaries(
 
 
 def _world() -> dict[str, Any]:
-    batch_platform, single_platform = PlatformFactory(), PlatformFactory()
+    batch_platform, single_platform = ComputePlatformFactory(), ComputePlatformFactory()
     program = ProgramFactory(base_rate=Decimal("0.5"), per_charge_cap=Decimal("150.00"))
     bind(program, batch_platform, single_platform)
     faces = ["100.00", "40.00", "500.00", "5.00"]
@@ -65,7 +67,7 @@ def _world() -> dict[str, Any]:
         )
         for f in faces
     ]
-    manager = official(program.district)
+    manager = official(program.district, Membership.Role.PROGRAM_MANAGER)
     for voucher in twins[3]:
         voucher_suspend(actor=Actor.for_user(manager), voucher=voucher, reason="checking")
     return {"batch": batch_platform, "single": single_platform, "twins": twins}
@@ -153,7 +155,7 @@ def test_a_batch_answers_exactly_as_the_same_charges_sent_one_by_one(raw_items) 
 
 
 def test_the_exhaustion_event_follows_the_entries_that_exhausted_the_voucher() -> None:
-    platform = PlatformFactory()
+    platform = ComputePlatformFactory()
     program = ProgramFactory(base_rate=Decimal("1"), per_charge_cap=None)
     bind(program, platform)
     voucher = issue(program, amount="30.00")
@@ -192,7 +194,7 @@ def test_the_exhaustion_event_follows_the_entries_that_exhausted_the_voucher() -
 def test_references_stored_by_earlier_requests_are_replayed_or_conflict_in_a_batch() -> None:
     """The look-up of a batch's references already on record (one index probe
     each on PostgreSQL) finds those of earlier requests, of this platform only."""
-    platform, other = PlatformFactory(), PlatformFactory()
+    platform, other = ComputePlatformFactory(), ComputePlatformFactory()
     program = ProgramFactory(base_rate=Decimal("0.5"), per_charge_cap=None)
     bind(program, platform, other)
     voucher = issue(program, amount="100.00")

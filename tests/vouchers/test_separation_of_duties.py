@@ -23,20 +23,12 @@ from accounts.models import Enterprise, Membership
 from audit.flags import flag_decision_refusal, flag_dismiss
 from audit.models import AnomalyFlag
 from audit.services import Actor
+from tests.accounts.factories import EnterpriseFactory, make_uscc
 from vouchers.models import Application, BulkIssuance, Program, Voucher
 from vouchers.services_applications import application_approve, application_start_review
 from vouchers.services_vouchers import voucher_issue, voucher_suspend
 
-from .factories import (
-    PDF_BYTES,
-    EnterpriseFactory,
-    application,
-    client_for,
-    make_uscc,
-    member,
-    official,
-    with_mfa,
-)
+from .factories import PDF_BYTES, application, client_for, member, official, with_mfa
 
 pytestmark = pytest.mark.django_db
 

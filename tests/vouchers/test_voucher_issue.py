@@ -8,19 +8,12 @@ from decimal import Decimal
 import pytest
 
 from audit.models import AuditEvent
+from tests.accounts.factories import EnterpriseFactory
 from vouchers.errors import BusinessError, Code
 from vouchers.models import LedgerEntry, Program, Voucher
 from vouchers.services_vouchers import voucher_bulk_issue, voucher_issue
 
-from .voucher_factories import (
-    SYSTEM,
-    EnterpriseFactory,
-    ProgramFactory,
-    add_steps,
-    frozen,
-    issue,
-    shanghai,
-)
+from .factories import SYSTEM, ProgramFactory, add_steps, frozen, issue, shanghai
 
 pytestmark = pytest.mark.django_db
 
@@ -103,7 +96,7 @@ def test_a_float_amount_is_refused() -> None:
 
 
 def test_a_draft_program_issues_nothing() -> None:
-    program = ProgramFactory(open_it=False)
+    program = ProgramFactory(draft=True)
     with pytest.raises(BusinessError, match="draft"):
         issue(program)
 
