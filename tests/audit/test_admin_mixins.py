@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from accounts.models import Enterprise, Membership, User
+from accounts.models import Enterprise, Membership
 from audit import events
 from audit.models import AuditEvent
 from tests.accounts.factories import (
@@ -165,23 +165,3 @@ def test_change_pages_link_to_the_timeline_for_officials() -> None:
         "admin:audit_auditevent_timeline", args=["accounts", "enterprise", str(enterprise.pk)]
     )
     assert timeline in response.content.decode()
-
-
-def test_accounts_imports_no_other_app() -> None:
-    from pathlib import Path
-
-    import accounts
-
-    root = Path(accounts.__file__).parent
-    for path in root.rglob("*.py"):
-        text = path.read_text(encoding="utf-8")
-        for app in ("audit", "vouchers", "platforms", "eligibility"):
-            assert f"from {app}" not in text and f"import {app}" not in text, (path, app)
-
-
-def test_the_user_admin_is_the_audited_one() -> None:
-    from django.contrib import admin
-
-    from audit.admin_mixins import AuditedModelAdmin
-
-    assert isinstance(admin.site._registry[User], AuditedModelAdmin)
