@@ -96,7 +96,7 @@ class DistrictFactory(factory.django.DjangoModelFactory):
 
 class EnterpriseFactory(factory.django.DjangoModelFactory):
     """A verified enterprise registered in ``division`` (or in ``district``'s
-    division), with its own representative, phone and e-mail address."""
+    division), with its own representative and phone."""
 
     class Meta:
         model = Enterprise
@@ -112,7 +112,6 @@ class EnterpriseFactory(factory.django.DjangoModelFactory):
     legal_representative = factory.Sequence(lambda n: f"代表人{n}")
     contact_name = "李四"
     contact_phone = factory.Sequence(lambda n: f"027-{n:08d}")
-    contact_email = factory.Sequence(lambda n: f"contact{n}@example.com")
     headcount = 30
     prior_year_revenue = Decimal("6000000.00")
     local_tax_paid = Decimal("100000.00")

@@ -124,7 +124,7 @@ def test_the_bulk_delete_action_records_each_row() -> None:
 
 def test_memberships_added_inline_on_a_user_are_recorded_and_passwords_never_are() -> None:
     district = DistrictFactory(code="420103")
-    person = UserFactory(email="new.official@example.test")
+    person = UserFactory(email="new.official@example.test", preferred_language="en")
     person.set_password("old-secret-1")
     person.save()
     client = admin_client(superuser())

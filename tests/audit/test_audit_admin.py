@@ -90,7 +90,7 @@ def test_a_reviewer_is_an_official_too_and_may_read_the_timeline(two_districts: 
 
 
 def test_enterprise_members_and_strangers_cannot_open_the_log(two_districts: dict) -> None:
-    member = UserFactory()
+    member = UserFactory(preferred_language="en")
     Membership.objects.create(
         user=member, role=Membership.Role.ENTERPRISE_ADMIN, enterprise=two_districts["ours"]
     )

@@ -108,7 +108,7 @@ def test_people_who_are_not_officials_are_sent_away(setting: dict, role: str) ->
     if role == "anonymous":
         client = Client()
     else:
-        user = UserFactory()
+        user = UserFactory(preferred_language="en")
         if role == "enterprise":
             Membership.objects.create(
                 user=user,

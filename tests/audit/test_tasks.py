@@ -48,7 +48,7 @@ def test_a_failed_verification_mails_every_auditor_and_is_recorded(settings: Any
         preferred_language="zh-hans",
     )
     official(district, Membership.Role.REVIEWER, email="reviewer@example.test")
-    UserFactory(email="nobody@example.test")
+    UserFactory(email="nobody@example.test", preferred_language="en")
     events_ = record(3)
     audit_checkpoint()
     tamper("UPDATE audit_auditevent SET note = 'x' WHERE id = %s", [events_[1].pk])
