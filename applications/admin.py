@@ -127,6 +127,10 @@ class ApplicationAdmin(AuditedModelAdmin):
     ) -> HttpResponse:
         """The review page: the application, its frozen decision, duplicate
         flags, documents, history, and only the actions allowed now."""
+        if not str(object_id).isdigit():
+            # No application has such an id: the admin's own answer (a
+            # message and the list), as for any other model.
+            return super().change_view(request, object_id, form_url, extra_context)
         application = get_object_or_404(
             self.get_queryset(request)
             .select_related("program__district", "enterprise", "first_approved_by", "rule_set")

@@ -405,11 +405,17 @@ class AuditEventAdmin(ScopedModelAdmin):
 
 
 def _field_label(model: Any, name: str) -> str:
-    """The field's verbose name when the model has it, else the recorded name."""
+    """The field's verbose name when the model has it, else the recorded name.
+
+    Events are never rewritten: an old event may name a field the model no
+    longer has, or one that is now the other side of a relation (a voucher's
+    ``application`` since the application names its voucher)."""
     try:
-        return str(model._meta.get_field(name).verbose_name)
+        field = model._meta.get_field(name)
     except FieldDoesNotExist:
         return name
+    label = getattr(field, "verbose_name", None)
+    return str(label) if label else name
 
 
 def _short(value: Any) -> str:

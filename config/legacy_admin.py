@@ -22,6 +22,10 @@ MOVED: dict[str, dict[str, str]] = {
         "applicationevent": "applications",
         "bulkissuance": "applications",
     },
+    "audit": {
+        "anomalyflag": "oversight",
+        "detectorsettings": "oversight",
+    },
 }
 
 

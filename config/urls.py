@@ -24,9 +24,9 @@ urlpatterns = [
     # Scoped: the dashboard, program reports and disclosures read only the
     # programs accounts.scoping.scoped lets the official see.
     path("admin/dashboard/", include("oversight.dashboard")),
-    # The anomaly queue's and detector settings' old admin addresses (they
-    # moved from audit to oversight): permanent redirects, before the admin.
-    path("admin/audit/", include("oversight.admin_redirects")),
+    # Admin pages of models that moved to another app (programs, applications,
+    # oversight): permanent redirects from their old addresses, before the admin.
+    path("", include("config.legacy_admin")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("platforms.urls")),
     path("operator/", include("platforms.operator_urls")),

@@ -31,9 +31,11 @@ from django.utils import timezone
 
 from accounts.scoping import scoped
 from applications.models import BulkIssuance
-from tests.accounts.factories import World, add_totp, build_world
+from config import legacy_admin
+from tests.accounts.factories import add_totp
 from tests.vouchers.factories import application as make_application
-from tests.vouchers.voucher_factories import issue
+from tests.vouchers.factories import issue
+from tests.world import World, build_world
 
 pytestmark = pytest.mark.django_db
 
@@ -272,24 +274,28 @@ RULES: dict[str, Rule] = {
         f"/admin/dashboard/programs/{o.world.prog_jianghan.pk}/disclosure.csv",
         {**_everyone(DENY), "official_x": ALLOW, "superuser": ALLOW},
     ),
-    # The anomaly queue's and detector settings' old admin addresses (the models
-    # moved from audit to oversight): a permanent redirect for everyone, which
-    # shows nothing itself; the admin rule below covers the pages it leads to.
-    # test_the_old_admin_addresses_of_the_moved_models_redirect_to_oversight.
-    "admin/audit/anomalyflag/": lambda r, o: ("/admin/audit/anomalyflag/", _everyone(DENY)),
-    "admin/audit/anomalyflag/<path:rest>": lambda r, o: (
-        "/admin/audit/anomalyflag/add/",
-        _everyone(DENY),
-    ),
-    "admin/audit/detectorsettings/": lambda r, o: (
-        "/admin/audit/detectorsettings/",
-        _everyone(DENY),
-    ),
-    "admin/audit/detectorsettings/<path:rest>": lambda r, o: (
-        "/admin/audit/detectorsettings/add/",
-        _everyone(DENY),
-    ),
+    # Admin addresses of models that moved to another app (programs,
+    # applications, oversight): a permanent redirect for everyone, which shows
+    # nothing itself; the admin rule below covers the pages it leads to.
+    # test_the_old_admin_addresses_of_moved_models_redirect_to_their_new_app.
+    **{
+        str(pattern.pattern): (
+            lambda r, o, pattern=pattern: (
+                "/admin/{}/{}/add/".format(*_first_moved(str(pattern.pattern))),
+                _everyone(DENY),
+            )
+        )
+        for pattern in legacy_admin.urlpatterns
+    },
 }
+
+
+def _first_moved(route: str) -> tuple[str, str]:
+    """(old app, first model) of a legacy redirect route, for a sample URL."""
+    old_app = re.search(r"\(\?P<old_app>(\w+)\)", route)
+    model = re.search(r"\(\?P<model>(\w+)", route)
+    assert old_app and model, route
+    return old_app.group(1), model.group(1)
 
 
 # -- admin: one generic rule ---------------------------------------------------------
@@ -434,22 +440,24 @@ def test_each_role_gets_what_the_matrix_says_on_every_url(role: str, objects: Ob
 
 
 @pytest.mark.parametrize("role", ["anonymous", "ent_admin_x", "official_x", "superuser"])
-def test_the_old_admin_addresses_of_the_moved_models_redirect_to_oversight(
+def test_the_old_admin_addresses_of_moved_models_redirect_to_their_new_app(
     role: str, objects: Objects
 ) -> None:
-    """Bookmarks of /admin/audit/anomalyflag/… and /admin/audit/detectorsettings/…
-    lead, for anyone, to the same page (and query) under /admin/oversight/,
-    which then answers exactly as when opened directly."""
+    """Bookmarks of /admin/vouchers/program/…, /admin/vouchers/application/…,
+    /admin/audit/anomalyflag/… and the other moved models lead, for anyone, to
+    the same page (and query) under the model's new app, which then answers
+    exactly as when opened directly."""
     client = _client(role, objects)
-    for rest in ("", "?status__exact=open", "add/", "12/change/", "12/decide/"):
-        for model in ("anomalyflag", "detectorsettings"):
-            response = client.get(f"/admin/audit/{model}/{rest}")
-            new = f"/admin/oversight/{model}/{rest}"
-            assert (response.status_code, response["Location"]) == (301, new)
-            followed = client.get(f"/admin/audit/{model}/{rest}", follow=True)
-            direct = client.get(new, follow=True)
-            assert followed.redirect_chain == [(new, 301), *direct.redirect_chain]
-            assert followed.status_code == direct.status_code
+    for old_app, models in legacy_admin.MOVED.items():
+        for model, new_app in models.items():
+            for rest in ("", "?status__exact=open", "add/", "12/change/", "12/decide/"):
+                response = client.get(f"/admin/{old_app}/{model}/{rest}")
+                new = f"/admin/{new_app}/{model}/{rest}"
+                assert (response.status_code, response["Location"]) == (301, new)
+                followed = client.get(f"/admin/{old_app}/{model}/{rest}", follow=True)
+                direct = client.get(new, follow=True)
+                assert followed.redirect_chain == [(new, 301), *direct.redirect_chain]
+                assert followed.status_code == direct.status_code
 
 
 @pytest.mark.parametrize("who", ["ent_admin_y", "official_x", "operator_x"])
@@ -552,8 +560,8 @@ def _furnish(w: World, program: Any, enterprise: Any, platform: Any) -> None:
     from applications.models import Application
     from audit.services import Actor, audit_record
     from oversight.models import AnomalyFlag, DetectorSettings
-    from tests.vouchers.factories import rule_set as make_rule_set
-    from tests.vouchers.voucher_factories import bind, platform_actor
+    from tests.eligibility.factories import rule_set as make_rule_set
+    from tests.vouchers.factories import bind, platform_actor
     from vouchers.services import hold_create, voucher_claw_back, voucher_redeem
 
     district = program.district
@@ -874,7 +882,7 @@ def _rule_set_world(o: Objects) -> dict[str, Any]:
     version 2, and a draft of another rule set of district X."""
     from audit.services import Actor
     from eligibility.services import rule_set_new_version, rule_set_publish
-    from tests.vouchers.factories import rule_set
+    from tests.eligibility.factories import rule_set
 
     system = Actor.system("tests")
     v1 = rule_set_publish(

@@ -22,18 +22,16 @@ from hypothesis import strategies as st
 from accounts.models import Enterprise, Membership
 from applications.models import Application
 from programs.models import PhaseStep, Program
-
-from .vouchers.factories import (
+from tests.accounts.factories import DistrictFactory, EnterpriseFactory, make_uscc
+from tests.vouchers.factories import (
     ProgramFactory,
     client_for,
-    make_uscc,
     member,
     official,
     open_program,
     reauthenticated,
     with_mfa,
 )
-from .vouchers.voucher_factories import DistrictFactory, EnterpriseFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -114,7 +112,7 @@ def _good_enterprise() -> dict[str, str]:
 def test_the_enterprise_registration_form_refuses_bad_values_without_a_trace(
     field: str, value: str
 ) -> None:
-    from .vouchers.factories import UserFactory
+    from tests.accounts.factories import UserFactory
 
     user = UserFactory()
     client = client_for(user)
@@ -189,7 +187,7 @@ def test_the_program_admin_refuses_bad_values_without_a_partial_write(
     district = DistrictFactory()
     manager = with_mfa(official(district, Membership.Role.PROGRAM_MANAGER))
     client = reauthenticated(client_for(manager), manager)
-    program = ProgramFactory(district=district, total_budget=Decimal("1000000"))
+    program = ProgramFactory(draft=True, district=district, total_budget=Decimal("1000000"))
     data: dict[str, Any] = {
         "district": program.district_id,
         "name": program.name,
@@ -229,7 +227,7 @@ def test_the_admin_form_of_another_district_is_not_reachable_for_bad_input_eithe
     district, other = DistrictFactory(), DistrictFactory(code="520100", name="贵阳市")
     manager = with_mfa(official(district, Membership.Role.PROGRAM_MANAGER))
     client: Client = reauthenticated(client_for(manager), manager)
-    program = ProgramFactory(district=other)
+    program = ProgramFactory(draft=True, district=other)
     response = client.post(
         reverse("admin:programs_program_change", args=[program.pk]), {"total_budget": "1"}
     )

@@ -31,31 +31,31 @@ from audit.models import AuditEvent
 from eligibility.models import RuleNode, RuleSet
 from oversight.models import AnomalyFlag
 from platforms.models import ModelCatalogEntry, PlatformKey
-from vouchers.models import LedgerEntry, Voucher
-
-from .platforms.factories import ComputePlatformFactory, new_key_pair
-from .test_bad_input import HYPOTHESIS, _fast_passwords, nasty_text
-from .vouchers.factories import (
-    PDF_BYTES,
+from tests.accounts.factories import (
+    ComputePlatformFactory,
+    DistrictFactory,
+    EnterpriseFactory,
     UserFactory,
+)
+from tests.eligibility.factories import rule_set
+from tests.platforms.factories import new_key_pair
+from tests.vouchers.factories import (
+    PDF_BYTES,
+    ProgramFactory,
     application,
+    bind,
     client_for,
+    issue,
     member,
     official,
     open_program,
+    platform_actor,
     reauthenticated,
-    rule_set,
     with_mfa,
 )
-from .vouchers.voucher_factories import (
-    DistrictFactory,
-    EnterpriseFactory,
-    PlatformFactory,
-    ProgramFactory,
-    bind,
-    issue,
-    platform_actor,
-)
+from vouchers.models import LedgerEntry, Voucher
+
+from .test_bad_input import HYPOTHESIS, _fast_passwords, nasty_text
 
 pytestmark = pytest.mark.django_db
 
@@ -186,7 +186,7 @@ def test_the_ledger_filter_refuses_bad_values_without_a_trace(field: str, value:
 def _redeem(voucher: Voucher, *, billed: str) -> None:
     from vouchers.services import voucher_redeem
 
-    platform = PlatformFactory()
+    platform = ComputePlatformFactory()
     bind(voucher.program, platform)
     voucher_redeem(
         actor=platform_actor(platform),

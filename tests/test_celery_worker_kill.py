@@ -30,10 +30,10 @@ from django.db import connection
 from kombu import Connection
 from kombu.exceptions import OperationalError
 
+from tests.accounts.factories import EnterpriseFactory
 from tests.celery_probe_tasks import journal_read
+from tests.vouchers.factories import ProgramFactory, issue
 from vouchers.models import VoucherReminder
-
-from .vouchers.voucher_factories import EnterpriseFactory, ProgramFactory, issue
 
 ROOT = Path(__file__).resolve().parent.parent
 BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"

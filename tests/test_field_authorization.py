@@ -31,28 +31,33 @@ from applications.models import Application
 from audit.models import AuditEvent
 from oversight.models import AnomalyFlag, DetectorSettings
 from programs.models import Program
-from vouchers.models import Hold, Receivable, Redemption, Voucher
-from vouchers.services import hold_create, voucher_redeem
-
-from .accounts.factories import World, add_totp, build_world
-from .accounts.factories import official as district_official
-from .platforms.conftest import SigningKey, error_of, register_key, send, sign
-from .platforms.factories import glm5_catalog_entry
-from .vouchers.factories import (
-    PDF_BYTES,
+from tests.accounts.factories import (
     DistrictFactory,
     EnterpriseFactory,
     UserFactory,
-    application,
-    client_for,
+    add_totp,
     make_uscc,
+)
+from tests.eligibility.factories import rule_set
+from tests.vouchers.factories import (
+    PDF_BYTES,
+    application,
+    bind,
+    client_for,
+    issue,
     member,
     official,
     open_program,
-    rule_set,
+    platform_actor,
     with_mfa,
 )
-from .vouchers.voucher_factories import bind, issue, platform_actor
+from vouchers.models import Hold, Receivable, Redemption, Voucher
+from vouchers.services import hold_create, voucher_redeem
+
+from .accounts.factories import official as district_official
+from .platforms.conftest import SigningKey, error_of, register_key, send, sign
+from .platforms.factories import glm5_catalog_entry
+from .world import World, build_world
 
 pytestmark = pytest.mark.django_db
 

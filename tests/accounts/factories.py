@@ -1,11 +1,11 @@
-"""factory_boy factories for people and organisations (and programs, which the
-scoping tests need)."""
+"""factory_boy factories for people and organisations: users, districts,
+enterprises, compute platforms and memberships (the models of ``accounts``)."""
 
 from __future__ import annotations
 
 import datetime
 import functools
-from dataclasses import dataclass
+import itertools
 from decimal import Decimal
 from typing import Any
 
@@ -15,17 +15,16 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import generate_totp_secret
 from allauth.mfa.utils import encrypt
 from django.contrib.auth.hashers import make_password
-from django.utils import timezone
 
 from accounts.models import ComputePlatform, District, Enterprise, Membership, User
 from accounts.uscc import check_character
-from audit.services import Actor, audit_record
-from programs.models import PhaseStep, Program
 
 PASSWORD = "Correct-Horse-Battery-42"
 Role = Membership.Role
 
-YEAR = datetime.timedelta(days=365)
+# The characters of a USCC (GB 32100-2015): digits and capitals without I, O, S, V, Z.
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_uscc_serials = itertools.count(1)
 
 
 @functools.cache
@@ -33,13 +32,29 @@ def _password_hash() -> str:
     return make_password(PASSWORD)
 
 
-def make_uscc(division: str, serial: int) -> str:
-    """A valid USCC of an enterprise registered in ``division``."""
-    first17 = f"91{division}MA{serial:07d}"
+def make_uscc(division: str = "420103", serial: int | None = None) -> str:
+    """A valid USCC of an enterprise registered in ``division``.
+
+    With ``serial`` the organisation code is ``MA`` and the serial in seven
+    digits; without, the next of a counter written in USCC characters behind an
+    ``X``, so numbers drawn from the counter never meet ones a test chose.
+    """
+    if serial is not None:
+        organisation = f"MA{serial:07d}"
+    else:
+        n = next(_uscc_serials)
+        digits = ""
+        for _ in range(6):
+            digits = USCC_ALPHABET[n % len(USCC_ALPHABET)] + digits
+            n //= len(USCC_ALPHABET)
+        organisation = f"MAX{digits}"
+    first17 = f"91{division}{organisation}"
     return first17 + check_character(first17)
 
 
 class UserFactory(factory.django.DjangoModelFactory):
+    """A person with a verified e-mail address who signs in with ``PASSWORD``."""
+
     class Meta:
         model = User
         django_get_or_create = ("email",)
@@ -59,73 +74,63 @@ class UserFactory(factory.django.DjangoModelFactory):
             )
 
 
+def _district_name(code: str, *, english: bool) -> str:
+    if code == "420103":
+        return "Jianghan District" if english else "江汉区"
+    return f"District {code}" if english else f"区{code}"
+
+
 class DistrictFactory(factory.django.DjangoModelFactory):
+    """Jianghan District (420103) unless told another code; one row per code, so
+    every ``DistrictFactory()`` of a test is the same district."""
+
     class Meta:
         model = District
         django_get_or_create = ("code",)
 
-    name = factory.Sequence(lambda n: f"区{n}")
-    name_en = factory.Sequence(lambda n: f"District {n}")
-    code = factory.Sequence(lambda n: f"{610100 + n:06d}")
+    code = "420103"
+    name = factory.LazyAttribute(lambda o: _district_name(o.code, english=False))
+    name_en = factory.LazyAttribute(lambda o: _district_name(o.code, english=True))
     parent = None
 
 
 class EnterpriseFactory(factory.django.DjangoModelFactory):
+    """A verified enterprise registered in ``division`` (or in ``district``'s
+    division), with its own representative and phone."""
+
     class Meta:
         model = Enterprise
 
     class Params:
         division = "420103"
+        district: Any = None
 
     name = factory.Sequence(lambda n: f"测试科技有限公司{n}")
-    uscc = factory.LazyAttributeSequence(lambda o, n: make_uscc(o.division, n))
-    legal_representative = "张三"
+    uscc = factory.LazyAttribute(
+        lambda o: make_uscc(o.district.code if o.district is not None else o.division)
+    )
+    legal_representative = factory.Sequence(lambda n: f"代表人{n}")
     contact_name = "李四"
-    contact_phone = "027-1234-5678"
-    headcount = 25
+    contact_phone = factory.Sequence(lambda n: f"027-{n:08d}")
+    headcount = 30
     prior_year_revenue = Decimal("6000000.00")
-    local_tax_paid = Decimal("300000.00")
+    local_tax_paid = Decimal("100000.00")
     industry = Enterprise.Industry.INFORMATION
-    founded_on = datetime.date(2020, 1, 1)
+    founded_on = datetime.date(2019, 1, 1)
+    is_one_person_company = False
+    status = Enterprise.Status.VERIFIED
 
 
 class ComputePlatformFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = ComputePlatform
+        django_get_or_create = ("slug",)
 
     slug = factory.Sequence(lambda n: f"platform-{n}")
     name = factory.Sequence(lambda n: f"算力平台{n}")
     name_en = factory.Sequence(lambda n: f"Platform {n}")
     operator = "运营公司"
     on_national_list = False
-
-
-class ProgramFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Program
-
-    district = factory.SubFactory(DistrictFactory)
-    name = factory.Sequence(lambda n: f"算力券{n}")
-    name_en = factory.Sequence(lambda n: f"Compute vouchers {n}")
-    kind = Program.Kind.COMPUTE
-    unit = Program.Unit.CNY
-    total_budget = Decimal("10000000.00")
-    per_enterprise_cap = Decimal("500000.00")
-    base_rate = Decimal("0.30")
-    # Relative to today (Shanghai): the programs accept applications whatever
-    # day the tests run on.
-    application_opens_on = factory.LazyFunction(lambda: timezone.localdate() - 3 * YEAR)
-    application_closes_on = factory.LazyFunction(lambda: timezone.localdate() + 3 * YEAR)
-
-    @classmethod
-    def _create(cls, model_class: Any, *args: Any, **kwargs: Any) -> Program:
-        # The status is a protected FSM field: set it in the database.
-        status = kwargs.pop("status", Program.Status.DRAFT)
-        program = super()._create(model_class, *args, **kwargs)
-        if status != Program.Status.DRAFT:
-            Program.objects.filter(pk=program.pk).update(status=status)
-            program.refresh_from_db()
-        return program
 
 
 def membership(user: User, role: str, org: Any) -> Membership:
@@ -167,79 +172,3 @@ def add_totp(user: User) -> Authenticator:
         type=Authenticator.Type.TOTP,
         data={"secret": encrypt(generate_totp_secret())},
     )
-
-
-@dataclass
-class World:
-    wuhan: District
-    jianghan: District
-    guiyang: District
-    ent_jianghan: Enterprise
-    ent_jiangan: Enterprise
-    ent_guiyang: Enterprise
-    platform_x: ComputePlatform
-    platform_y: ComputePlatform
-    platform_national: ComputePlatform
-    prog_jianghan: Program
-    prog_wuhan: Program
-    prog_guiyang: Program
-    official_x: User
-    official_wuhan: User
-    official_y: User
-    ent_admin_x: User
-    ent_member_x: User
-    ent_admin_y: User
-    operator_x: User
-    operator_y: User
-    superuser: User
-
-
-def build_world() -> World:
-    """Two districts X (Jianghan, under Wuhan) and Y (Guiyang), with enterprises
-    registered in each, platforms, programs and one person per role."""
-    wuhan = DistrictFactory(code="420100", name="武汉市", name_en="Wuhan")
-    jianghan = DistrictFactory(code="420103", name="江汉区", name_en="Jianghan", parent=wuhan)
-    guiyang = DistrictFactory(code="520100", name="贵阳市", name_en="Guiyang")
-    ent_jianghan = EnterpriseFactory(division="420103", name="江汉企业")
-    # Jiang'an District (420102): inside Wuhan, not inside Jianghan.
-    ent_jiangan = EnterpriseFactory(division="420102", name="江岸企业")
-    ent_guiyang = EnterpriseFactory(division="520115", name="贵阳企业")
-    platform_x = ComputePlatformFactory(slug="x-platform")
-    platform_x.districts_served.set([jianghan])
-    platform_y = ComputePlatformFactory(slug="y-platform")
-    platform_y.districts_served.set([guiyang])
-    platform_national = ComputePlatformFactory(slug="national", on_national_list=True)
-    w = World(
-        wuhan=wuhan,
-        jianghan=jianghan,
-        guiyang=guiyang,
-        ent_jianghan=ent_jianghan,
-        ent_jiangan=ent_jiangan,
-        ent_guiyang=ent_guiyang,
-        platform_x=platform_x,
-        platform_y=platform_y,
-        platform_national=platform_national,
-        prog_jianghan=ProgramFactory(district=jianghan, status=Program.Status.OPEN),
-        prog_wuhan=ProgramFactory(district=wuhan, status=Program.Status.OPEN),
-        prog_guiyang=ProgramFactory(district=guiyang, status=Program.Status.OPEN),
-        official_x=official(jianghan, email="official@jianghan.test"),
-        official_wuhan=official(wuhan, email="official@wuhan.test"),
-        official_y=official(guiyang, role=Role.AUDITOR, email="official@guiyang.test"),
-        ent_admin_x=enterprise_user(ent_jianghan, email="admin@ent-x.test"),
-        ent_member_x=enterprise_user(
-            ent_jianghan, role=Role.ENTERPRISE_MEMBER, email="member@ent-x.test"
-        ),
-        ent_admin_y=enterprise_user(ent_guiyang, email="admin@ent-y.test"),
-        operator_x=platform_operator(platform_x, email="operator@x.test"),
-        operator_y=platform_operator(platform_y, email="operator@y.test"),
-        superuser=UserFactory(email="root@platform.test", is_superuser=True),
-    )
-    membership(w.official_x, Role.REVIEWER, jianghan)
-    for program in (w.prog_jianghan, w.prog_guiyang):
-        PhaseStep.objects.create(
-            program=program, starts_on=timezone.localdate() + 4 * YEAR, rate=Decimal("0")
-        )
-    audit_record(
-        actor=Actor.system("test"), event_type="test.event", obj=None, district_id=jianghan.pk
-    )
-    return w

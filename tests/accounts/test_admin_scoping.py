@@ -19,7 +19,8 @@ from accounts.models import Enterprise, Membership, User
 from accounts.scoping import scoped
 from audit import events
 from audit.models import AuditEvent
-from tests.accounts.factories import World, add_totp, build_world, make_uscc, official
+from tests.accounts.factories import add_totp, make_uscc, official
+from tests.world import World, build_world
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tests.accounts.factories import add_totp, build_world
+from tests.accounts.factories import add_totp
+from tests.world import build_world
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from django.db import connection
 
 from accounts.fields import ENCRYPTED_PREFIX
 from accounts.models import Enterprise
-from tests.vouchers.voucher_factories import EnterpriseFactory
+from tests.accounts.factories import EnterpriseFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -17,12 +17,8 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
-from tests.accounts.factories import (
-    PASSWORD,
-    World,
-    add_totp,
-    build_world,
-)
+from tests.accounts.factories import PASSWORD, add_totp
+from tests.world import World, build_world
 
 pytestmark = pytest.mark.django_db
 

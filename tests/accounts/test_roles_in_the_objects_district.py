@@ -23,17 +23,15 @@ from oversight.models import DetectorSettings
 from programs.models import Program
 from tests.accounts.factories import (
     EnterpriseFactory,
-    ProgramFactory,
-    World,
     add_totp,
-    build_world,
     membership,
     official,
 )
 from tests.admin_forms import posted_form
+from tests.eligibility.factories import rule_set as make_rule_set
+from tests.vouchers.factories import ProgramFactory, issue
 from tests.vouchers.factories import application as make_application
-from tests.vouchers.factories import rule_set as make_rule_set
-from tests.vouchers.voucher_factories import issue
+from tests.world import World, build_world
 
 pytestmark = pytest.mark.django_db
 
@@ -154,7 +152,7 @@ def test_a_new_programs_platforms_and_rule_sets_are_those_of_the_district_where_
 def test_a_wuhan_manager_who_audits_jianghan_may_not_delete_a_jianghan_program_by_action(
     world: World, mixed: User
 ) -> None:
-    draft = ProgramFactory(district=world.jianghan, name="Jianghan draft")
+    draft = ProgramFactory(draft=True, district=world.jianghan, name="Jianghan draft")
     response = client_for(mixed).post(
         reverse("admin:programs_program_changelist"),
         {"action": "delete_selected", "_selected_action": [draft.pk], "post": "yes"},
@@ -164,8 +162,8 @@ def test_a_wuhan_manager_who_audits_jianghan_may_not_delete_a_jianghan_program_b
 
 
 def test_rows_the_user_may_only_read_carry_no_action_checkbox(world: World, mixed: User) -> None:
-    ProgramFactory(district=world.jianghan, name="Jianghan draft")
-    wuhan_draft = ProgramFactory(district=world.wuhan, name="Wuhan draft")
+    ProgramFactory(draft=True, district=world.jianghan, name="Jianghan draft")
+    wuhan_draft = ProgramFactory(draft=True, district=world.wuhan, name="Wuhan draft")
     response = client_for(mixed).get(reverse("admin:programs_program_changelist"))
     assert response.status_code == 200
     html = response.content.decode()
@@ -344,8 +342,10 @@ def test_a_district_reads_an_enterprise_from_elsewhere_while_it_applies_there_bu
 
 
 def test_the_applications_filter_lists_no_other_districts_programs(world: World) -> None:
-    ProgramFactory(district=world.guiyang, name="贵阳未发布草稿", name_en="Guiyang secret draft")
-    ProgramFactory(district=world.wuhan, name="武汉草稿", name_en="Wuhan draft")
+    ProgramFactory(
+        draft=True, district=world.guiyang, name="贵阳未发布草稿", name_en="Guiyang secret draft"
+    )
+    ProgramFactory(draft=True, district=world.wuhan, name="武汉草稿", name_en="Wuhan draft")
     make_application(world.ent_jianghan, world.prog_jianghan, status=Application.Status.SUBMITTED)
     response = client_for(world.official_x).get(
         reverse("admin:applications_application_changelist"), HTTP_ACCEPT_LANGUAGE="en"

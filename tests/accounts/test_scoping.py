@@ -19,9 +19,10 @@ from accounts.scoping import scope_for, scoped
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record
 from programs.models import PhaseStep, Program
-from tests.accounts.factories import EnterpriseFactory, World, add_totp, build_world
+from tests.accounts.factories import EnterpriseFactory, add_totp
 from tests.vouchers.factories import application as make_application
-from tests.vouchers.voucher_factories import issue
+from tests.vouchers.factories import issue
+from tests.world import World, build_world
 
 pytestmark = pytest.mark.django_db
 

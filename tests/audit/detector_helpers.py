@@ -19,10 +19,10 @@ from accounts.models import ComputePlatform, Enterprise
 from audit.services import Actor
 from oversight.detectors import Period
 from programs.models import Program
-from tests.vouchers.voucher_factories import (
+from tests.accounts.factories import ComputePlatformFactory
+from tests.vouchers.factories import (
     DistrictFactory,
     EnterpriseFactory,
-    PlatformFactory,
     ProgramFactory,
     bind,
     issue,
@@ -93,7 +93,7 @@ def setup(
         total_budget=Decimal("100000000000"),
         per_enterprise_cap=Decimal("100000000000"),
     )
-    platform = platform or PlatformFactory()
+    platform = platform or ComputePlatformFactory()
     bind(program, platform)
     voucher = issue(
         program,

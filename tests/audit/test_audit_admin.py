@@ -14,16 +14,14 @@ from accounts.models import Membership
 from audit import events
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record
-
-from .factories import (
+from tests.accounts.factories import (
+    ComputePlatformFactory,
     DistrictFactory,
     EnterpriseFactory,
-    PlatformFactory,
     UserFactory,
-    admin_client,
-    official,
-    superuser,
 )
+
+from .factories import admin_client, official, superuser
 from .helpers import tamper
 
 pytestmark = pytest.mark.django_db
@@ -92,7 +90,7 @@ def test_a_reviewer_is_an_official_too_and_may_read_the_timeline(two_districts: 
 
 
 def test_enterprise_members_and_strangers_cannot_open_the_log(two_districts: dict) -> None:
-    member = UserFactory()
+    member = UserFactory(preferred_language="en")
     Membership.objects.create(
         user=member, role=Membership.Role.ENTERPRISE_ADMIN, enterprise=two_districts["ours"]
     )
@@ -132,7 +130,7 @@ def test_a_deleted_object_keeps_its_timeline_for_the_officials_who_could_see_it(
 
 
 def test_a_platform_timeline_shows_its_events_to_districts_it_serves(two_districts: dict) -> None:
-    platform = PlatformFactory()
+    platform = ComputePlatformFactory()
     platform.districts_served.add(two_districts["jianghan"])
     audit_record(
         actor=Actor.system("t"),

@@ -14,18 +14,16 @@ from django.utils import timezone
 
 from accounts.models import Membership
 from applications.models import Application
-from vouchers.services import voucher_redeem
-
-from ..vouchers.voucher_factories import (
+from tests.accounts.factories import (
+    ComputePlatformFactory,
     DistrictFactory,
     EnterpriseFactory,
-    PlatformFactory,
-    ProgramFactory,
-    bind,
-    issue,
-    platform_actor,
+    UserFactory,
 )
-from .factories import UserFactory, admin_client, official, superuser
+from tests.vouchers.factories import ProgramFactory, bind, issue, platform_actor
+from vouchers.services import voucher_redeem
+
+from .factories import admin_client, official, superuser
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +32,9 @@ pytestmark = pytest.mark.django_db
 def setting() -> dict[str, Any]:
     jianghan = DistrictFactory(code="420103", name="江汉区", name_en="Jianghan District")
     guiyang = DistrictFactory(code="520100", name="贵阳市", name_en="Guiyang")
-    platform = PlatformFactory(name="武汉人工智能计算中心", name_en="Wuhan AI Computing Center")
+    platform = ComputePlatformFactory(
+        name="武汉人工智能计算中心", name_en="Wuhan AI Computing Center"
+    )
     ours = ProgramFactory(district=jianghan, name="江汉区算力券", name_en="Jianghan Compute")
     theirs = ProgramFactory(district=guiyang, name="贵阳市算力券", name_en="Guiyang Compute")
     bind(ours, platform)
@@ -108,7 +108,7 @@ def test_people_who_are_not_officials_are_sent_away(setting: dict, role: str) ->
     if role == "anonymous":
         client = Client()
     else:
-        user = UserFactory()
+        user = UserFactory(preferred_language="en")
         if role == "enterprise":
             Membership.objects.create(
                 user=user,
@@ -252,7 +252,8 @@ def test_the_dashboard_and_the_report_show_the_districts_anomaly_flags(
     from django.test import Client
 
     from oversight.models import AnomalyFlag
-    from tests.accounts.factories import add_totp, build_world
+    from tests.accounts.factories import add_totp
+    from tests.world import build_world
 
     world = build_world()
     add_totp(world.official_x)

@@ -17,7 +17,7 @@ from oversight.detectors import (
     related_party_reason,
 )
 from programs.models import Program
-from tests.vouchers.voucher_factories import PlatformFactory
+from tests.accounts.factories import ComputePlatformFactory
 from vouchers.models import Voucher
 
 from .detector_helpers import at, charge, enterprise, last_days, normal_month, setup
@@ -121,7 +121,7 @@ def test_different_kinds_from_two_districts_are_not_flagged() -> None:
 
 def test_a_platform_operated_by_the_enterprise_itself_is_a_related_party() -> None:
     ent = enterprise(name="武汉江汉词元科技有限公司")
-    platform = PlatformFactory(operator="武汉江汉词元科技有限公司")
+    platform = ComputePlatformFactory(operator="武汉江汉词元科技有限公司")
     voucher, _ = setup(ent=ent, platform=platform)
     row = charge(voucher, platform, at(4), billed="3000.00")
     [flag] = detect_related_parties(last_days(30))
@@ -132,7 +132,7 @@ def test_a_platform_operated_by_the_enterprise_itself_is_a_related_party() -> No
 
 def test_an_operator_sharing_the_legal_representative_is_a_related_party() -> None:
     operator = enterprise(legal_representative="刘备")
-    platform = PlatformFactory(operator="某某运营公司", operator_uscc=operator.uscc)
+    platform = ComputePlatformFactory(operator="某某运营公司", operator_uscc=operator.uscc)
     voucher, _ = setup(ent=enterprise(legal_representative="刘备"), platform=platform)
     assert related_party_reason(platform, voucher.enterprise) == "shared_legal_representative"
     platform.operator_uscc = voucher.enterprise.uscc

@@ -24,7 +24,7 @@ from oversight.flags import (
 )
 from oversight.models import AnomalyFlag
 from oversight.tasks import audit_detect_anomalies
-from tests.vouchers.voucher_factories import official
+from tests.vouchers.factories import official
 from vouchers.models import LedgerEntry, Receivable, Voucher
 
 from .detector_helpers import at, charge, normal_month, setup, today
@@ -155,7 +155,7 @@ def test_auditors_and_other_districts_officials_cannot_decide(role) -> None:
     voucher = spiked()
     flag = spike_flag(voucher)
     if role is None:
-        from tests.vouchers.voucher_factories import DistrictFactory
+        from tests.accounts.factories import DistrictFactory
 
         user = official(DistrictFactory(code="520100"), Membership.Role.PROGRAM_MANAGER)
     else:

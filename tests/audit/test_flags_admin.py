@@ -12,7 +12,7 @@ from accounts.models import Membership, User
 from audit.services import Actor
 from oversight.flags import anomalies_detect
 from oversight.models import AnomalyFlag, DetectorSettings
-from tests.vouchers.voucher_factories import DistrictFactory, official
+from tests.vouchers.factories import DistrictFactory, official
 from vouchers.models import Voucher
 
 from .detector_helpers import at, charge, normal_month, quiet_day, setup, today

@@ -32,20 +32,11 @@ from oversight.reports import (
 )
 from programs.models import Program
 from programs.selectors import program_budget
+from tests.accounts.factories import ComputePlatformFactory, DistrictFactory, EnterpriseFactory
+from tests.vouchers.factories import ProgramFactory, bind, frozen, issue, platform_actor, shanghai
 from vouchers.models import Redemption
 from vouchers.services import redemption_reverse, voucher_redeem
 
-from ..vouchers.voucher_factories import (
-    DistrictFactory,
-    EnterpriseFactory,
-    PlatformFactory,
-    ProgramFactory,
-    bind,
-    frozen,
-    issue,
-    platform_actor,
-    shanghai,
-)
 from .factories import admin_client, official
 
 pytestmark = pytest.mark.django_db
@@ -69,10 +60,10 @@ class World:
     def __init__(self) -> None:
         self.jianghan = DistrictFactory(code="420103", name="江汉区", name_en="Jianghan District")
         self.guiyang = DistrictFactory(code="520100", name="贵阳市", name_en="Guiyang")
-        self.aicc = PlatformFactory(
+        self.aicc = ComputePlatformFactory(
             name="武汉人工智能计算中心", name_en="Wuhan AI Computing Center"
         )
-        self.cloud = PlatformFactory(name="天翼云词元平台", name_en="Tianyi Cloud")
+        self.cloud = ComputePlatformFactory(name="天翼云词元平台", name_en="Tianyi Cloud")
         self.program = ProgramFactory(
             district=self.jianghan, name="2026年江汉区算力券", name_en="Jianghan Compute 2026"
         )

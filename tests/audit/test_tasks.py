@@ -13,8 +13,9 @@ from accounts.models import Membership
 from audit import events
 from audit.models import AuditCheckpoint, AuditEvent, AuditSeal
 from audit.tasks import audit_checkpoint, audit_seal, audit_verify_nightly
+from tests.accounts.factories import DistrictFactory, UserFactory
 
-from .factories import DistrictFactory, UserFactory, official
+from .factories import official
 from .helpers import record, tamper
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +48,7 @@ def test_a_failed_verification_mails_every_auditor_and_is_recorded(settings: Any
         preferred_language="zh-hans",
     )
     official(district, Membership.Role.REVIEWER, email="reviewer@example.test")
-    UserFactory(email="nobody@example.test")
+    UserFactory(email="nobody@example.test", preferred_language="en")
     events_ = record(3)
     audit_checkpoint()
     tamper("UPDATE audit_auditevent SET note = 'x' WHERE id = %s", [events_[1].pk])

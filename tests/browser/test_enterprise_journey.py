@@ -16,8 +16,8 @@ from django.core import mail
 from django.utils import translation
 
 from demo.seed import ENTERPRISES
+from tests.accounts.factories import make_uscc
 from tests.browser.conftest import MINIMAL_PDF, PASSWORD, Journey
-from tests.vouchers.voucher_factories import make_uscc
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

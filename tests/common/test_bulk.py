@@ -11,7 +11,7 @@ from django.forms.models import model_to_dict
 from audit.models import AuditEvent
 from common.bulk import copy_insert, insert_one
 from platforms.models import SignedRequestBody
-from tests.vouchers.voucher_factories import PlatformFactory
+from tests.accounts.factories import ComputePlatformFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -107,7 +107,7 @@ def test_insert_one_sends_one_statement_with_the_same_text_each_time() -> None:
 
 
 def test_insert_one_with_a_given_key_and_ignore_conflicts_keeps_the_first_row() -> None:
-    platform = PlatformFactory()
+    platform = ComputePlatformFactory()
     first = SignedRequestBody(sha256="a" * 64, platform_id=platform.pk, body=b'{"x": 1}')
     again = SignedRequestBody(sha256="a" * 64, platform_id=platform.pk, body=b"other")
     assert insert_one(first, ignore_conflicts=True) is True

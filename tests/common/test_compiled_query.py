@@ -19,9 +19,9 @@ from common.errors import BusinessError
 from platforms import selectors
 from programs import phasedown
 from programs.models import PhaseStep, Program
+from tests.accounts.factories import ComputePlatformFactory
 from tests.platforms.conftest import register_key
-from tests.vouchers.voucher_factories import (
-    PlatformFactory,
+from tests.vouchers.factories import (
     ProgramFactory,
     add_steps,
     bind,
@@ -51,8 +51,8 @@ def same_row(compiled: Model | None, plain: Model | None) -> None:
 
 @pytest.fixture
 def world() -> dict[str, Any]:
-    platform = PlatformFactory()
-    other = PlatformFactory()
+    platform = ComputePlatformFactory()
+    other = ComputePlatformFactory()
     program = ProgramFactory(per_charge_cap=Decimal("500.00"))
     bind(program, platform)
     today = timezone.localdate()

@@ -29,20 +29,13 @@ from config.db_router import (
 )
 from programs.models import PhaseStep, Program
 from programs.phasedown import steps_of
+from tests.accounts.factories import ComputePlatformFactory, DistrictFactory, EnterpriseFactory
+from tests.vouchers.factories import ProgramFactory, bind, issue, platform_actor
 from vouchers.models import Redemption
 from vouchers.services import voucher_redeem
 
 from ..accounts.factories import platform_operator
 from ..audit.factories import admin_client, official
-from ..vouchers.voucher_factories import (
-    DistrictFactory,
-    EnterpriseFactory,
-    PlatformFactory,
-    ProgramFactory,
-    bind,
-    issue,
-    platform_actor,
-)
 from .test_settings import clean_env, run
 
 ROUTER = "config.db_router.ReportingReplicaRouter"
@@ -177,7 +170,7 @@ def test_each_thread_has_its_own_reporting_context() -> None:
 @pytest.fixture
 def world(replica_router: None) -> dict[str, Any]:
     district = DistrictFactory()
-    platform = PlatformFactory()
+    platform = ComputePlatformFactory()
     program = ProgramFactory(district=district, name_en="Jianghan Compute")
     bind(program, platform)
     voucher = issue(program, EnterpriseFactory(name="武汉汉江智算科技有限公司"), "100000.00")

@@ -24,7 +24,7 @@ from django.utils.translation import gettext
 from accounts.models import ComputePlatform, District, Enterprise, Membership, User
 from accounts.uscc import uscc_problem
 from programs.models import Program
-from tests.accounts.factories import ProgramFactory
+from tests.vouchers.factories import ProgramFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -249,6 +249,7 @@ def district_sections(page: str) -> list[str]:
 def test_home_lists_the_open_programs_grouped_by_district_in_english() -> None:
     run_seed()
     draft = ProgramFactory(
+        draft=True,
         district=District.objects.get(code="420103"),
         name="江汉区草稿券",
         name_en="Jianghan Draft Vouchers",
@@ -296,7 +297,7 @@ def test_home_lists_the_open_programs_in_chinese() -> None:
 
 
 def test_home_without_open_programs_says_so() -> None:
-    ProgramFactory(name="草稿", name_en="Only a draft")
+    ProgramFactory(draft=True, name="草稿", name_en="Only a draft")
     response = Client(HTTP_ACCEPT_LANGUAGE="en").get("/")
     assert response.status_code == 200
     page = response.content.decode()

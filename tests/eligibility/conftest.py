@@ -7,13 +7,8 @@ from typing import Any
 import pytest
 
 from accounts.models import Membership
-from tests.vouchers.factories import (
-    DistrictFactory,
-    EnterpriseFactory,
-    member,
-    official,
-    open_program,
-)
+from tests.accounts.factories import DistrictFactory, EnterpriseFactory
+from tests.vouchers.factories import member, official, open_program
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,8 @@ from eligibility.evaluator import (
     evaluate_definition,
 )
 from eligibility.facts import Context
-from tests.vouchers.factories import EnterpriseFactory, rule_set
+from tests.accounts.factories import EnterpriseFactory
+from tests.eligibility.factories import rule_set
 
 pytestmark = pytest.mark.django_db
 

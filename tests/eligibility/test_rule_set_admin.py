@@ -12,7 +12,9 @@ from django.urls import reverse
 from accounts.models import Membership
 from audit.models import AuditEvent
 from eligibility.models import RuleSet, definition_to_rows, row_problems, rows_to_definition
-from tests.vouchers.factories import EnterpriseFactory, client_for, official, rule_set, with_mfa
+from tests.accounts.factories import EnterpriseFactory
+from tests.eligibility.factories import rule_set
+from tests.vouchers.factories import client_for, official, with_mfa
 
 pytestmark = pytest.mark.django_db
 

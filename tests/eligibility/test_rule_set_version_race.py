@@ -15,7 +15,8 @@ from audit.services import Actor
 from common.errors import BusinessError
 from eligibility.models import RuleSet, definition_to_rows
 from eligibility.services import rule_set_new_version, rule_set_publish
-from tests.vouchers.factories import official, rule_set
+from tests.eligibility.factories import rule_set
+from tests.vouchers.factories import official
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -23,14 +23,14 @@ from eligibility.models import RuleNode, RuleSet, definition_to_rows
 from eligibility.services import rule_set_import, rule_set_new_version, rule_set_publish
 from programs.models import Program
 from programs.services import program_adopt_rule_set
+from tests.accounts.factories import EnterpriseFactory
+from tests.eligibility.factories import rule_set
 from tests.vouchers.factories import (
-    EnterpriseFactory,
     application,
     client_for,
     member,
     official,
     open_program,
-    rule_set,
     with_mfa,
 )
 

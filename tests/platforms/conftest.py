@@ -25,8 +25,9 @@ from accounts.models import ComputePlatform
 from audit.services import Actor
 from platforms.models import PlatformKey
 from platforms.services import platform_key_register
+from tests.accounts.factories import ComputePlatformFactory
 
-from .factories import ComputePlatformFactory, new_key_pair
+from .factories import new_key_pair
 
 BASE = "http://testserver"
 

@@ -1,4 +1,5 @@
-"""Factories of the platforms tests."""
+"""Factories of the platforms tests: catalog entries and key pairs (platforms
+themselves come from ``tests.accounts.factories``)."""
 
 from __future__ import annotations
 
@@ -12,17 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from accounts.models import ComputePlatform
 from platforms.models import ModelCatalogEntry
-
-
-class ComputePlatformFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = ComputePlatform
-        django_get_or_create = ("slug",)
-
-    slug = factory.Sequence(lambda n: f"platform-{n}")
-    name = factory.Sequence(lambda n: f"测试算力平台{n}")
-    name_en = factory.Sequence(lambda n: f"Test platform {n}")
-    operator = "测试运营有限公司"
+from tests.accounts.factories import ComputePlatformFactory
 
 
 class ModelCatalogEntryFactory(factory.django.DjangoModelFactory):

@@ -15,8 +15,9 @@ from audit.models import AuditEvent
 from audit.services import Actor
 from platforms.models import ModelCatalogEntry, PlatformKey
 from platforms.services import platform_key_register
+from tests.accounts.factories import ComputePlatformFactory
 
-from .factories import ComputePlatformFactory, ModelCatalogEntryFactory, new_key_pair
+from .factories import ModelCatalogEntryFactory, new_key_pair
 
 pytestmark = pytest.mark.django_db
 

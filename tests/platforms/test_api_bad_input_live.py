@@ -10,9 +10,9 @@ import pytest
 import requests
 from django.utils import timezone
 
+from tests.vouchers.factories import ProgramFactory, bind, issue
 from vouchers.models import Redemption
 
-from ..vouchers.voucher_factories import ProgramFactory, bind, issue
 from .conftest import register_key
 
 pytestmark = pytest.mark.django_db(transaction=True)

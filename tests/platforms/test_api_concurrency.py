@@ -21,10 +21,10 @@ import requests
 from django.db.models import Sum
 from django.utils import timezone
 
+from tests.vouchers.factories import ProgramFactory, bind, issue
 from vouchers.ledger import ledger_differences
 from vouchers.models import LedgerEntry, Redemption, Voucher
 
-from ..vouchers.voucher_factories import ProgramFactory, bind, issue
 from .conftest import register_key
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

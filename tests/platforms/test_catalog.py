@@ -10,8 +10,9 @@ import pytest
 from common.errors import BusinessError
 from platforms.catalog import usage_to_points
 from platforms.selectors import catalog_entry_in_force, catalog_in_force
+from tests.accounts.factories import ComputePlatformFactory
 
-from .factories import ComputePlatformFactory, ModelCatalogEntryFactory
+from .factories import ModelCatalogEntryFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -19,19 +19,19 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.models import ComputePlatform
+from accounts.models import ComputePlatform, Membership
 from audit import events
 from audit.models import AuditEvent
 from audit.services import Actor
 from platforms.evidence import evidence_verify
 from platforms.models import SignedRequestBody
 from programs.models import Program
+from tests.vouchers.factories import ProgramFactory, bind, issue, official
 from vouchers.codes import generate_code
 from vouchers.ledger import ledger_differences
 from vouchers.models import LedgerEntry, Redemption, Voucher
 from vouchers.services import voucher_revoke, voucher_suspend
 
-from ..vouchers.voucher_factories import ProgramFactory, bind, issue, official
 from .conftest import SigningKey, error_of, independent_sign, register_key, send, sign
 from .factories import glm5_catalog_entry, new_key_pair
 
@@ -250,7 +250,7 @@ def test_allow_partial_false_refuses_rather_than_cover_part(client, signing_key,
 
 
 def test_refusals_for_vouchers_that_cannot_pay(client, signing_key, program) -> None:
-    manager = official(program.district)
+    manager = official(program.district, Membership.Role.PROGRAM_MANAGER)
     suspended = issue(program)
     voucher_suspend(actor=Actor.for_user(manager), voucher=suspended, reason="checking")
     refused(post(client, signing_key, "redemptions", charge(suspended)), 409, "voucher_not_active")
@@ -671,12 +671,16 @@ def test_verify_evidence_reverifies_single_and_batched_charges_and_finds_tamperi
 def test_a_database_outage_is_503_with_retry_after_and_the_retry_succeeds(
     client, signing_key, voucher
 ) -> None:
-    from unittest import mock
-
     from django.db import OperationalError
 
+    def outage(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        # The database goes away when the charge reaches the voucher's row.
+        if "vouchers_voucher" in sql:
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
     body = charge(voucher, reference="outage-1")
-    with mock.patch("vouchers.queries.lock_voucher", side_effect=OperationalError("server closed")):
+    with connection.execute_wrapper(outage):
         down = post(client, signing_key, "redemptions", body, **{"Idempotency-Key": "o-1"})
     refused(down, 503, "service_unavailable")
     assert down["Retry-After"] == "2"

@@ -22,9 +22,9 @@ import requests
 from django.db import connection
 from django.utils import timezone
 
+from tests.vouchers.factories import ProgramFactory, bind, issue
 from vouchers.models import Redemption
 
-from ..vouchers.voucher_factories import ProgramFactory, bind, issue
 from .conftest import register_key
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,8 +14,9 @@ from audit.services import Actor
 from common.errors import BusinessError
 from platforms.models import PlatformKey
 from platforms.services import platform_key_register
+from tests.accounts.factories import ComputePlatformFactory
 
-from .factories import ComputePlatformFactory, new_key_pair
+from .factories import new_key_pair
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from accounts.models import Membership
+from tests.accounts.factories import DistrictFactory, EnterpriseFactory
 
-from .factories import DistrictFactory, EnterpriseFactory, member, official, open_program
+from .factories import member, official, open_program
 
 
 @pytest.fixture(autouse=True)

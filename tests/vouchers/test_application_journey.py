@@ -24,9 +24,11 @@ from applications.services import (
 from audit.models import AuditEvent
 from audit.services import Actor
 from common.errors import BusinessError
+from tests.accounts.factories import EnterpriseFactory
+from tests.eligibility.factories import rule_set
 from vouchers.models import Voucher
 
-from .factories import EnterpriseFactory, application, member, official, pdf_upload, rule_set
+from .factories import application, member, official, pdf_upload
 
 pytestmark = pytest.mark.django_db
 

@@ -17,9 +17,10 @@ from audit.models import AuditEvent
 from audit.services import Actor
 from common.errors import BusinessError
 from programs.models import Program
+from tests.accounts.factories import EnterpriseFactory
 from vouchers.models import Voucher
 
-from .factories import EnterpriseFactory, application, official, open_program
+from .factories import application, official, open_program
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -19,16 +19,11 @@ from audit import events
 from audit.models import AuditEvent
 from audit.services import Actor
 from programs.models import Program
+from tests.accounts.factories import EnterpriseFactory
+from tests.eligibility.factories import rule_set
 from vouchers.models import Voucher
 
-from .factories import (
-    EnterpriseFactory,
-    application,
-    client_for,
-    official,
-    rule_set,
-    with_mfa,
-)
+from .factories import application, client_for, official, with_mfa
 
 pytestmark = pytest.mark.django_db
 

@@ -17,16 +17,9 @@ from applications.models import ApplicationDocument
 from applications.services import application_document_add
 from audit.services import Actor
 from common.errors import BusinessError
+from tests.accounts.factories import EnterpriseFactory
 
-from .factories import (
-    PDF_BYTES,
-    EnterpriseFactory,
-    application,
-    client_for,
-    member,
-    official,
-    with_mfa,
-)
+from .factories import PDF_BYTES, application, client_for, member, official, with_mfa
 
 pytestmark = pytest.mark.django_db
 

@@ -9,19 +9,20 @@ import pytest
 from django.utils import timezone
 
 from common.errors import BusinessError, Code
+from tests.accounts.factories import ComputePlatformFactory
 from vouchers.ledger import ledger_differences
 from vouchers.models import Hold, Voucher
 from vouchers.periodic import holds_release_expired
 from vouchers.services import hold_capture, hold_create, hold_release
 
-from .voucher_factories import PlatformFactory, ProgramFactory, bind, frozen, issue, platform_actor
+from .factories import ProgramFactory, bind, frozen, issue, platform_actor
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def env():
-    platform = PlatformFactory()
+    platform = ComputePlatformFactory()
     program = ProgramFactory()
     bind(program, platform)
     voucher = issue(program, amount="1000")
@@ -158,10 +159,12 @@ def test_another_platforms_hold_is_not_found(env) -> None:
     voucher, platform = env
     hold = create(voucher, platform)
     with pytest.raises(BusinessError) as err:
-        hold_release(actor=platform_actor(platform), platform=PlatformFactory(), hold_id=hold.id)
+        hold_release(
+            actor=platform_actor(platform), platform=ComputePlatformFactory(), hold_id=hold.id
+        )
     assert err.value.code == Code.HOLD_NOT_FOUND
     with pytest.raises(BusinessError) as err:
-        capture(hold.id, PlatformFactory())
+        capture(hold.id, ComputePlatformFactory())
     assert err.value.code == Code.HOLD_NOT_FOUND
 
 

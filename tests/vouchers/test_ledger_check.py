@@ -12,17 +12,18 @@ from django.db.utils import InternalError, ProgrammingError
 from django.utils import timezone
 
 from programs.models import Program
+from tests.accounts.factories import ComputePlatformFactory
 from vouchers.models import LedgerEntry, Voucher
 from vouchers.services import voucher_redeem
 
-from .voucher_factories import PlatformFactory, ProgramFactory, bind, issue, platform_actor
+from .factories import ProgramFactory, bind, issue, platform_actor
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def voucher() -> Voucher:
-    platform = PlatformFactory()
+    platform = ComputePlatformFactory()
     program = ProgramFactory()
     bind(program, platform)
     voucher = issue(program, amount="1000")

@@ -22,6 +22,7 @@ from hypothesis.stateful import (
 )
 
 from common.errors import BusinessError, Code
+from tests.accounts.factories import ComputePlatformFactory
 from vouchers.ledger import ledger_differences
 from vouchers.models import Voucher
 from vouchers.services import (
@@ -33,7 +34,7 @@ from vouchers.services import (
     voucher_redeem,
 )
 
-from .voucher_factories import PlatformFactory, ProgramFactory, bind, frozen, issue, platform_actor
+from .factories import ProgramFactory, bind, frozen, issue, platform_actor
 
 RATE = Decimal("0.50")
 CAP = Decimal("400.00")
@@ -81,7 +82,7 @@ class VoucherMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.platform = PlatformFactory()
+        self.platform = ComputePlatformFactory()
         program = ProgramFactory(per_charge_cap=CAP, base_rate=RATE)
         bind(program, self.platform)
         self.voucher = issue(program, amount=FACE)

@@ -13,17 +13,10 @@ from django.urls import reverse
 from accounts.models import Membership
 from applications.models import Application
 from programs.models import Program
+from tests.accounts.factories import EnterpriseFactory
+from tests.eligibility.factories import rule_set
 
-from .factories import (
-    PDF_BYTES,
-    EnterpriseFactory,
-    application,
-    client_for,
-    member,
-    official,
-    rule_set,
-    with_mfa,
-)
+from .factories import PDF_BYTES, application, client_for, member, official, with_mfa
 
 pytestmark = pytest.mark.django_db
 

@@ -62,7 +62,7 @@ def manager_client(manager: Any) -> Any:
 def test_a_rising_schedule_is_refused_with_a_clear_message(
     manager_client: Any, jianghan: Any
 ) -> None:
-    program = ProgramFactory(district=jianghan)
+    program = ProgramFactory(draft=True, district=jianghan)
     response = manager_client.post(
         reverse("admin:programs_program_change", args=[program.pk]),
         _post(program, [("2027-01-01", "0.20"), ("2028-01-01", "0.25"), ("2029-01-01", "0")]),
@@ -73,7 +73,7 @@ def test_a_rising_schedule_is_refused_with_a_clear_message(
 
 
 def test_a_schedule_without_exit_is_refused(manager_client: Any, jianghan: Any) -> None:
-    program = ProgramFactory(district=jianghan)
+    program = ProgramFactory(draft=True, district=jianghan)
     response = manager_client.post(
         reverse("admin:programs_program_change", args=[program.pk]),
         _post(program, [("2027-01-01", "0.20")]),
@@ -82,7 +82,7 @@ def test_a_schedule_without_exit_is_refused(manager_client: Any, jianghan: Any) 
 
 
 def test_a_good_schedule_is_saved(manager_client: Any, jianghan: Any) -> None:
-    program = ProgramFactory(district=jianghan)
+    program = ProgramFactory(draft=True, district=jianghan)
     response = manager_client.post(
         reverse("admin:programs_program_change", args=[program.pk]),
         _post(program, [("2027-01-01", "0.20"), ("2028-01-01", "0.10"), ("2029-01-01", "0")]),
@@ -94,7 +94,7 @@ def test_a_good_schedule_is_saved(manager_client: Any, jianghan: Any) -> None:
 def test_the_change_page_shows_budget_figures_and_offers_only_allowed_moves(
     manager_client: Any, jianghan: Any
 ) -> None:
-    program = with_schedule(ProgramFactory(district=jianghan))
+    program = with_schedule(ProgramFactory(draft=True, district=jianghan))
     body = manager_client.get(
         reverse("admin:programs_program_change", args=[program.pk])
     ).content.decode()
@@ -110,7 +110,7 @@ def test_the_change_page_shows_budget_figures_and_offers_only_allowed_moves(
 
 
 def test_a_reviewer_is_offered_no_moves(jianghan: Any) -> None:
-    program = with_schedule(ProgramFactory(district=jianghan))
+    program = with_schedule(ProgramFactory(draft=True, district=jianghan))
     client = client_for(with_mfa(official(jianghan, Membership.Role.REVIEWER)))
     body = client.get(reverse("admin:programs_program_change", args=[program.pk])).content.decode()
     assert "programs_program_move" not in body
@@ -121,6 +121,7 @@ def test_a_reviewer_is_offered_no_moves(jianghan: Any) -> None:
 
 def test_the_projection_follows_the_schedule_down_to_the_exit(jianghan: Any) -> None:
     program = ProgramFactory(
+        draft=True,
         district=jianghan,
         base_rate=Decimal("0.30"),
         total_budget=Decimal("100000000"),
@@ -143,7 +144,7 @@ def test_the_projection_follows_the_schedule_down_to_the_exit(jianghan: Any) -> 
 
 
 def test_the_budget_cannot_drop_below_what_is_committed(manager_client: Any, jianghan: Any) -> None:
-    program = ProgramFactory(district=jianghan)
+    program = ProgramFactory(draft=True, district=jianghan)
     Program.objects.filter(pk=program.pk).update(reserved_amount=Decimal("500000"))
     data = _post(program, [])
     data["total_budget"] = "400000"
@@ -157,7 +158,9 @@ def test_the_budget_cannot_drop_below_what_is_committed(manager_client: Any, jia
 def test_the_application_list_for_reviewers_has_a_fixed_query_count(
     jianghan: Any, django_assert_max_num_queries: Any
 ) -> None:
-    from .factories import EnterpriseFactory, application, open_program
+    from tests.accounts.factories import EnterpriseFactory
+
+    from .factories import application, open_program
 
     program = open_program(district=jianghan)
     for _ in range(8):
@@ -174,7 +177,7 @@ def test_changing_the_budget_asks_for_the_password_again_and_loses_nothing(
 ) -> None:
     manager.set_password("Voucher-Demo-2026")
     manager.save()
-    program = ProgramFactory(district=jianghan, total_budget=Decimal("1000000"))
+    program = ProgramFactory(draft=True, district=jianghan, total_budget=Decimal("1000000"))
     client = client_for(manager)  # signed in long ago: no fresh credential
     data = _post(program, [("2027-01-01", "0.20"), ("2028-01-01", "0.10"), ("2029-01-01", "0")])
     data["total_budget"] = "2000000"
@@ -195,7 +198,7 @@ def test_changing_the_budget_asks_for_the_password_again_and_loses_nothing(
 
 
 def test_changing_only_the_name_needs_no_re_authentication(manager: Any, jianghan: Any) -> None:
-    program = ProgramFactory(district=jianghan, total_budget=Decimal("1000000"))
+    program = ProgramFactory(draft=True, district=jianghan, total_budget=Decimal("1000000"))
     data = _post(program, [])
     data["total_budget"] = "1000000.00"
     data["per_enterprise_cap"] = str(program.per_enterprise_cap)
@@ -215,10 +218,9 @@ def test_changing_only_the_name_needs_no_re_authentication(manager: Any, jiangha
 def test_unit_kind_and_district_are_fixed_once_a_voucher_exists(
     manager_client: Any, jianghan: Any
 ) -> None:
-    from .voucher_factories import ProgramFactory as OpenProgramFactory
-    from .voucher_factories import issue
+    from .factories import issue
 
-    program = OpenProgramFactory(district=jianghan)
+    program = ProgramFactory(district=jianghan)
     url = reverse("admin:programs_program_change", args=[program.pk])
     assert 'name="unit"' in manager_client.get(url).content.decode()
     issue(program, amount="100.00")

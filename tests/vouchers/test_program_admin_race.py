@@ -114,7 +114,7 @@ def test_an_approval_committed_while_the_program_form_is_saved_is_not_lost(
     monkeypatch.setattr(ProgramForm, "clean", clean_then_approve_elsewhere)
     client = reauthenticated(client_for(manager), manager)
     response = client.post(
-        reverse("admin:vouchers_program_change", args=[program.pk]),
+        reverse("admin:programs_program_change", args=[program.pk]),
         change_form_data(program, name="江汉区算力券（二期）", total_budget="1200000"),
     )
 

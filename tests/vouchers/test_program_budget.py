@@ -8,15 +8,16 @@ import pytest
 from django.utils import timezone
 
 from programs.selectors import program_budget
+from tests.accounts.factories import ComputePlatformFactory
 from vouchers.services import redemption_reverse, voucher_redeem
 
-from .voucher_factories import PlatformFactory, ProgramFactory, bind, issue, platform_actor
+from .factories import ProgramFactory, bind, issue, platform_actor
 
 pytestmark = pytest.mark.django_db
 
 
 def test_redeemed_is_what_platforms_charged_net_of_reversals() -> None:
-    platform = PlatformFactory()
+    platform = ComputePlatformFactory()
     program = ProgramFactory(
         total_budget=Decimal("10000.00"), base_rate=Decimal("0.30"), per_charge_cap=None
     )

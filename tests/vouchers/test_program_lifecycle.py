@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db
 def test_a_manager_opens_pauses_resumes_and_closes_and_each_move_is_audited(
     jianghan: Any, manager: Any
 ) -> None:
-    program = with_schedule(ProgramFactory(district=jianghan))
+    program = with_schedule(ProgramFactory(draft=True, district=jianghan))
     actor = Actor.for_user(manager)
     program = program_open(actor=actor, program=program)
     assert program.status == Program.Status.OPEN
@@ -49,7 +49,7 @@ def test_a_manager_opens_pauses_resumes_and_closes_and_each_move_is_audited(
 
 
 def test_a_program_without_an_exit_date_cannot_be_opened(jianghan: Any, manager: Any) -> None:
-    program = ProgramFactory(district=jianghan)
+    program = ProgramFactory(draft=True, district=jianghan)
     PhaseStep.objects.create(
         program=program, starts_on=datetime.date(2027, 1, 1), rate=Decimal("0.2")
     )
@@ -61,20 +61,20 @@ def test_a_program_without_an_exit_date_cannot_be_opened(jianghan: Any, manager:
 
 
 def test_a_program_without_any_schedule_cannot_be_opened(jianghan: Any, manager: Any) -> None:
-    program = ProgramFactory(district=jianghan)
+    program = ProgramFactory(draft=True, district=jianghan)
     with pytest.raises(BusinessError):
         program_open(actor=Actor.for_user(manager), program=program)
 
 
 @pytest.mark.parametrize("role", [Membership.Role.REVIEWER, Membership.Role.AUDITOR])
 def test_other_officials_of_the_district_may_not_move_a_program(jianghan: Any, role: str) -> None:
-    program = with_schedule(ProgramFactory(district=jianghan))
+    program = with_schedule(ProgramFactory(draft=True, district=jianghan))
     with pytest.raises(PermissionDenied):
         program_open(actor=Actor.for_user(official(jianghan, role)), program=program)
 
 
 def test_another_districts_manager_may_not_move_a_program(jianghan: Any, guiyang: Any) -> None:
-    program = with_schedule(ProgramFactory(district=jianghan))
+    program = with_schedule(ProgramFactory(draft=True, district=jianghan))
     stranger = official(guiyang, Membership.Role.PROGRAM_MANAGER)
     with pytest.raises(PermissionDenied):
         program_open(actor=Actor.for_user(stranger), program=program)
@@ -82,7 +82,7 @@ def test_another_districts_manager_may_not_move_a_program(jianghan: Any, guiyang
 
 
 def test_moves_from_the_wrong_state_are_refused(jianghan: Any, manager: Any) -> None:
-    program = with_schedule(ProgramFactory(district=jianghan))
+    program = with_schedule(ProgramFactory(draft=True, district=jianghan))
     actor = Actor.for_user(manager)
     with pytest.raises(BusinessError):
         program_pause(actor=actor, program=program)
@@ -97,6 +97,6 @@ def test_moves_from_the_wrong_state_are_refused(jianghan: Any, manager: Any) -> 
 
 
 def test_the_status_cannot_be_assigned_directly(jianghan: Any) -> None:
-    program = ProgramFactory(district=jianghan)
+    program = ProgramFactory(draft=True, district=jianghan)
     with pytest.raises(AttributeError):
         program.status = Program.Status.OPEN

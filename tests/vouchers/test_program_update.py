@@ -58,8 +58,8 @@ def test_the_budget_is_checked_against_what_is_committed_now(jianghan: Any) -> N
 
 
 def test_the_unit_is_fixed_once_a_voucher_exists(jianghan: Any) -> None:
-    from .voucher_factories import ProgramFactory as OpenProgramFactory
-    from .voucher_factories import issue
+    from .factories import ProgramFactory as OpenProgramFactory
+    from .factories import issue
 
     program = OpenProgramFactory(district=jianghan)
     issue(program, amount="100.00")

@@ -15,17 +15,20 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from accounts.models import Membership
 from audit.models import AuditEvent
 from audit.services import Actor
 from common.errors import BusinessError
+from tests.accounts.factories import ComputePlatformFactory
 from vouchers.codes import generate_code
 from vouchers.ledger import ledger_differences
 from vouchers.models import LedgerEntry, Redemption, Voucher
-from vouchers.queries import redemptions_by_reference
 from vouchers.services import (
     RedeemInput,
     RedemptionResult,
@@ -34,7 +37,7 @@ from vouchers.services import (
     voucher_suspend,
 )
 
-from .voucher_factories import PlatformFactory, ProgramFactory, bind, issue, official
+from .factories import ProgramFactory, bind, issue, official
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +56,7 @@ item_strategy = st.fixed_dictionaries(
 
 
 def _world() -> dict[str, Any]:
-    batch_platform, single_platform = PlatformFactory(), PlatformFactory()
+    batch_platform, single_platform = ComputePlatformFactory(), ComputePlatformFactory()
     program = ProgramFactory(base_rate=Decimal("0.5"), per_charge_cap=Decimal("150.00"))
     bind(program, batch_platform, single_platform)
     faces = ["100.00", "40.00", "500.00", "5.00"]
@@ -65,7 +68,7 @@ def _world() -> dict[str, Any]:
         )
         for f in faces
     ]
-    manager = official(program.district)
+    manager = official(program.district, Membership.Role.PROGRAM_MANAGER)
     for voucher in twins[3]:
         voucher_suspend(actor=Actor.for_user(manager), voucher=voucher, reason="checking")
     return {"batch": batch_platform, "single": single_platform, "twins": twins}
@@ -153,7 +156,7 @@ def test_a_batch_answers_exactly_as_the_same_charges_sent_one_by_one(raw_items) 
 
 
 def test_the_exhaustion_event_follows_the_entries_that_exhausted_the_voucher() -> None:
-    platform = PlatformFactory()
+    platform = ComputePlatformFactory()
     program = ProgramFactory(base_rate=Decimal("1"), per_charge_cap=None)
     bind(program, platform)
     voucher = issue(program, amount="30.00")
@@ -192,7 +195,7 @@ def test_the_exhaustion_event_follows_the_entries_that_exhausted_the_voucher() -
 def test_references_stored_by_earlier_requests_are_replayed_or_conflict_in_a_batch() -> None:
     """The look-up of a batch's references already on record (one index probe
     each on PostgreSQL) finds those of earlier requests, of this platform only."""
-    platform, other = PlatformFactory(), PlatformFactory()
+    platform, other = ComputePlatformFactory(), ComputePlatformFactory()
     program = ProgramFactory(base_rate=Decimal("0.5"), per_charge_cap=None)
     bind(program, platform, other)
     voucher = issue(program, amount="100.00")
@@ -222,21 +225,26 @@ def test_references_stored_by_earlier_requests_are_replayed_or_conflict_in_a_bat
     # The same reference on another platform is that platform's own.
     charge(other, "new", "99.00")
 
-    # The look-up itself (a wrong one would be hidden by the batch's
-    # fallback to charging item by item when an insert meets a reference).
-    found = redemptions_by_reference(
-        platform_id=platform.pk, references={"kept", "clash", "new", "never"}
-    )
-    assert sorted(found) == ["clash", "kept"]
-    assert found["kept"].pk == earlier.id
-    assert redemptions_by_reference(platform_id=platform.pk, references=set()) == {}
+    with CaptureQueriesContext(connection) as queries:
+        kept, clash, new, never = voucher_redeem_batch(
+            actor=actor,
+            platform=platform,
+            items=[
+                item("kept", "10.00"),
+                item("clash", "20.00"),
+                item("new", "4.00"),
+                item("never", "-5"),
+            ],
+        )
 
-    kept, clash, new = voucher_redeem_batch(
-        actor=actor,
-        platform=platform,
-        items=[item("kept", "10.00"), item("clash", "20.00"), item("new", "4.00")],
-    )
-
+    # The look-up found "kept" and "clash" and nothing else before the bulk
+    # write. A wrong one would be hidden by the answers alone, since the batch
+    # falls back to charging item by item when a write meets a reference; but
+    # then the batch's savepoint is rolled back and each item takes its own.
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert len([sql for sql in statements if sql.startswith("SAVEPOINT")]) == 1
+    assert not [sql for sql in statements if sql.startswith("ROLLBACK")]
+    assert isinstance(never, BusinessError)
     assert isinstance(kept, RedemptionResult) and kept.replayed
     assert (kept.id, kept.covered) == (earlier.id, Decimal("5.00"))
     assert isinstance(clash, BusinessError) and clash.code == "reference_conflict"
@@ -244,3 +252,8 @@ def test_references_stored_by_earlier_requests_are_replayed_or_conflict_in_a_bat
     assert new.covered == Decimal("2.00")
     assert Redemption.objects.filter(platform=platform).count() == 3
     assert ledger_differences() == []
+
+    # An empty batch looks nothing up.
+    with CaptureQueriesContext(connection) as queries:
+        assert voucher_redeem_batch(actor=actor, platform=platform, items=[]) == []
+    assert not [q for q in queries.captured_queries if "vouchers_redemption" in q["sql"]]

@@ -15,11 +15,12 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from common.errors import BusinessError, Code
+from tests.accounts.factories import ComputePlatformFactory
 from vouchers.ledger import ledger_differences
 from vouchers.models import Redemption, Voucher
 from vouchers.services import hold_capture, hold_create, voucher_redeem
 
-from .voucher_factories import PlatformFactory, ProgramFactory, bind, issue, platform_actor
+from .factories import ProgramFactory, bind, issue, platform_actor
 
 AUDIT_TABLE = "audit_auditevent"
 
@@ -33,7 +34,7 @@ FACE = Decimal("500.00")
 def test_64_threads_on_5_vouchers_never_overdraw_and_the_ledger_checks_clean(
     transactional_db: None,
 ) -> None:
-    platform = PlatformFactory()
+    platform = ComputePlatformFactory()
     program = ProgramFactory(base_rate=Decimal("1"), per_charge_cap=None)
     bind(program, platform)
     vouchers = [issue(program, amount=FACE) for _ in range(5)]

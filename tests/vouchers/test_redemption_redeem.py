@@ -12,20 +12,12 @@ from accounts.models import ComputePlatform
 from audit.models import AuditEvent
 from common.errors import BusinessError, Code
 from programs.models import Program
+from tests.accounts.factories import ComputePlatformFactory
 from vouchers.ledger import ledger_differences
 from vouchers.models import LedgerEntry, Redemption, Voucher
 from vouchers.services import hold_create, voucher_redeem
 
-from .voucher_factories import (
-    PlatformFactory,
-    ProgramFactory,
-    add_steps,
-    bind,
-    frozen,
-    issue,
-    platform_actor,
-    shanghai,
-)
+from .factories import ProgramFactory, add_steps, bind, frozen, issue, platform_actor, shanghai
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +31,7 @@ EVIDENCE = {
 
 @pytest.fixture
 def platform() -> ComputePlatform:
-    return PlatformFactory()
+    return ComputePlatformFactory()
 
 
 @pytest.fixture
@@ -227,15 +219,15 @@ def test_an_unknown_code_is_not_found(program, platform) -> None:
 
 
 def test_a_platform_the_program_is_not_bound_to_is_refused(program) -> None:
-    refused(Code.PLATFORM_NOT_BOUND, issue(program), PlatformFactory(on_national_list=True))
+    refused(Code.PLATFORM_NOT_BOUND, issue(program), ComputePlatformFactory(on_national_list=True))
 
 
 def test_a_cross_region_program_accepts_any_platform_of_the_national_list(program) -> None:
     Program.objects.filter(pk=program.pk).update(cross_region=True)
     voucher = issue(program)
-    national = PlatformFactory(on_national_list=True)
+    national = ComputePlatformFactory(on_national_list=True)
     assert redeem(voucher, national).covered == Decimal("36.00")
-    refused(Code.PLATFORM_NOT_BOUND, voucher, PlatformFactory(on_national_list=False))
+    refused(Code.PLATFORM_NOT_BOUND, voucher, ComputePlatformFactory(on_national_list=False))
 
 
 def test_a_suspended_platform_is_refused(program, platform) -> None:
@@ -330,7 +322,7 @@ def test_a_different_body_under_a_used_reference_is_a_conflict(program, platform
 
 
 def test_references_are_unique_per_platform_only(program, platform) -> None:
-    other = PlatformFactory()
+    other = ComputePlatformFactory()
     bind(program, other)
     voucher = issue(program)
     redeem(voucher, platform)

@@ -8,27 +8,20 @@ import pytest
 from django.utils import timezone
 
 from common.errors import BusinessError, Code
+from tests.accounts.factories import ComputePlatformFactory
 from vouchers.ledger import ledger_differences
 from vouchers.models import Redemption, Voucher
 from vouchers.periodic import vouchers_expire_due
 from vouchers.services import redemption_reverse, voucher_redeem
 
-from .voucher_factories import (
-    PlatformFactory,
-    ProgramFactory,
-    bind,
-    frozen,
-    issue,
-    platform_actor,
-    shanghai,
-)
+from .factories import ProgramFactory, bind, frozen, issue, platform_actor, shanghai
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def env():
-    platform = PlatformFactory()
+    platform = ComputePlatformFactory()
     program = ProgramFactory(voucher_validity_days=30)
     bind(program, platform)
     return program, platform
@@ -131,5 +124,5 @@ def test_another_platforms_redemption_is_not_found(env) -> None:
     program, platform = env
     redemption = charge(issue(program), platform)
     with pytest.raises(BusinessError) as err:
-        reverse(redemption.id, PlatformFactory(), "1")
+        reverse(redemption.id, ComputePlatformFactory(), "1")
     assert err.value.code == Code.REDEMPTION_NOT_FOUND

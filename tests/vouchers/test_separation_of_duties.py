@@ -26,19 +26,11 @@ from audit.services import Actor
 from oversight.flags import flag_decision_refusal, flag_dismiss
 from oversight.models import AnomalyFlag
 from programs.models import Program
+from tests.accounts.factories import EnterpriseFactory, make_uscc
 from vouchers.models import Voucher
 from vouchers.services import voucher_issue, voucher_suspend
 
-from .factories import (
-    PDF_BYTES,
-    EnterpriseFactory,
-    application,
-    client_for,
-    make_uscc,
-    member,
-    official,
-    with_mfa,
-)
+from .factories import PDF_BYTES, application, client_for, member, official, with_mfa
 
 pytestmark = pytest.mark.django_db
 

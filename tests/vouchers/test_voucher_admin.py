@@ -10,9 +10,10 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Membership
+from tests.accounts.factories import DistrictFactory, EnterpriseFactory
 from vouchers.models import Voucher
 
-from .voucher_factories import DistrictFactory, EnterpriseFactory, ProgramFactory, issue, official
+from .factories import ProgramFactory, issue, official
 
 pytestmark = pytest.mark.django_db
 BACKEND = "allauth.account.auth_backends.AuthenticationBackend"
@@ -61,11 +62,12 @@ def test_suspending_in_the_admin_needs_a_reason_and_keeps_the_form(voucher) -> N
 def test_a_clawback_of_more_than_was_covered_is_explained_next_to_the_amount(voucher) -> None:
     from django.utils import timezone
 
+    from tests.accounts.factories import ComputePlatformFactory
     from vouchers.services import voucher_redeem
 
-    from .voucher_factories import PlatformFactory, bind, platform_actor
+    from .factories import bind, platform_actor
 
-    platform = PlatformFactory()
+    platform = ComputePlatformFactory()
     bind(voucher.program, platform)
     voucher_redeem(
         actor=platform_actor(platform),

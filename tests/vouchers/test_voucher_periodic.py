@@ -14,22 +14,13 @@ from django_celery_beat.models import PeriodicTask
 from accounts.models import Membership, User
 from audit.models import AuditEvent
 from programs.models import Program
+from tests.accounts.factories import ComputePlatformFactory, EnterpriseFactory
 from vouchers import tasks
 from vouchers.models import Voucher, VoucherReminder
 from vouchers.periodic import programs_step_phase_down, voucher_reminders_send
 from vouchers.services import voucher_redeem
 
-from .voucher_factories import (
-    EnterpriseFactory,
-    PlatformFactory,
-    ProgramFactory,
-    add_steps,
-    bind,
-    frozen,
-    issue,
-    platform_actor,
-    shanghai,
-)
+from .factories import ProgramFactory, add_steps, bind, frozen, issue, platform_actor, shanghai
 
 pytestmark = pytest.mark.django_db
 
@@ -83,7 +74,7 @@ def test_reminders_go_30_and_7_days_before_expiry_once_each_in_the_readers_langu
 def test_a_low_balance_reminder_goes_once_under_10_percent(
     django_capture_on_commit_callbacks,
 ) -> None:
-    platform = PlatformFactory()
+    platform = ComputePlatformFactory()
     program = ProgramFactory(base_rate=Decimal("1"))
     bind(program, platform)
     voucher = issue(program, EnterpriseFactory(contact_email="ops@example.com"), amount="100")
