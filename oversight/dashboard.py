@@ -43,7 +43,7 @@ from common.csv_safe import safe_writer
 from config.db_router import reporting_reads
 from programs.models import Program
 
-from . import charts, reports
+from . import charts, overview, reports
 
 # --- The period form -----------------------------------------------------
 
@@ -155,7 +155,7 @@ def figures(
     platforms = reports.redemptions_by_platform(programs, period=period)
     models = reports.redemptions_by_model(programs, period=period)
     recipients = reports.top_enterprises(programs, period=period)
-    waiting = reports.applications_waiting(programs, now=now, bucket_labels=_age_labels())
+    waiting = overview.applications_waiting(programs, now=now, bucket_labels=_age_labels())
 
     budget_chart = charts.budget_chart(
         [
@@ -253,7 +253,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     form, period = _period_form(request)
     with reporting_reads():
         programs = list(reports.programs_for_district(user=request.user, district=district))
-        flags = reports.anomaly_flags(district=district)
+        flags = overview.anomaly_flags(district=district)
         shown = figures(programs, period=period)
     context = {
         **admin.site.each_context(request),
@@ -281,15 +281,15 @@ def report_context(
     program: Program, *, period: reports.Period, now: datetime.datetime | None = None
 ) -> dict[str, Any]:
     """Everything the program report prints."""
-    checkpoint = reports.latest_checkpoint()
+    checkpoint = overview.latest_checkpoint()
     return {
         "program": program,
         "district": program.district,
-        "period_figures": reports.period_figures(program, period=period),
+        "period_figures": overview.period_figures(program, period=period),
         "checkpoint": checkpoint,
         # The signed fields exactly as published, so a reader can compare text.
         "checkpoint_signed": checkpoint_body(checkpoint) if checkpoint else None,
-        "flags": reports.anomaly_flags(
+        "flags": overview.anomaly_flags(
             district=program.district, programs=[program], period=period, limit=50
         ),
         **figures([program], period=period, now=now),
@@ -319,7 +319,7 @@ def program_report_view(request: HttpRequest, pk: int) -> HttpResponse:
     _form, period = _period_form(request)
     language = _language(request)
     with reporting_reads():
-        checkpoint = reports.latest_checkpoint()
+        checkpoint = overview.latest_checkpoint()
         pdf = program_report_pdf(program, period=period, language=language)
     with transaction.atomic():
         audit_record(
@@ -360,7 +360,7 @@ def _number(value: Decimal, unit: str) -> Decimal:
     return value.quantize(Decimal("1") if unit == Program.Unit.POINTS else Decimal("0.01"))
 
 
-def disclosure_csv(program: Program, rows: list[reports.DisclosureRow]) -> bytes:
+def disclosure_csv(program: Program, rows: list[overview.DisclosureRow]) -> bytes:
     """UTF-8 with a byte-order mark, so spreadsheet programs read Chinese correctly."""
     out = io.StringIO()
     writer = safe_writer(out)
@@ -377,7 +377,7 @@ def disclosure_csv(program: Program, rows: list[reports.DisclosureRow]) -> bytes
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
-def disclosure_xlsx(program: Program, rows: list[reports.DisclosureRow]) -> bytes:
+def disclosure_xlsx(program: Program, rows: list[overview.DisclosureRow]) -> bytes:
     """One sheet: the header, a row per recipient, amounts as numbers."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
@@ -425,7 +425,7 @@ def disclosure_view(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
         raise Http404
     content_type, render = DISCLOSURE_FORMATS[fmt]
     with reporting_reads():
-        rows = reports.disclosure_rows(program)
+        rows = overview.disclosure_rows(program)
     with transaction.atomic():
         audit_record(
             actor=Actor.for_user(request.user, source_ip=client_ip(request)),

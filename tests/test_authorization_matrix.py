@@ -33,7 +33,7 @@ from accounts.scoping import scoped
 from applications.models import BulkIssuance
 from config import legacy_admin
 from tests.accounts.factories import add_totp
-from tests.vouchers.factories import application as make_application
+from tests.applications.factories import application as make_application
 from tests.vouchers.factories import issue
 from tests.world import World, build_world
 
@@ -561,7 +561,8 @@ def _furnish(w: World, program: Any, enterprise: Any, platform: Any) -> None:
     from audit.services import Actor, audit_record
     from oversight.models import AnomalyFlag, DetectorSettings
     from tests.eligibility.factories import rule_set as make_rule_set
-    from tests.vouchers.factories import bind, platform_actor
+    from tests.programs.factories import bind
+    from tests.vouchers.factories import platform_actor
     from vouchers.services import hold_create, voucher_claw_back, voucher_redeem
 
     district = program.district

@@ -23,15 +23,8 @@ from accounts.models import Enterprise, Membership
 from applications.models import Application
 from programs.models import PhaseStep, Program
 from tests.accounts.factories import DistrictFactory, EnterpriseFactory, make_uscc
-from tests.vouchers.factories import (
-    ProgramFactory,
-    client_for,
-    member,
-    official,
-    open_program,
-    reauthenticated,
-    with_mfa,
-)
+from tests.programs.factories import ProgramFactory, open_program
+from tests.vouchers.factories import client_for, member, official, reauthenticated, with_mfa
 
 pytestmark = pytest.mark.django_db
 

@@ -37,25 +37,21 @@ from tests.accounts.factories import (
     EnterpriseFactory,
     UserFactory,
 )
+from tests.applications.factories import PDF_BYTES, application
 from tests.eligibility.factories import rule_set
 from tests.platforms.factories import new_key_pair
+from tests.programs.factories import ProgramFactory, bind, open_program
+from tests.test_bad_input import HYPOTHESIS, _fast_passwords, nasty_text
 from tests.vouchers.factories import (
-    PDF_BYTES,
-    ProgramFactory,
-    application,
-    bind,
     client_for,
     issue,
     member,
     official,
-    open_program,
     platform_actor,
     reauthenticated,
     with_mfa,
 )
 from vouchers.models import LedgerEntry, Voucher
-
-from .test_bad_input import HYPOTHESIS, _fast_passwords, nasty_text
 
 pytestmark = pytest.mark.django_db
 

@@ -32,7 +32,8 @@ from kombu.exceptions import OperationalError
 
 from tests.accounts.factories import EnterpriseFactory
 from tests.celery_probe_tasks import journal_read
-from tests.vouchers.factories import ProgramFactory, issue
+from tests.programs.factories import ProgramFactory
+from tests.vouchers.factories import issue
 from vouchers.models import VoucherReminder
 
 ROOT = Path(__file__).resolve().parent.parent

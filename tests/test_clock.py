@@ -24,7 +24,7 @@ from django.utils import timezone
 from demo.calendar import DemoCalendar
 from demo.checks import demo_problems
 from programs.selectors import program_is_accepting
-from tests.vouchers.factories import ProgramFactory
+from tests.programs.factories import ProgramFactory
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 UTC = datetime.UTC

@@ -38,26 +38,16 @@ from tests.accounts.factories import (
     add_totp,
     make_uscc,
 )
+from tests.accounts.factories import official as district_official
+from tests.applications.factories import PDF_BYTES, application
 from tests.eligibility.factories import rule_set
-from tests.vouchers.factories import (
-    PDF_BYTES,
-    application,
-    bind,
-    client_for,
-    issue,
-    member,
-    official,
-    open_program,
-    platform_actor,
-    with_mfa,
-)
+from tests.platforms.conftest import SigningKey, error_of, register_key, send, sign
+from tests.platforms.factories import glm5_catalog_entry
+from tests.programs.factories import bind, open_program
+from tests.vouchers.factories import client_for, issue, member, official, platform_actor, with_mfa
+from tests.world import World, build_world
 from vouchers.models import Hold, Receivable, Redemption, Voucher
 from vouchers.services import hold_create, voucher_redeem
-
-from .accounts.factories import official as district_official
-from .platforms.conftest import SigningKey, error_of, register_key, send, sign
-from .platforms.factories import glm5_catalog_entry
-from .world import World, build_world
 
 pytestmark = pytest.mark.django_db
 

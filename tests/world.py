@@ -25,7 +25,7 @@ from tests.accounts.factories import (
     official,
     platform_operator,
 )
-from tests.vouchers.factories import ProgramFactory
+from tests.programs.factories import ProgramFactory
 
 YEAR = datetime.timedelta(days=365)
 

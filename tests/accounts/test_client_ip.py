@@ -12,8 +12,7 @@ from django.urls import reverse
 from audit import events
 from audit.models import AuditEvent
 from config.client_ip import client_ip
-
-from .factories import PASSWORD, UserFactory
+from tests.accounts.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -17,8 +17,7 @@ from accounts.divisions import (
 )
 from accounts.models import Enterprise
 from accounts.scoping import home_district_id, scoped
-
-from .factories import DistrictFactory, EnterpriseFactory, official
+from tests.accounts.factories import DistrictFactory, EnterpriseFactory, official
 
 
 def test_the_list_ships_with_its_provenance() -> None:

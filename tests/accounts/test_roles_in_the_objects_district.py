@@ -28,9 +28,10 @@ from tests.accounts.factories import (
     official,
 )
 from tests.admin_forms import posted_form
+from tests.applications.factories import application as make_application
 from tests.eligibility.factories import rule_set as make_rule_set
-from tests.vouchers.factories import ProgramFactory, issue
-from tests.vouchers.factories import application as make_application
+from tests.programs.factories import ProgramFactory
+from tests.vouchers.factories import issue
 from tests.world import World, build_world
 
 pytestmark = pytest.mark.django_db

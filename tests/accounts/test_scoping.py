@@ -20,7 +20,7 @@ from audit.models import AuditEvent
 from audit.services import Actor, audit_record
 from programs.models import PhaseStep, Program
 from tests.accounts.factories import EnterpriseFactory, add_totp
-from tests.vouchers.factories import application as make_application
+from tests.applications.factories import application as make_application
 from tests.vouchers.factories import issue
 from tests.world import World, build_world
 

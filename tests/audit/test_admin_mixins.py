@@ -14,8 +14,7 @@ from tests.accounts.factories import (
     EnterpriseFactory,
     UserFactory,
 )
-
-from .factories import admin_client, official, superuser
+from tests.audit.factories import admin_client, official, superuser
 
 pytestmark = pytest.mark.django_db
 

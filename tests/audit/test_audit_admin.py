@@ -20,9 +20,8 @@ from tests.accounts.factories import (
     EnterpriseFactory,
     UserFactory,
 )
-
-from .factories import admin_client, official, superuser
-from .helpers import tamper
+from tests.audit.factories import admin_client, official, superuser
+from tests.audit.helpers import tamper
 
 pytestmark = pytest.mark.django_db
 

@@ -15,8 +15,7 @@ from audit.archive import ArchiveRefused, archive_verify_file, audit_archive
 from audit.models import AuditArchive, AuditEvent, AuditSeal
 from audit.services import audit_checkpoint_create, audit_seal_pending
 from audit.verification import audit_verify
-
-from .helpers import record, tamper
+from tests.audit.helpers import record, tamper
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 

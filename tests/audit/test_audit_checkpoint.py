@@ -14,8 +14,7 @@ from audit import signing
 from audit.merkle import tree_hash
 from audit.models import AuditCheckpoint, AuditSeal
 from audit.services import audit_checkpoint_create, audit_seal_pending, checkpoint_message
-
-from .helpers import record
+from tests.audit.helpers import record
 
 pytestmark = pytest.mark.django_db
 

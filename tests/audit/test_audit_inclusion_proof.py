@@ -11,8 +11,7 @@ from django.core.management import CommandError, call_command
 from audit.merkle import verify_inclusion
 from audit.selectors import ProofUnavailable, audit_inclusion_proof
 from audit.services import audit_checkpoint_create, audit_seal_pending
-
-from .helpers import record
+from tests.audit.helpers import record
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,7 @@ from django.db import connection, transaction
 from audit.models import AuditEvent, AuditSeal
 from audit.services import audit_checkpoint_create, audit_seal_pending
 from audit.verification import audit_verify
-
-from .helpers import record
+from tests.audit.helpers import record
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 

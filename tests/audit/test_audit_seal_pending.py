@@ -19,8 +19,7 @@ from audit.services import (
     audit_seal_pending,
     chain_head,
 )
-
-from .helpers import record
+from tests.audit.helpers import record
 
 pytestmark = pytest.mark.django_db
 

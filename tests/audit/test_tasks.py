@@ -14,9 +14,8 @@ from audit import events
 from audit.models import AuditCheckpoint, AuditEvent, AuditSeal
 from audit.tasks import audit_checkpoint, audit_seal, audit_verify_nightly
 from tests.accounts.factories import DistrictFactory, UserFactory
-
-from .factories import official
-from .helpers import record, tamper
+from tests.audit.factories import official
+from tests.audit.helpers import record, tamper
 
 pytestmark = pytest.mark.django_db
 

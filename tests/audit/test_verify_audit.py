@@ -21,8 +21,7 @@ from audit import canonical
 from audit.models import AuditCheckpoint, AuditEvent, AuditSeal
 from audit.services import audit_checkpoint_create, audit_seal_pending
 from audit.verification import audit_verify
-
-from .helpers import record, tamper
+from tests.audit.helpers import record, tamper
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 

@@ -60,7 +60,8 @@ def _cli(argv: list[str]) -> tuple[int, Any, str]:
 
 
 def _bound_voucher(signing: SigningKey, face: str = "1000.00") -> Any:
-    from tests.vouchers.factories import ProgramFactory, bind, issue
+    from tests.programs.factories import ProgramFactory, bind
+    from tests.vouchers.factories import issue
 
     program = ProgramFactory(base_rate=Decimal("1"), per_charge_cap=None)
     bind(program, signing.platform)

@@ -21,13 +21,8 @@ from programs import phasedown
 from programs.models import PhaseStep, Program
 from tests.accounts.factories import ComputePlatformFactory
 from tests.platforms.conftest import register_key
-from tests.vouchers.factories import (
-    ProgramFactory,
-    add_steps,
-    bind,
-    issue,
-    platform_actor,
-)
+from tests.programs.factories import ProgramFactory, add_steps, bind
+from tests.vouchers.factories import issue, platform_actor
 from vouchers import queries as voucher_queries
 from vouchers.models import Hold, Redemption, Reversal, Voucher
 from vouchers.services import hold_create, redemption_reverse, voucher_redeem

@@ -29,14 +29,18 @@ from config.db_router import (
 )
 from programs.models import PhaseStep, Program
 from programs.phasedown import steps_of
-from tests.accounts.factories import ComputePlatformFactory, DistrictFactory, EnterpriseFactory
-from tests.vouchers.factories import ProgramFactory, bind, issue, platform_actor
+from tests.accounts.factories import (
+    ComputePlatformFactory,
+    DistrictFactory,
+    EnterpriseFactory,
+    platform_operator,
+)
+from tests.audit.factories import admin_client, official
+from tests.config.test_settings import clean_env, run
+from tests.programs.factories import ProgramFactory, bind
+from tests.vouchers.factories import issue, platform_actor
 from vouchers.models import Redemption
 from vouchers.services import voucher_redeem
-
-from ..accounts.factories import platform_operator
-from ..audit.factories import admin_client, official
-from .test_settings import clean_env, run
 
 ROUTER = "config.db_router.ReportingReplicaRouter"
 BOTH = ["default", REPLICA_DB_ALIAS]

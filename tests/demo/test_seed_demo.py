@@ -24,7 +24,7 @@ from django.utils.translation import gettext
 from accounts.models import ComputePlatform, District, Enterprise, Membership, User
 from accounts.uscc import uscc_problem
 from programs.models import Program
-from tests.vouchers.factories import ProgramFactory
+from tests.programs.factories import ProgramFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,8 @@ import pytest
 
 from accounts.models import Membership
 from tests.accounts.factories import DistrictFactory, EnterpriseFactory
-from tests.vouchers.factories import member, official, open_program
+from tests.programs.factories import open_program
+from tests.vouchers.factories import member, official
 
 
 @pytest.fixture(autouse=True)

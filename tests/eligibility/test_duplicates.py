@@ -13,7 +13,9 @@ from applications.models import Application
 from applications.selectors import application_duplicate_flags
 from audit.services import Actor
 from eligibility.duplicates import locality_flags, shared_contact_flags
-from tests.vouchers.factories import EnterpriseFactory, application, open_program
+from tests.accounts.factories import EnterpriseFactory
+from tests.applications.factories import application
+from tests.programs.factories import open_program
 from vouchers.services import voucher_issue
 
 pytestmark = pytest.mark.django_db

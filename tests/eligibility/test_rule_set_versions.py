@@ -24,15 +24,10 @@ from eligibility.services import rule_set_import, rule_set_new_version, rule_set
 from programs.models import Program
 from programs.services import program_adopt_rule_set
 from tests.accounts.factories import EnterpriseFactory
+from tests.applications.factories import application
 from tests.eligibility.factories import rule_set
-from tests.vouchers.factories import (
-    application,
-    client_for,
-    member,
-    official,
-    open_program,
-    with_mfa,
-)
+from tests.programs.factories import open_program
+from tests.vouchers.factories import client_for, member, official, with_mfa
 
 pytestmark = pytest.mark.django_db
 

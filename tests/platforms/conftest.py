@@ -26,8 +26,7 @@ from audit.services import Actor
 from platforms.models import PlatformKey
 from platforms.services import platform_key_register
 from tests.accounts.factories import ComputePlatformFactory
-
-from .factories import new_key_pair
+from tests.platforms.factories import new_key_pair
 
 BASE = "http://testserver"
 

@@ -16,8 +16,7 @@ from audit.services import Actor
 from platforms.models import ModelCatalogEntry, PlatformKey
 from platforms.services import platform_key_register
 from tests.accounts.factories import ComputePlatformFactory
-
-from .factories import ModelCatalogEntryFactory, new_key_pair
+from tests.platforms.factories import ModelCatalogEntryFactory, new_key_pair
 
 pytestmark = pytest.mark.django_db
 

@@ -25,11 +25,11 @@ from audit.models import AuditEvent
 from platforms.api import json_depth_exceeds
 from platforms.models import IdempotencyRecord, SignedRequestBody
 from programs.models import Program
-from tests.vouchers.factories import ProgramFactory, bind, issue
+from tests.platforms.conftest import SigningKey, error_of, send, sign
+from tests.programs.factories import ProgramFactory, bind
+from tests.vouchers.factories import issue
 from vouchers.ledger import ledger_differences
 from vouchers.models import Hold, LedgerEntry, Redemption, Reversal, Voucher
-
-from .conftest import SigningKey, error_of, send, sign
 
 pytestmark = pytest.mark.django_db
 

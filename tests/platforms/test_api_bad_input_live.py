@@ -10,10 +10,10 @@ import pytest
 import requests
 from django.utils import timezone
 
-from tests.vouchers.factories import ProgramFactory, bind, issue
+from tests.platforms.conftest import register_key
+from tests.programs.factories import ProgramFactory, bind
+from tests.vouchers.factories import issue
 from vouchers.models import Redemption
-
-from .conftest import register_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -21,11 +21,11 @@ import requests
 from django.db.models import Sum
 from django.utils import timezone
 
-from tests.vouchers.factories import ProgramFactory, bind, issue
+from tests.platforms.conftest import register_key
+from tests.programs.factories import ProgramFactory, bind
+from tests.vouchers.factories import issue
 from vouchers.ledger import ledger_differences
 from vouchers.models import LedgerEntry, Redemption, Voucher
-
-from .conftest import register_key
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

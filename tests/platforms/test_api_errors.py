@@ -10,8 +10,7 @@ from django.test import Client
 
 from common.errors import BusinessError, Code
 from platforms.api_errors import ALL_CODES, STATUS, ApiCode, first_validation_error
-
-from .conftest import SigningKey, error_of, send, sign
+from tests.platforms.conftest import SigningKey, error_of, send, sign
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.platforms.urls")]
 
@@ -139,7 +138,7 @@ def test_too_many_requests_per_key_is_429_with_retry_after(
 def test_the_rate_limit_is_per_key(
     client: Client, signing_key: SigningKey, settings: Any, fresh_rate_window: Any
 ) -> None:
-    from .conftest import register_key
+    from tests.platforms.conftest import register_key
 
     cache.clear()
     settings.PLATFORM_API_RATE_LIMIT = "1/minute"

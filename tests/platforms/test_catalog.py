@@ -11,8 +11,7 @@ from common.errors import BusinessError
 from platforms.catalog import usage_to_points
 from platforms.selectors import catalog_entry_in_force, catalog_in_force
 from tests.accounts.factories import ComputePlatformFactory
-
-from .factories import ModelCatalogEntryFactory
+from tests.platforms.factories import ModelCatalogEntryFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -26,14 +26,21 @@ from audit.services import Actor
 from platforms.evidence import evidence_verify
 from platforms.models import SignedRequestBody
 from programs.models import Program
-from tests.vouchers.factories import ProgramFactory, bind, issue, official
+from tests.platforms.conftest import (
+    SigningKey,
+    error_of,
+    independent_sign,
+    register_key,
+    send,
+    sign,
+)
+from tests.platforms.factories import glm5_catalog_entry, new_key_pair
+from tests.programs.factories import ProgramFactory, bind
+from tests.vouchers.factories import issue, official
 from vouchers.codes import generate_code
 from vouchers.ledger import ledger_differences
 from vouchers.models import LedgerEntry, Redemption, Voucher
 from vouchers.services import voucher_revoke, voucher_suspend
-
-from .conftest import SigningKey, error_of, independent_sign, register_key, send, sign
-from .factories import glm5_catalog_entry, new_key_pair
 
 pytestmark = pytest.mark.django_db
 

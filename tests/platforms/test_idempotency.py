@@ -14,9 +14,8 @@ from django.test import Client
 from audit.models import AuditEvent
 from platforms.idempotency import idempotency_prune
 from platforms.models import IdempotencyRecord
-
-from .conftest import SigningKey, error_of, register_key, send, sign
-from .urls import EVENT
+from tests.platforms.conftest import SigningKey, error_of, register_key, send, sign
+from tests.platforms.urls import EVENT
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.platforms.urls")]
 

@@ -22,10 +22,10 @@ import requests
 from django.db import connection
 from django.utils import timezone
 
-from tests.vouchers.factories import ProgramFactory, bind, issue
+from tests.platforms.conftest import register_key
+from tests.programs.factories import ProgramFactory, bind
+from tests.vouchers.factories import issue
 from vouchers.models import Redemption
-
-from .conftest import register_key
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,9 +9,8 @@ import requests
 from requests_http_signature import HTTPSignatureAuth, algorithms
 
 from audit.models import AuditEvent
-
-from .conftest import register_key
-from .urls import EVENT
+from tests.platforms.conftest import register_key
+from tests.platforms.urls import EVENT
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -83,8 +82,7 @@ def test_a_replayed_request_over_real_http_is_refused(live_server: Any) -> None:
 
 def test_stored_evidence_re_verifies_with_the_public_key_and_body(live_server: Any) -> None:
     from platforms.evidence import EvidenceInvalid, evidence_verify
-
-    from .factories import new_key_pair
+    from tests.platforms.factories import new_key_pair
 
     signing = register_key()
     auth = HTTPSignatureAuth(

@@ -17,11 +17,10 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from platforms.operator_views import quantize_amount, quantize_billed
-from tests.accounts.factories import ComputePlatformFactory
-from tests.vouchers.factories import ProgramFactory, bind, issue, platform_actor
+from tests.accounts.factories import ComputePlatformFactory, enterprise_user, platform_operator
+from tests.programs.factories import ProgramFactory, bind
+from tests.vouchers.factories import issue, platform_actor
 from vouchers.services import redemption_reverse, voucher_redeem
-
-from ..accounts.factories import enterprise_user, platform_operator
 
 pytestmark = pytest.mark.django_db
 

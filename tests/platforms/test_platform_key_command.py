@@ -15,8 +15,7 @@ from common.errors import BusinessError
 from platforms.models import PlatformKey
 from platforms.services import platform_key_register
 from tests.accounts.factories import ComputePlatformFactory
-
-from .factories import new_key_pair
+from tests.platforms.factories import new_key_pair
 
 pytestmark = pytest.mark.django_db
 

@@ -22,7 +22,7 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
     positive_data_acceptance,
 )
 
-from .conftest import register_key  # noqa: E402
+from tests.platforms.conftest import register_key  # noqa: E402
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

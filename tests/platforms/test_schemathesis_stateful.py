@@ -53,12 +53,12 @@ from schemathesis.specs.openapi.formats import unregister_string_format  # noqa:
 
 from platforms.schema_links import LINKS  # noqa: E402
 from programs.models import Program  # noqa: E402
-from tests.vouchers.factories import ProgramFactory, bind, issue  # noqa: E402
+from tests.platforms.conftest import register_key  # noqa: E402
+from tests.platforms.factories import glm5_catalog_entry  # noqa: E402
+from tests.programs.factories import ProgramFactory, bind  # noqa: E402
+from tests.vouchers.factories import issue  # noqa: E402
 from vouchers.ledger import ledger_differences  # noqa: E402
 from vouchers.models import Hold, Redemption, Reversal, Voucher  # noqa: E402
-
-from .conftest import register_key  # noqa: E402
-from .factories import glm5_catalog_entry  # noqa: E402
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,8 +13,7 @@ from django.test import Client
 
 from demo.seed_platforms import CATALOG
 from platforms.models import ModelCatalogEntry, PlatformKey
-
-from .conftest import SigningKey, send, sign
+from tests.platforms.conftest import SigningKey, send, sign
 
 pytestmark = pytest.mark.django_db
 

@@ -17,8 +17,7 @@ from audit.services import Actor
 from platforms.models import SignatureNonce
 from platforms.services import platform_key_revoke
 from platforms.signatures import nonce_prune
-
-from .conftest import (
+from tests.platforms.conftest import (
     SigningKey,
     error_of,
     independent_sign,
@@ -27,7 +26,7 @@ from .conftest import (
     shifted_auth,
     sign,
 )
-from .factories import new_key_pair
+from tests.platforms.factories import new_key_pair
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,7 @@ from django.test import Client
 
 from platforms.models import IdempotencyRecord, SignatureNonce
 from platforms.tasks import prune_idempotency_records, prune_signature_nonces
-
-from .conftest import SigningKey, send, sign
+from tests.platforms.conftest import SigningKey, send, sign
 
 pytestmark = pytest.mark.django_db
 

@@ -10,12 +10,12 @@ from django.utils import timezone
 
 from common.errors import BusinessError, Code
 from tests.accounts.factories import ComputePlatformFactory
+from tests.programs.factories import ProgramFactory, bind
+from tests.vouchers.factories import frozen, issue, platform_actor
 from vouchers.ledger import ledger_differences
 from vouchers.models import Hold, Voucher
 from vouchers.periodic import holds_release_expired
 from vouchers.services import hold_capture, hold_create, hold_release
-
-from .factories import ProgramFactory, bind, frozen, issue, platform_actor
 
 pytestmark = pytest.mark.django_db
 

@@ -13,10 +13,10 @@ from django.utils import timezone
 
 from programs.models import Program
 from tests.accounts.factories import ComputePlatformFactory
+from tests.programs.factories import ProgramFactory, bind
+from tests.vouchers.factories import issue, platform_actor
 from vouchers.models import LedgerEntry, Voucher
 from vouchers.services import voucher_redeem
-
-from .factories import ProgramFactory, bind, issue, platform_actor
 
 pytestmark = pytest.mark.django_db
 

@@ -23,6 +23,8 @@ from hypothesis.stateful import (
 
 from common.errors import BusinessError, Code
 from tests.accounts.factories import ComputePlatformFactory
+from tests.programs.factories import ProgramFactory, bind
+from tests.vouchers.factories import frozen, issue, platform_actor
 from vouchers.ledger import ledger_differences
 from vouchers.models import Voucher
 from vouchers.services import (
@@ -33,8 +35,6 @@ from vouchers.services import (
     voucher_expire,
     voucher_redeem,
 )
-
-from .factories import ProgramFactory, bind, frozen, issue, platform_actor
 
 RATE = Decimal("0.50")
 CAP = Decimal("400.00")

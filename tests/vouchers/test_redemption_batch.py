@@ -26,6 +26,8 @@ from audit.models import AuditEvent
 from audit.services import Actor
 from common.errors import BusinessError
 from tests.accounts.factories import ComputePlatformFactory
+from tests.programs.factories import ProgramFactory, bind
+from tests.vouchers.factories import issue, official
 from vouchers.codes import generate_code
 from vouchers.ledger import ledger_differences
 from vouchers.models import LedgerEntry, Redemption, Voucher
@@ -36,8 +38,6 @@ from vouchers.services import (
     voucher_redeem_batch,
     voucher_suspend,
 )
-
-from .factories import ProgramFactory, bind, issue, official
 
 pytestmark = pytest.mark.django_db
 

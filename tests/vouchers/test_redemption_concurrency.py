@@ -16,11 +16,11 @@ from django.utils import timezone
 
 from common.errors import BusinessError, Code
 from tests.accounts.factories import ComputePlatformFactory
+from tests.programs.factories import ProgramFactory, bind
+from tests.vouchers.factories import issue, platform_actor
 from vouchers.ledger import ledger_differences
 from vouchers.models import Redemption, Voucher
 from vouchers.services import hold_capture, hold_create, voucher_redeem
-
-from .factories import ProgramFactory, bind, issue, platform_actor
 
 AUDIT_TABLE = "audit_auditevent"
 

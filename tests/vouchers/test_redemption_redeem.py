@@ -13,11 +13,11 @@ from audit.models import AuditEvent
 from common.errors import BusinessError, Code
 from programs.models import Program
 from tests.accounts.factories import ComputePlatformFactory
+from tests.programs.factories import ProgramFactory, add_steps, bind
+from tests.vouchers.factories import frozen, issue, platform_actor, shanghai
 from vouchers.ledger import ledger_differences
 from vouchers.models import LedgerEntry, Redemption, Voucher
 from vouchers.services import hold_create, voucher_redeem
-
-from .factories import ProgramFactory, add_steps, bind, frozen, issue, platform_actor, shanghai
 
 pytestmark = pytest.mark.django_db
 

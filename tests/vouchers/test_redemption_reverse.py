@@ -9,12 +9,12 @@ from django.utils import timezone
 
 from common.errors import BusinessError, Code
 from tests.accounts.factories import ComputePlatformFactory
+from tests.programs.factories import ProgramFactory, bind
+from tests.vouchers.factories import frozen, issue, platform_actor, shanghai
 from vouchers.ledger import ledger_differences
 from vouchers.models import Redemption, Voucher
 from vouchers.periodic import vouchers_expire_due
 from vouchers.services import redemption_reverse, voucher_redeem
-
-from .factories import ProgramFactory, bind, frozen, issue, platform_actor, shanghai
 
 pytestmark = pytest.mark.django_db
 

@@ -12,9 +12,8 @@ from django.utils import timezone
 from django_fsm import TransitionNotAllowed, can_proceed
 
 from programs.models import Program
+from tests.programs.factories import open_program
 from vouchers.models import Hold, Redemption
-
-from .factories import open_program
 
 
 @pytest.mark.parametrize(

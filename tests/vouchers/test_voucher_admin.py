@@ -11,9 +11,9 @@ from django.urls import reverse
 
 from accounts.models import Membership
 from tests.accounts.factories import DistrictFactory, EnterpriseFactory
+from tests.programs.factories import ProgramFactory
+from tests.vouchers.factories import issue, official
 from vouchers.models import Voucher
-
-from .factories import ProgramFactory, issue, official
 
 pytestmark = pytest.mark.django_db
 BACKEND = "allauth.account.auth_backends.AuthenticationBackend"
@@ -63,9 +63,9 @@ def test_a_clawback_of_more_than_was_covered_is_explained_next_to_the_amount(vou
     from django.utils import timezone
 
     from tests.accounts.factories import ComputePlatformFactory
+    from tests.programs.factories import bind
+    from tests.vouchers.factories import platform_actor
     from vouchers.services import voucher_redeem
-
-    from .factories import bind, platform_actor
 
     platform = ComputePlatformFactory()
     bind(voucher.program, platform)

@@ -12,10 +12,10 @@ from audit.models import AuditEvent
 from common.errors import BusinessError, Code
 from programs.models import Program
 from tests.accounts.factories import EnterpriseFactory
+from tests.programs.factories import ProgramFactory, add_steps
+from tests.vouchers.factories import SYSTEM, frozen, issue, shanghai
 from vouchers.models import LedgerEntry, Voucher
 from vouchers.services import voucher_issue
-
-from .factories import SYSTEM, ProgramFactory, add_steps, frozen, issue, shanghai
 
 pytestmark = pytest.mark.django_db
 

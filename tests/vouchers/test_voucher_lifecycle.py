@@ -15,6 +15,8 @@ from audit.models import AuditEvent
 from audit.services import Actor
 from common.errors import BusinessError, Code
 from tests.accounts.factories import ComputePlatformFactory, DistrictFactory
+from tests.programs.factories import ProgramFactory, bind
+from tests.vouchers.factories import frozen, issue, official, platform_actor, shanghai
 from vouchers.ledger import ledger_differences
 from vouchers.models import Hold, LedgerEntry, Receivable, Voucher
 from vouchers.periodic import vouchers_activate_due, vouchers_expire_due
@@ -27,8 +29,6 @@ from vouchers.services import (
     voucher_revoke,
     voucher_suspend,
 )
-
-from .factories import ProgramFactory, bind, frozen, issue, official, platform_actor, shanghai
 
 pytestmark = pytest.mark.django_db
 

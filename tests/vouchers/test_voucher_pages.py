@@ -16,10 +16,10 @@ from django.utils import timezone
 from accounts.models import Membership, User
 from audit.models import AuditEvent
 from tests.accounts.factories import ComputePlatformFactory, DistrictFactory, EnterpriseFactory
+from tests.programs.factories import ProgramFactory, add_steps, bind
+from tests.vouchers.factories import issue, official, platform_actor
 from vouchers.models import Voucher
 from vouchers.services import hold_create, voucher_redeem
-
-from .factories import ProgramFactory, add_steps, bind, issue, official, platform_actor
 
 pytestmark = pytest.mark.django_db
 

@@ -15,12 +15,12 @@ from accounts.models import Membership, User
 from audit.models import AuditEvent
 from programs.models import Program
 from tests.accounts.factories import ComputePlatformFactory, EnterpriseFactory
+from tests.programs.factories import ProgramFactory, add_steps, bind
+from tests.vouchers.factories import frozen, issue, platform_actor, shanghai
 from vouchers import tasks
 from vouchers.models import Voucher, VoucherReminder
 from vouchers.periodic import programs_step_phase_down, voucher_reminders_send
 from vouchers.services import voucher_redeem
-
-from .factories import ProgramFactory, add_steps, bind, frozen, issue, platform_actor, shanghai
 
 pytestmark = pytest.mark.django_db
 

@@ -18,8 +18,8 @@ from applications.services import application_document_add
 from audit.services import Actor
 from common.errors import BusinessError
 from tests.accounts.factories import EnterpriseFactory
-
-from .factories import PDF_BYTES, application, client_for, member, official, with_mfa
+from tests.applications.factories import PDF_BYTES, application
+from tests.vouchers.factories import client_for, member, official, with_mfa
 
 pytestmark = pytest.mark.django_db
 

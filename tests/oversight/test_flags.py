@@ -24,10 +24,9 @@ from oversight.flags import (
 )
 from oversight.models import AnomalyFlag
 from oversight.tasks import audit_detect_anomalies
+from tests.oversight.detector_helpers import at, charge, normal_month, setup, today
 from tests.vouchers.factories import official
 from vouchers.models import LedgerEntry, Receivable, Voucher
-
-from .detector_helpers import at, charge, normal_month, setup, today
 
 pytestmark = pytest.mark.django_db
 

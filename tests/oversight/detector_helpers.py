@@ -19,14 +19,9 @@ from accounts.models import ComputePlatform, Enterprise
 from audit.services import Actor
 from oversight.detectors import Period
 from programs.models import Program
-from tests.accounts.factories import ComputePlatformFactory
-from tests.vouchers.factories import (
-    DistrictFactory,
-    EnterpriseFactory,
-    ProgramFactory,
-    bind,
-    issue,
-)
+from tests.accounts.factories import ComputePlatformFactory, DistrictFactory, EnterpriseFactory
+from tests.programs.factories import ProgramFactory, bind
+from tests.vouchers.factories import issue
 from vouchers.models import Redemption, Voucher
 from vouchers.services import voucher_redeem
 

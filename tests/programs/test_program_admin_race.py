@@ -20,17 +20,11 @@ from audit.models import AuditEvent
 from audit.services import Actor
 from programs.admin import ProgramForm
 from programs.models import Program
+from tests.accounts.factories import EnterpriseFactory
+from tests.applications.factories import application
+from tests.programs.factories import open_program
+from tests.vouchers.factories import client_for, official, reauthenticated, with_mfa
 from vouchers.models import Voucher
-
-from .factories import (
-    EnterpriseFactory,
-    application,
-    client_for,
-    official,
-    open_program,
-    reauthenticated,
-    with_mfa,
-)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -18,9 +18,10 @@ from audit.services import Actor
 from common.errors import BusinessError
 from programs.models import Program
 from tests.accounts.factories import EnterpriseFactory
+from tests.applications.factories import application
+from tests.programs.factories import open_program
+from tests.vouchers.factories import official
 from vouchers.models import Voucher
-
-from .factories import application, official, open_program
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -8,9 +8,8 @@ import pytest
 
 from oversight.detectors import detect_catalog_price, detect_points_drift
 from programs.models import Program
+from tests.oversight.detector_helpers import at, charge, last_days, setup
 from tests.platforms.factories import ModelCatalogEntryFactory
-
-from .detector_helpers import at, charge, last_days, setup
 
 pytestmark = pytest.mark.django_db
 

@@ -14,9 +14,9 @@ from accounts.models import Membership
 from applications.models import Application
 from programs.models import Program
 from tests.accounts.factories import EnterpriseFactory
+from tests.applications.factories import PDF_BYTES, application
 from tests.eligibility.factories import rule_set
-
-from .factories import PDF_BYTES, application, client_for, member, official, with_mfa
+from tests.vouchers.factories import client_for, member, official, with_mfa
 
 pytestmark = pytest.mark.django_db
 
@@ -188,8 +188,7 @@ def test_officials_see_enterprises_that_applied_from_outside_their_district(
 ) -> None:
     from accounts.models import Enterprise
     from accounts.scoping import scoped
-
-    from .factories import open_program
+    from tests.programs.factories import open_program
 
     nationwide = open_program(district=guiyang, cross_region=True)
     far = EnterpriseFactory(division="420103")

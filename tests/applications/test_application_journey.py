@@ -25,10 +25,10 @@ from audit.models import AuditEvent
 from audit.services import Actor
 from common.errors import BusinessError
 from tests.accounts.factories import EnterpriseFactory
+from tests.applications.factories import application, pdf_upload
 from tests.eligibility.factories import rule_set
+from tests.vouchers.factories import member, official
 from vouchers.models import Voucher
-
-from .factories import application, member, official, pdf_upload
 
 pytestmark = pytest.mark.django_db
 

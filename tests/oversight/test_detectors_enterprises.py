@@ -18,9 +18,8 @@ from oversight.detectors import (
 )
 from programs.models import Program
 from tests.accounts.factories import ComputePlatformFactory
+from tests.oversight.detector_helpers import at, charge, enterprise, last_days, normal_month, setup
 from vouchers.models import Voucher
-
-from .detector_helpers import at, charge, enterprise, last_days, normal_month, setup
 
 pytestmark = pytest.mark.django_db
 

@@ -13,9 +13,8 @@ from applications.services import application_approve, application_return
 from audit.services import Actor
 from common.errors import BusinessError
 from programs.models import Program
+from tests.applications.factories import application
 from vouchers.models import Voucher
-
-from .factories import application
 
 pytestmark = pytest.mark.django_db
 
@@ -96,7 +95,7 @@ def _review_url(app: Application) -> str:
 
 
 def _reviewer_client(user: Any) -> Any:
-    from .factories import client_for, with_mfa
+    from tests.vouchers.factories import client_for, with_mfa
 
     return client_for(with_mfa(user))
 

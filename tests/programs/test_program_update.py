@@ -11,8 +11,8 @@ from audit.services import Actor
 from common.errors import BusinessError
 from programs.models import Program
 from programs.services import program_update
-
-from .factories import ProgramFactory, official
+from tests.programs.factories import ProgramFactory
+from tests.vouchers.factories import official
 
 pytestmark = pytest.mark.django_db
 
@@ -58,8 +58,8 @@ def test_the_budget_is_checked_against_what_is_committed_now(jianghan: Any) -> N
 
 
 def test_the_unit_is_fixed_once_a_voucher_exists(jianghan: Any) -> None:
-    from .factories import ProgramFactory as OpenProgramFactory
-    from .factories import issue
+    from tests.programs.factories import ProgramFactory as OpenProgramFactory
+    from tests.vouchers.factories import issue
 
     program = OpenProgramFactory(district=jianghan)
     issue(program, amount="100.00")

@@ -12,15 +12,8 @@ from django.urls import reverse
 from accounts.models import Membership
 from programs.models import PhaseStep, Program
 from programs.selectors import program_projection
-
-from .factories import (
-    ProgramFactory,
-    client_for,
-    official,
-    reauthenticated,
-    with_mfa,
-    with_schedule,
-)
+from tests.programs.factories import ProgramFactory, with_schedule
+from tests.vouchers.factories import client_for, official, reauthenticated, with_mfa
 
 pytestmark = pytest.mark.django_db
 
@@ -159,8 +152,8 @@ def test_the_application_list_for_reviewers_has_a_fixed_query_count(
     jianghan: Any, django_assert_max_num_queries: Any
 ) -> None:
     from tests.accounts.factories import EnterpriseFactory
-
-    from .factories import application, open_program
+    from tests.applications.factories import application
+    from tests.programs.factories import open_program
 
     program = open_program(district=jianghan)
     for _ in range(8):
@@ -218,7 +211,7 @@ def test_changing_only_the_name_needs_no_re_authentication(manager: Any, jiangha
 def test_unit_kind_and_district_are_fixed_once_a_voucher_exists(
     manager_client: Any, jianghan: Any
 ) -> None:
-    from .factories import issue
+    from tests.vouchers.factories import issue
 
     program = ProgramFactory(district=jianghan)
     url = reverse("admin:programs_program_change", args=[program.pk])

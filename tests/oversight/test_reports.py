@@ -20,12 +20,10 @@ from applications.models import Application
 from audit import events
 from audit.models import AuditEvent
 from audit.services import audit_checkpoint_create, audit_seal_pending, checkpoint_body
+from oversight.overview import applications_waiting, disclosure_rows, period_figures
 from oversight.reports import (
     Period,
-    applications_waiting,
     burn_over_time,
-    disclosure_rows,
-    period_figures,
     redemptions_by_model,
     redemptions_by_platform,
     top_enterprises,
@@ -33,11 +31,11 @@ from oversight.reports import (
 from programs.models import Program
 from programs.selectors import program_budget
 from tests.accounts.factories import ComputePlatformFactory, DistrictFactory, EnterpriseFactory
-from tests.vouchers.factories import ProgramFactory, bind, frozen, issue, platform_actor, shanghai
+from tests.audit.factories import admin_client, official
+from tests.programs.factories import ProgramFactory, bind
+from tests.vouchers.factories import frozen, issue, platform_actor, shanghai
 from vouchers.models import Redemption
 from vouchers.services import redemption_reverse, voucher_redeem
-
-from .factories import admin_client, official
 
 pytestmark = pytest.mark.django_db
 

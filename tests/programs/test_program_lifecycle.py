@@ -16,8 +16,8 @@ from audit.services import Actor
 from common.errors import BusinessError
 from programs.models import PhaseStep, Program
 from programs.services import program_close, program_open, program_pause, program_resume
-
-from .factories import ProgramFactory, official, with_schedule
+from tests.programs.factories import ProgramFactory, with_schedule
+from tests.vouchers.factories import official
 
 pytestmark = pytest.mark.django_db
 

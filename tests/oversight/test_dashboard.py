@@ -20,10 +20,10 @@ from tests.accounts.factories import (
     EnterpriseFactory,
     UserFactory,
 )
-from tests.vouchers.factories import ProgramFactory, bind, issue, platform_actor
+from tests.audit.factories import admin_client, official, superuser
+from tests.programs.factories import ProgramFactory, bind
+from tests.vouchers.factories import issue, platform_actor
 from vouchers.services import voucher_redeem
-
-from .factories import admin_client, official, superuser
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ from django.core import mail
 from applications.models import Application
 from applications.services import application_reject, application_submit
 from audit.services import Actor
-
-from .factories import application, member
+from tests.applications.factories import application
+from tests.vouchers.factories import member
 
 pytestmark = pytest.mark.django_db
 

@@ -27,10 +27,10 @@ from oversight.flags import flag_decision_refusal, flag_dismiss
 from oversight.models import AnomalyFlag
 from programs.models import Program
 from tests.accounts.factories import EnterpriseFactory, make_uscc
+from tests.applications.factories import PDF_BYTES, application
+from tests.vouchers.factories import client_for, member, official, with_mfa
 from vouchers.models import Voucher
 from vouchers.services import voucher_issue, voucher_suspend
-
-from .factories import PDF_BYTES, application, client_for, member, official, with_mfa
 
 pytestmark = pytest.mark.django_db
 

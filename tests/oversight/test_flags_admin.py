@@ -12,11 +12,11 @@ from accounts.models import Membership, User
 from audit.services import Actor
 from oversight.flags import anomalies_detect
 from oversight.models import AnomalyFlag, DetectorSettings
-from tests.vouchers.factories import DistrictFactory, official
+from tests.accounts.factories import DistrictFactory
+from tests.audit.factories import admin_client
+from tests.oversight.detector_helpers import at, charge, normal_month, quiet_day, setup, today
+from tests.vouchers.factories import official
 from vouchers.models import Voucher
-
-from .detector_helpers import at, charge, normal_month, quiet_day, setup, today
-from .factories import admin_client
 
 pytestmark = pytest.mark.django_db
 

@@ -19,8 +19,7 @@ from oversight.detectors import (
 )
 from oversight.models import AnomalyFlag, DetectorSettings
 from programs.models import Program
-
-from .detector_helpers import at, charge, last_days, normal_month, setup
+from tests.oversight.detector_helpers import at, charge, last_days, normal_month, setup
 
 pytestmark = pytest.mark.django_db
 

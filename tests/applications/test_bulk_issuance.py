@@ -20,10 +20,10 @@ from audit.models import AuditEvent
 from audit.services import Actor
 from programs.models import Program
 from tests.accounts.factories import EnterpriseFactory
+from tests.applications.factories import application
 from tests.eligibility.factories import rule_set
+from tests.vouchers.factories import client_for, official, with_mfa
 from vouchers.models import Voucher
-
-from .factories import application, client_for, official, with_mfa
 
 pytestmark = pytest.mark.django_db
 

@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from programs.selectors import program_budget
 from tests.accounts.factories import ComputePlatformFactory
+from tests.programs.factories import ProgramFactory, bind
+from tests.vouchers.factories import issue, platform_actor
 from vouchers.services import redemption_reverse, voucher_redeem
-
-from .factories import ProgramFactory, bind, issue, platform_actor
 
 pytestmark = pytest.mark.django_db
 
