@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class OversightConfig(AppConfig):
@@ -7,7 +7,7 @@ class OversightConfig(AppConfig):
     reports and disclosure exports. It reads everything and nothing imports it."""
 
     name = "oversight"
-    verbose_name = _("Oversight")
+    verbose_name = pgettext_lazy("admin section", "Oversight")
 
     def ready(self) -> None:
         from . import roles  # noqa: F401  (grants this app's permissions to roles)

@@ -1,10 +1,10 @@
 from django.apps import AppConfig
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class VouchersConfig(AppConfig):
     name = "vouchers"
-    verbose_name = _("Vouchers")
+    verbose_name = pgettext_lazy("admin section", "Vouchers")
 
     def ready(self) -> None:
         from . import roles  # noqa: F401  (grants this app's permissions to roles)

@@ -45,6 +45,9 @@ from_server = sorted(
     name for name, module in list(sys.modules.items())
     if (getattr(module, "__file__", None) or "").startswith(repo)
     and not module.__file__.startswith(client)
+    # The project's virtualenv may live inside the checkout (.venv): what it
+    # installed (requests and friends) is not the server's code.
+    and not module.__file__.startswith(sys.prefix)
 )
 assert not from_server, from_server
 print("ok")
