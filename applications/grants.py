@@ -25,7 +25,7 @@ from common.formatting import money
 from eligibility.duplicates import locality_flags
 from eligibility.evaluator import Decision
 from programs.models import Program
-from vouchers.models import Voucher
+from vouchers.services.issuance import cap_refusal, issued_to
 
 from .models import Application
 from .selectors import program_eligibility
@@ -35,9 +35,7 @@ def granted_to(*, program: Program, enterprise_id: int) -> Decimal:
     """What ``program`` has granted the enterprise so far: its vouchers (by
     application or bulk issuance, whatever became of them) and approved
     applications not yet issued."""
-    issued = Voucher.objects.filter(program=program, enterprise_id=enterprise_id).aggregate(
-        total=Sum("face_value")
-    )["total"] or Decimal("0")
+    issued = issued_to(program=program, enterprise_id=enterprise_id)
     approved = Application.objects.filter(
         program=program,
         enterprise_id=enterprise_id,
@@ -59,9 +57,7 @@ def amount_refusal(
     if amount <= 0:
         return _("Enter an amount greater than zero.")
     if amount > program.per_enterprise_cap:
-        return _("The most one enterprise may receive from this program is %(cap)s.") % {
-            "cap": money(program.per_enterprise_cap)
-        }
+        return cap_refusal(program=program, already=Decimal("0"), amount=amount)
     remaining = program.remaining_amount - pending
     if remaining < amount:
         return _("Only %(remaining)s of the budget is left; %(amount)s cannot be approved.") % {
@@ -69,16 +65,7 @@ def amount_refusal(
             "amount": money(amount),
         }
     already = granted_to(program=program, enterprise_id=enterprise_id)
-    if already + amount > program.per_enterprise_cap:
-        return _(
-            "The enterprise already has %(already)s approved from this program; with "
-            "%(amount)s it would pass the cap of %(cap)s."
-        ) % {
-            "already": money(already),
-            "amount": money(amount),
-            "cap": money(program.per_enterprise_cap),
-        }
-    return None
+    return cap_refusal(program=program, already=already, amount=amount)
 
 
 @dataclass

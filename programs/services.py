@@ -65,6 +65,19 @@ def _editable_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
     return dict(changes)
 
 
+def _require_program_manager(actor: Actor, *district_ids: int) -> None:
+    """Refuse anyone but a program manager of each of ``district_ids`` (the
+    program's own district: roles count only there); system tasks pass."""
+    if actor.user is None and actor.kind == "system":
+        return
+    scope = scope_for(actor.user) if actor.user is not None else None
+    if scope is None or not all(
+        scope.has_district_role(district_id, Membership.Role.PROGRAM_MANAGER)
+        for district_id in district_ids
+    ):
+        raise PermissionDenied(_("You may not do this."))
+
+
 def program_lock(*, program: Program) -> None:
     """Lock the program's row until the caller's transaction ends.
 
@@ -92,6 +105,7 @@ def program_create(*, actor: Actor, program: Program) -> Program:
         getattr(program, name) for name in PROGRAM_MANAGED_FIELDS - {"status"}
     ):
         raise ValueError("a new program starts as a draft with nothing committed")
+    _require_program_manager(actor, program.district_id)
     program.save(force_insert=True)
     return program
 
@@ -109,6 +123,12 @@ def program_update(*, actor: Actor, program: Program, changes: Mapping[str, Any]
     """
     values = _editable_changes(changes)
     locked = Program.objects.select_for_update().get(pk=program.pk)
+    new_district = values.get("district")
+    _require_program_manager(
+        actor,
+        locked.district_id,
+        *([new_district.pk] if new_district is not None else []),
+    )
     fixed = [
         name
         for name in PROGRAM_FIXED_ONCE_USED
@@ -222,14 +242,7 @@ def program_adopt_rule_set(*, actor: Actor, program: Program, rule_set: RuleSet 
     keep the version they were decided under.
     """
     locked = Program.objects.select_for_update().get(pk=program.pk)
-    system_task = actor.user is None and actor.kind == "system"
-    if not system_task and (
-        actor.user is None
-        or not scope_for(actor.user).has_district_role(
-            locked.district_id, Membership.Role.PROGRAM_MANAGER
-        )
-    ):
-        raise PermissionDenied(_("You may not do this."))
+    _require_program_manager(actor, locked.district_id)
     if locked.status == Program.Status.CLOSED:
         raise _refuse(_("A closed program keeps the rules it closed with."), "rule_set")
     if rule_set is not None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from accounts.models import Membership
 from audit.services import Actor
 from common.errors import BusinessError
 from programs.models import Program
@@ -25,7 +26,9 @@ def test_only_the_changed_fields_are_written_and_the_counters_are_kept(jianghan:
         reserved_amount=Decimal("1000"), issued_amount=Decimal("500")
     )
     saved = program_update(
-        actor=Actor.for_user(official(jianghan)), program=stale, changes={"name": "新名称"}
+        actor=Actor.for_user(official(jianghan, Membership.Role.PROGRAM_MANAGER)),
+        program=stale,
+        changes={"name": "新名称"},
     )
     program.refresh_from_db()
     assert program.name == "新名称"
@@ -39,7 +42,9 @@ def test_counters_status_and_rules_are_never_edited(jianghan: Any, field: str) -
     program = ProgramFactory(district=jianghan)
     with pytest.raises(TypeError):
         program_update(
-            actor=Actor.for_user(official(jianghan)), program=program, changes={field: None}
+            actor=Actor.for_user(official(jianghan, Membership.Role.PROGRAM_MANAGER)),
+            program=program,
+            changes={field: None},
         )
 
 
@@ -48,7 +53,7 @@ def test_the_budget_is_checked_against_what_is_committed_now(jianghan: Any) -> N
     Program.objects.filter(pk=program.pk).update(reserved_amount=Decimal("600000"))
     with pytest.raises(BusinessError) as refused:
         program_update(
-            actor=Actor.for_user(official(jianghan)),
+            actor=Actor.for_user(official(jianghan, Membership.Role.PROGRAM_MANAGER)),
             program=program,
             changes={"total_budget": Decimal("500000")},
         )
@@ -65,7 +70,7 @@ def test_the_unit_is_fixed_once_a_voucher_exists(jianghan: Any) -> None:
     issue(program, amount="100.00")
     with pytest.raises(BusinessError) as refused:
         program_update(
-            actor=Actor.for_user(official(jianghan)),
+            actor=Actor.for_user(official(jianghan, Membership.Role.PROGRAM_MANAGER)),
             program=program,
             changes={"unit": Program.Unit.POINTS},
         )

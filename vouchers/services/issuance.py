@@ -56,18 +56,23 @@ def voucher_expiry_for(program: Program, *, valid_from: datetime.datetime) -> da
     return _start_of_day(end)
 
 
-def _cap_refusal(program: Program, enterprise: Enterprise, amount: Decimal) -> str | None:
-    """The program's cap per enterprise over the vouchers it already issued
-    to it (whatever became of them): the floor every issuance keeps, whichever
-    door it comes through. The granting doors check more (applications count
-    approvals not yet issued too)."""
+def issued_to(*, program: Program, enterprise_id: int) -> Decimal:
+    """The face value of every voucher ``program`` issued to the enterprise,
+    whatever became of it since."""
+    total = Voucher.objects.filter(program=program, enterprise_id=enterprise_id).aggregate(
+        total=Sum("face_value")
+    )["total"]
+    return total or Decimal("0")
+
+
+def cap_refusal(*, program: Program, already: Decimal, amount: Decimal) -> str | None:
+    """Why ``amount`` more would pass the program's cap per enterprise, which
+    has ``already`` from it, or None. The one wording of the cap: every door
+    that grants (issuance, applications, bulk issuance) refuses with it."""
     if amount > program.per_enterprise_cap:
         return _("The most one enterprise may receive from this program is %(cap)s.") % {
             "cap": money(program.per_enterprise_cap)
         }
-    already = Voucher.objects.filter(program=program, enterprise=enterprise).aggregate(
-        total=Sum("face_value")
-    )["total"] or Decimal("0")
     if already + amount > program.per_enterprise_cap:
         return _(
             "The enterprise already has %(already)s approved from this program; with "
@@ -141,7 +146,9 @@ def voucher_issue(
             )
         refusal = refusal_under_lock(program) if refusal_under_lock is not None else None
         if refusal is None:
-            refusal = _cap_refusal(program, enterprise, amount)
+            # The floor every issuance keeps: the cap over what was issued.
+            already = issued_to(program=program, enterprise_id=enterprise.pk)
+            refusal = cap_refusal(program=program, already=already, amount=amount)
         if refusal is not None:
             raise BusinessError(Code.VALIDATION_ERROR, refusal, "amount")
     program.issued_amount += amount
