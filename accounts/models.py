@@ -332,6 +332,12 @@ class ComputePlatform(models.Model):
         validators=[validate_uscc],
         help_text=_("Used to find related parties between platforms and enterprises."),
     )
+    # Where the district pays the platform's settlements (the treasury's
+    # payment batch reads these). The account number is encrypted at rest,
+    # like other sensitive data.
+    bank_account_name = models.CharField(_("payee account name"), max_length=200, blank=True)
+    bank_name = models.CharField(_("payee bank"), max_length=200, blank=True)
+    bank_account_number = EncryptedCharField(_("payee account number"), max_length=40, blank=True)
     districts_served = models.ManyToManyField(
         District, verbose_name=_("districts served"), related_name="platforms", blank=True
     )
@@ -380,8 +386,10 @@ class Membership(models.Model):
         ENTERPRISE_ADMIN = "enterprise_admin", _("Enterprise administrator")
         ENTERPRISE_MEMBER = "enterprise_member", _("Enterprise member")
         PLATFORM_OPERATOR = "platform_operator", _("Platform operator")
+        # Approves payouts and records payments (财政); added with settlements.
+        FINANCE_OFFICER = "finance_officer", _("Finance officer")
 
-    OFFICIAL_ROLES = (Role.PROGRAM_MANAGER, Role.REVIEWER, Role.AUDITOR)
+    OFFICIAL_ROLES = (Role.PROGRAM_MANAGER, Role.REVIEWER, Role.AUDITOR, Role.FINANCE_OFFICER)
     ENTERPRISE_ROLES = (Role.ENTERPRISE_ADMIN, Role.ENTERPRISE_MEMBER)
     PLATFORM_ROLES = (Role.PLATFORM_OPERATOR,)
 
@@ -426,7 +434,7 @@ class Membership(models.Model):
                 name="membership_role_matches_organisation",
                 condition=(
                     Q(
-                        role__in=["program_manager", "reviewer", "auditor"],
+                        role__in=["program_manager", "reviewer", "auditor", "finance_officer"],
                         district__isnull=False,
                         enterprise__isnull=True,
                         platform__isnull=True,

@@ -36,6 +36,10 @@ class Code:
     INSUFFICIENT_BALANCE = "insufficient_balance"
     HOLD_NOT_OPEN = "hold_not_open"
     REFERENCE_CONFLICT = "reference_conflict"
+    # Settlements (contract v1.1).
+    SETTLEMENT_NOT_FOUND = "settlement_not_found"
+    SETTLEMENT_NOT_OPEN = "settlement_not_open"
+    SETTLEMENT_AMOUNT_MISMATCH = "settlement_amount_mismatch"
 
     @classmethod
     def declared(cls) -> frozenset[str]:

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "vouchers.apps.VouchersConfig",
     "applications.apps.ApplicationsConfig",
     "platforms.apps.PlatformsConfig",
+    "settlements.apps.SettlementsConfig",
     "audit.apps.AuditConfig",
     "oversight.apps.OversightConfig",
     "demo.apps.DemoConfig",

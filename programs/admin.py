@@ -215,13 +215,24 @@ class ProgramAdmin(AuditedModelAdmin, ProgramWrites):
             },
         ),
         (_("Where vouchers are spent"), {"fields": ["platforms", "cross_region"]}),
+        (
+            _("Payout"),
+            {"fields": ["payout_mode", "settlement_period", "settlement_four_eyes_threshold"]},
+        ),
         (_("Eligibility"), {"fields": ["rule_set", "rule_set_in_force"]}),
     ]
     actions = ["adopt_newest_rule_sets"]
 
     # Changing what a program may spend needs a fresh password or TOTP code.
     MONEY_FIELDS = frozenset(
-        {"total_budget", "per_enterprise_cap", "per_charge_cap", "four_eyes_threshold", "base_rate"}
+        {
+            "total_budget",
+            "per_enterprise_cap",
+            "per_charge_cap",
+            "four_eyes_threshold",
+            "settlement_four_eyes_threshold",
+            "base_rate",
+        }
     )
 
     # Offered read-only once the program has applications or vouchers

@@ -50,6 +50,16 @@ class Program(FSMModelMixin, models.Model):
         CNY = "CNY", _("Yuan (CNY)")
         POINTS = "POINTS", _("Normalized token points")
 
+    class PayoutMode(models.TextChoices):
+        # How the money reaches the market ("How the money flows", DESIGN.md).
+        DEDUCT_AT_PLATFORM = "deduct_at_platform", _("Deducted at the platform, settled with it")
+        REIMBURSE = "reimburse", _("Reimbursed to the enterprise after purchase")
+        CONTRACT_VOUCHER = "contract_voucher", _("Voucher against a contract")
+
+    class SettlementPeriod(models.TextChoices):
+        MONTH = "month", _("Monthly")
+        QUARTER = "quarter", _("Quarterly")
+
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
         OPEN = "open", _("Open")
@@ -150,6 +160,35 @@ class Program(FSMModelMixin, models.Model):
         validators=[MinValueValidator(Decimal("0"))],
         help_text=_(
             "Approvals of more than this amount need a second official's approval; empty for never."
+        ),
+    )
+    payout_mode = models.CharField(
+        _("payout mode"),
+        max_length=30,
+        choices=PayoutMode.choices,
+        default=PayoutMode.DEDUCT_AT_PLATFORM,
+        help_text=_("How the subsidy is paid out."),
+    )
+    settlement_period = models.CharField(
+        _("settlement period"),
+        max_length=10,
+        choices=SettlementPeriod.choices,
+        default=SettlementPeriod.MONTH,
+        help_text=_(
+            "For deduction at the platform: how often the platforms' settlements are drawn "
+            "(calendar months or quarters, China Standard Time)."
+        ),
+    )
+    settlement_four_eyes_threshold = models.DecimalField(
+        _("second finance approval above"),
+        max_digits=16,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_(
+            "Settlements owing more than this need a second finance officer's approval; "
+            "empty for never."
         ),
     )
     status = FSMField(_("status"), default=Status.DRAFT, choices=Status.choices, protected=True)

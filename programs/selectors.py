@@ -55,6 +55,10 @@ class BudgetFigures:
     remaining: Decimal
     approved_count: int
     pending_amount: Decimal
+    # Paying the platforms (settlements): owed and not yet approved, approved, paid.
+    settlement_owed: Decimal = Decimal("0")
+    settlement_approved: Decimal = Decimal("0")
+    settlement_paid: Decimal = Decimal("0")
 
 
 def program_budget(*, program: Program) -> BudgetFigures:
@@ -71,6 +75,9 @@ def program_budget(*, program: Program) -> BudgetFigures:
         remaining=program.remaining_amount,
         approved_count=int(figure("approved_count", program, 0)),
         pending_amount=Decimal(figure("pending_amount", program, Decimal("0"))),
+        settlement_owed=Decimal(figure("settlement_owed", program, Decimal("0"))),
+        settlement_approved=Decimal(figure("settlement_approved", program, Decimal("0"))),
+        settlement_paid=Decimal(figure("settlement_paid", program, Decimal("0"))),
     )
 
 

@@ -51,7 +51,7 @@ PROGRAM_MANAGED_FIELDS = frozenset(
 
 #: What a voucher or an application was made under: fixed once either exists
 #: (a CNY voucher must not become a points voucher, nor move district).
-PROGRAM_FIXED_ONCE_USED = ("district", "kind", "unit")
+PROGRAM_FIXED_ONCE_USED = ("district", "kind", "unit", "payout_mode", "settlement_period")
 
 
 def _editable_changes(changes: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.utils.translation import pgettext_lazy
+
+
+class SettlementsConfig(AppConfig):
+    name = "settlements"
+    verbose_name = pgettext_lazy("admin section", "Settlements and payments")
+
+    def ready(self) -> None:
+        from . import roles  # noqa: F401  (grants this app's permissions to roles)
+        from .budget import register_figures
+
+        register_figures()
