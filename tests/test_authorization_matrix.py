@@ -34,6 +34,7 @@ from applications.models import BulkIssuance
 from config import legacy_admin
 from tests.accounts.factories import add_totp
 from tests.applications.factories import application as make_application
+from tests.settlements.factories import settlement_of_last_month
 from tests.vouchers.factories import issue
 from tests.world import World, build_world
 
@@ -50,6 +51,7 @@ ROLES = [
     "operator_x",
     "operator_y",
     "superuser",
+    "finance_x",
 ]
 NOT_OFFICIALS = {
     "anonymous",
@@ -60,7 +62,7 @@ NOT_OFFICIALS = {
     "operator_y",
 }
 ENTERPRISE_X = {"ent_admin_x", "ent_member_x"}
-OFFICIALS_AND_SUPERUSER = {"official_x", "official_wuhan", "official_y", "superuser"}
+OFFICIALS_AND_SUPERUSER = {"official_x", "official_wuhan", "official_y", "superuser", "finance_x"}
 
 ALLOW, DENY, ANY = "allow", "deny", "any"
 
@@ -88,6 +90,7 @@ class Objects:
     application: Any
     document: Any
     voucher: Any
+    settlement: Any = None
 
 
 # -- rules -------------------------------------------------------------------------
@@ -124,7 +127,9 @@ def enterprise_page(
         for role in ENTERPRISE_X:
             outcome[role] = ANY if post_only else ALLOW
         if district_reads:
+            # Any official of the program's district reads them, finance included.
             outcome["official_x"] = ALLOW
+            outcome["finance_x"] = ALLOW
         outcome["superuser"] = ANY
         return path_of(o), outcome
 
@@ -268,11 +273,11 @@ RULES: dict[str, Rule] = {
     ),
     "admin/dashboard/programs/<int:pk>/report.pdf": lambda r, o: (
         f"/admin/dashboard/programs/{o.world.prog_jianghan.pk}/report.pdf",
-        {**_everyone(DENY), "official_x": ALLOW, "superuser": ALLOW},
+        {**_everyone(DENY), "official_x": ALLOW, "finance_x": ALLOW, "superuser": ALLOW},
     ),
     "admin/dashboard/programs/<int:pk>/disclosure.<str:fmt>": lambda r, o: (
         f"/admin/dashboard/programs/{o.world.prog_jianghan.pk}/disclosure.csv",
-        {**_everyone(DENY), "official_x": ALLOW, "superuser": ALLOW},
+        {**_everyone(DENY), "official_x": ALLOW, "finance_x": ALLOW, "superuser": ALLOW},
     ),
     # Admin addresses of models that moved to another app (programs,
     # applications, oversight): a permanent redirect for everyone, which shows
@@ -377,7 +382,7 @@ def test_every_url_has_a_rule() -> None:
 def objects(settings: Any, tmp_path: Any) -> Objects:
     settings.PRIVATE_MEDIA_ROOT = str(tmp_path)
     w = build_world()
-    for user in (w.official_x, w.official_wuhan, w.official_y, w.superuser):
+    for user in (w.official_x, w.official_wuhan, w.official_y, w.superuser, w.finance_x):
         add_totp(user)
     application = make_application(w.ent_jianghan, w.prog_jianghan)
     document = application.documents.get()
@@ -395,7 +400,13 @@ def objects(settings: Any, tmp_path: Any) -> Objects:
         ],
         total="1000.00",
     )
-    return Objects(world=w, application=application, document=document, voucher=voucher)
+    return Objects(
+        world=w,
+        application=application,
+        document=document,
+        voucher=voucher,
+        settlement=settlement_of_last_month(w.prog_jianghan, w.platform_x, w.ent_jianghan),
+    )
 
 
 def _client(role: str, o: Objects) -> Client:

@@ -53,6 +53,7 @@ class World:
     operator_x: User
     operator_y: User
     superuser: User
+    finance_x: User
 
 
 def build_world() -> World:
@@ -96,6 +97,7 @@ def build_world() -> World:
         operator_x=platform_operator(platform_x, email="operator@x.test"),
         operator_y=platform_operator(platform_y, email="operator@y.test"),
         superuser=UserFactory(email="root@platform.test", is_superuser=True),
+        finance_x=official(jianghan, role=Role.FINANCE_OFFICER, email="finance@jianghan.test"),
     )
     membership(w.official_x, Role.REVIEWER, jianghan)
     for program in (w.prog_jianghan, w.prog_guiyang):

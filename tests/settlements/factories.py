@@ -115,3 +115,24 @@ def drawn(world: SettleWorld) -> Settlement:
 
 def actor(user: User) -> Actor:
     return Actor.for_user(user)
+
+
+def settlement_of_last_month(program: Program, platform: ComputePlatform, enterprise: Any) -> Any:
+    """A draft settlement of ``platform`` × ``program`` for last month with
+    two charges in it (the program bound to the platform for the purpose)."""
+    bind(program, platform)
+    at = last_month_instant()
+    with time_machine.travel(at - datetime.timedelta(days=1), tick=False):
+        voucher = issue(program, enterprise, "10000.00")
+    for n in (1, 2):
+        with time_machine.travel(at, tick=False):
+            voucher_redeem(
+                actor=platform_actor(platform),
+                platform=platform,
+                voucher_code=voucher.code,
+                reference=f"matrix-{n}",
+                occurred_at=at,
+                billed_amount=Decimal("1000.00"),
+            )
+    settlements_draw()
+    return Settlement.objects.get(program=program, platform=platform)
