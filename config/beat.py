@@ -61,6 +61,12 @@ PERIODIC_TASKS: dict[str, Periodic] = {
         "task": "vouchers.send_reminders",
         "crontab": {"minute": "0", "hour": "9"},
     },
+    # Settlements: each ended period's statements, soon after midnight in
+    # Shanghai (the period ends there) and every hour after, for late lines.
+    "settlements: draw ended periods": {
+        "task": "settlements.draw",
+        "crontab": {"minute": "3"},
+    },
     # The platform API: signature nonces past their signature's expiry, and
     # idempotency records past their 24 hours.
     "platforms: prune signature nonces": {
