@@ -4,6 +4,7 @@ limits and MFA; only superusers and district officials get in."""
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
 
@@ -15,6 +16,14 @@ class ComputeVoucherAdminSite(admin.AdminSite):
     def has_permission(self, request: HttpRequest) -> bool:
         user = request.user
         return bool(user.is_active and user.is_staff)
+
+    def index(self, request: HttpRequest, extra_context: dict | None = None) -> TemplateResponse:
+        from settlements.models import Settlement
+        from settlements.queue import settlement_work_queue
+
+        # The work queue links to the settlements' admin pages.
+        queue = settlement_work_queue(request.user) if Settlement in self._registry else []
+        return super().index(request, {**(extra_context or {}), "work_queue": queue})
 
     def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         return secure_admin_login(super().login)(request, extra_context)
