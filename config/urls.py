@@ -28,6 +28,9 @@ urlpatterns = [
     # oversight): permanent redirects from their old addresses, before the admin.
     path("", include("config.legacy_admin")),
     path("admin/", admin.site.urls),
+    # The settlement endpoints first: the platform API's own patterns end
+    # with a catch-all 404.
+    path("api/v1/", include("settlements.api_urls")),
     path("api/v1/", include("platforms.urls")),
     path("operator/", include("platforms.operator_urls")),
 ]

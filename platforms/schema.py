@@ -62,7 +62,7 @@ with a different body is 409 `idempotency_key_reused`. Messages follow `Accept-L
 SPECTACULAR_API_SETTINGS: dict[str, Any] = {
     "TITLE": "Compute-voucher platform API",
     "DESCRIPTION": API_DESCRIPTION,
-    "VERSION": "1.0.0",
+    "VERSION": "1.1.0",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
 }

@@ -12,8 +12,8 @@ from django.utils import timezone
 MONTH = "month"
 QUARTER = "quarter"
 
-_MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-_QUARTER_RE = re.compile(r"^(\d{4})-Q([1-4])$")
+_MONTH_RE = re.compile(r"\A([0-9]{4})-(0[1-9]|1[0-2])\Z")
+_QUARTER_RE = re.compile(r"\A([0-9]{4})-Q([1-4])\Z")
 
 
 @dataclass(frozen=True, order=True)
@@ -70,6 +70,9 @@ def period_at(moment: datetime.datetime, kind: str) -> Period:
 def parse_period(text: str) -> Period | None:
     """ "2026-11" → that month, "2026-Q4" → that quarter; None for anything else."""
     if not isinstance(text, str):
+        return None
+    # Years a settlement can have (and whose next period is a date).
+    if not text[:4].isascii() or not "2000" <= text[:4] <= "2999":
         return None
     match = _MONTH_RE.match(text)
     if match:

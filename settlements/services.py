@@ -155,12 +155,14 @@ def settlements_draw(
     for row in (
         charges.annotate(month=TruncMonth("created_at", tzinfo=tz))
         .values_list("platform_id", "voucher__program_id", "month")
+        .order_by()
         .distinct()
     ):
         groups.add((row[0], row[1], row[2].date() if hasattr(row[2], "date") else row[2]))
     for row in (
         reversals.annotate(month=TruncMonth("created_at", tzinfo=tz))
         .values_list("platform_id", "redemption__voucher__program_id", "month")
+        .order_by()
         .distinct()
     ):
         groups.add((row[0], row[1], row[2].date() if hasattr(row[2], "date") else row[2]))

@@ -176,6 +176,10 @@ CONTRACT_STATUS = {
     "hold_not_open": 409,
     "idempotency_key_reused": 409,
     "reference_conflict": 409,
+    # Settlements (contract v1.1).
+    "settlement_not_found": 404,
+    "settlement_not_open": 409,
+    "settlement_amount_mismatch": 409,
     "rate_limited": 429,
 }
 

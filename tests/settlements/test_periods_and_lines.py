@@ -33,7 +33,18 @@ def test_periods_are_calendar_months_and_quarters_in_shanghai() -> None:
     assert parse_period("2026-Q4").first_day == datetime.date(2026, 10, 1)
     assert parse_period("2026-Q4").next_first_day == datetime.date(2027, 1, 1)
     assert parse_period("2026-Q4").label == "2026-Q4"
-    for bad in ("2026-13", "2026-Q5", "26-01", "2026-1", "", "2026-11 "):
+    for bad in (
+        "2026-13",
+        "2026-Q5",
+        "26-01",
+        "2026-1",
+        "",
+        "2026-11 ",
+        "2026-11\n",
+        "0000-01",
+        "9999-Q4",
+        "٢٠٢٦-11",
+    ):
         assert parse_period(bad) is None
     # 16:30 UTC on 30 November is 00:30 on 1 December in Shanghai.
     late = datetime.datetime(2026, 11, 30, 16, 30, tzinfo=datetime.UTC)

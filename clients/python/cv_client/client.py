@@ -336,6 +336,66 @@ class PlatformClient:
                 return
             params = {**params, "cursor": cursor}
 
+    def _pages(self, path: str, params: dict[str, Any]) -> Iterator[Any]:
+        """The results of every page of a list whose body is ``{"results", "next"}``."""
+        while True:
+            page = self.request("GET", path, params=params)
+            yield from page.get("results", [])
+            cursor = page.get("next")
+            if not cursor:
+                return
+            params = {**params, "cursor": cursor}
+
+    def list_settlements(
+        self,
+        *,
+        period: str | None = None,
+        status: str | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[Any]:
+        """``GET settlements``: this platform's settlements, every page.
+
+        ``period`` is ``"2026-05"`` (a month) or ``"2026-Q2"`` (a quarter);
+        ``status`` one of ``draft``, ``submitted``, ``under_review``,
+        ``returned``, ``approved``, ``paid``. A settlement is there as a
+        ``draft`` as soon as its period has ended. ``page_size``: 1–500
+        per request (the server's default is 100).
+        """
+        return self._pages("settlements", {"period": period, "status": status, "limit": page_size})
+
+    def settlement_lines(
+        self, settlement_id: Any, *, page_size: int | None = None
+    ) -> Iterator[Any]:
+        """``GET settlements/{id}/lines``: its charges and reversals, every page."""
+        return self._pages(
+            f"settlements/{quote(str(settlement_id), safe='')}/lines", {"limit": page_size}
+        )
+
+    def submit_settlement(
+        self,
+        settlement_id: Any,
+        *,
+        invoice_number: str,
+        invoice_amount: Any,
+        note: str = "",
+        idempotency_key: str | None = None,
+    ) -> Any:
+        """``POST settlements/{id}/submit``: send the settlement with your invoice.
+
+        ``invoice_amount`` (``str`` or ``Decimal``) must equal the settlement's
+        ``amount_due``; the signed request is kept as your attestation.
+        """
+        return self.request(
+            "POST",
+            f"settlements/{quote(str(settlement_id), safe='')}/submit",
+            body={
+                "invoice_number": invoice_number,
+                "invoice_amount": _amount(invoice_amount),
+                "note": note,
+            },
+            idempotency_key=idempotency_key,
+        )
+
 
 def content_key(prefix: str, body: Any) -> str:
     """An Idempotency-Key derived from the body's bytes: the same request
