@@ -32,5 +32,6 @@ urlpatterns = [
     # with a catch-all 404.
     path("api/v1/", include("settlements.api_urls")),
     path("api/v1/", include("platforms.urls")),
+    path("operator/", include("settlements.operator_urls")),
     path("operator/", include("platforms.operator_urls")),
 ]

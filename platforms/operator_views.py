@@ -81,7 +81,8 @@ def operator_home(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def operator_platform(request: HttpRequest, slug: str) -> HttpResponse:
-    """One platform: this month's settlement, the latest activity, past statements."""
+    """One platform: this month's running figures, the latest activity, and
+    links to the settlements of past periods."""
     platform = _platform_or_denied(request, slug)
     today = timezone.localdate()
     return render(
@@ -91,7 +92,8 @@ def operator_platform(request: HttpRequest, slug: str) -> HttpResponse:
             "platform": platform,
             "platforms": operator_platforms(request.user),
             "settlement": settlement_statement(platform=platform, month=today.replace(day=1)),
-            "months": _recent_months(today),
+            # Ended months: each links to the settlements of its period.
+            "past_months": _recent_months(today)[1:],
             **operator_activity(platform=platform),
         },
     )

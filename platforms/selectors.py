@@ -252,7 +252,15 @@ def settlement_statement(*, platform: ComputePlatform, month: datetime.date) -> 
         )
     )
     reversed_ = (
-        Reversal.objects.filter(platform=platform, created_at__gte=start, created_at__lt=end)
+        # A district's rejection of a settled charge gives it back to the
+        # voucher with a reversal that is no refund of the platform's: the
+        # settlement already left the charge out.
+        Reversal.objects.filter(
+            platform=platform,
+            created_at__gte=start,
+            created_at__lt=end,
+            settlement_rejection__isnull=True,
+        )
         .values("redemption__voucher__program_id")
         .annotate(amount=Coalesce(Sum("amount"), zero))
     )
