@@ -33,7 +33,7 @@ from programs.models import Program
 from vouchers.models import Redemption, Reversal
 from vouchers.services import redemption_reverse
 
-from .models import ZERO, Payment, Settlement, SettlementLine
+from .models import ZERO, Payment, PaymentBatch, PaymentBatchItem, Settlement, SettlementLine
 from .periods import Period, period_of
 
 logger = logging.getLogger(__name__)
@@ -563,6 +563,20 @@ def settlement_payment_record(
             _("At most %(left)s of this settlement is still to be paid.")
             % {"left": format_amount(settlement.outstanding, settlement.unit)},
             "amount",
+        )
+    if (
+        batch is None
+        and PaymentBatchItem.objects.filter(
+            settlement=settlement, payment__isnull=True, batch__status=PaymentBatch.Status.EXPORTED
+        ).exists()
+    ):
+        # The treasury has the instruction: its confirmation records the
+        # payment; a second, manual one could pay the platform twice.
+        raise _refuse(
+            _(
+                "This settlement is in a payment batch sent to the treasury: the bank's "
+                "confirmation of that batch records its payment."
+            )
         )
     if paid_on > timezone.localdate():
         raise _refuse(_("A payment date cannot be in the future."), "paid_on")
