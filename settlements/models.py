@@ -85,6 +85,10 @@ def _awaits_second_approval(settlement: Any) -> bool:
     return settlement.first_approved_at is not None
 
 
+def _awaits_first_approval(settlement: Any) -> bool:
+    return settlement.first_approved_at is None
+
+
 def _fully_paid(settlement: Any) -> bool:
     return settlement.approved_amount is not None and settlement.paid_amount >= max(
         settlement.approved_amount, ZERO
@@ -233,6 +237,13 @@ class Settlement(FSMModelMixin, models.Model):
     def may_approve(self, user: Any) -> bool:
         return _is_finance_officer(self, user)
 
+    def is_with_the_treasury(self) -> bool:
+        """In a payment batch sent to the treasury and not yet confirmed: its
+        payment is recorded from the bank's confirmation, not by hand."""
+        return PaymentBatchItem.objects.filter(
+            settlement=self, payment__isnull=True, batch__status=PaymentBatch.Status.EXPORTED
+        ).exists()
+
     def may_pay(self, user: Any) -> bool:
         return _is_payer(self, user)
 
@@ -288,7 +299,7 @@ class Settlement(FSMModelMixin, models.Model):
         field=status,
         source=Status.UNDER_REVIEW,
         target=Status.UNDER_REVIEW,
-        conditions=[_is_passed_on, _needs_second_approval],
+        conditions=[_is_passed_on, _awaits_first_approval, _needs_second_approval],
         permission=_is_finance_officer,
     )
     def approve_first(self, *, by: Any, at: Any) -> None:
@@ -300,7 +311,7 @@ class Settlement(FSMModelMixin, models.Model):
         field=status,
         source=Status.UNDER_REVIEW,
         target=Status.APPROVED,
-        conditions=[_is_passed_on, _needs_no_second_approval],
+        conditions=[_is_passed_on, _awaits_first_approval, _needs_no_second_approval],
         permission=_is_finance_officer,
     )
     def approve(self, *, by: Any, at: Any) -> None:

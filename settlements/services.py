@@ -33,7 +33,7 @@ from programs.models import Program
 from vouchers.models import Redemption, Reversal
 from vouchers.services import redemption_reverse
 
-from .models import ZERO, Payment, PaymentBatch, PaymentBatchItem, Settlement, SettlementLine
+from .models import ZERO, Payment, Settlement, SettlementLine
 from .periods import Period, period_of
 
 logger = logging.getLogger(__name__)
@@ -481,9 +481,10 @@ def settlement_pass_on(*, actor: Actor, settlement: Settlement, note: str = "") 
         actor,
         _("Only a settlement under review, not yet with finance, can be passed on."),
     )
+    before = settlement.status
     settlement.pass_on(by=actor.user, at=timezone.now())
     settlement.save()
-    _audit(settlement, actor, events.SETTLEMENT_PASSED_ON, before=settlement.status, note=note)
+    _audit(settlement, actor, events.SETTLEMENT_PASSED_ON, before=before, note=note)
     return settlement
 
 
@@ -506,9 +507,9 @@ def settlement_approve(*, actor: Actor, settlement: Settlement, note: str = "") 
     before = settlement.status
     now = timezone.now()
     if settlement.first_approved_at is not None:
-        _check(settlement.approve_second, actor, refusal)
         if actor.user.pk == settlement.first_approved_by_id:
             raise PermissionDenied(_("The second approval must come from another finance officer."))
+        _check(settlement.approve_second, actor, refusal)
         settlement.approve_second(by=actor.user, at=now)
         event = events.SETTLEMENT_APPROVED
     elif settlement.needs_second_approval():
@@ -564,12 +565,7 @@ def settlement_payment_record(
             % {"left": format_amount(settlement.outstanding, settlement.unit)},
             "amount",
         )
-    if (
-        batch is None
-        and PaymentBatchItem.objects.filter(
-            settlement=settlement, payment__isnull=True, batch__status=PaymentBatch.Status.EXPORTED
-        ).exists()
-    ):
+    if batch is None and settlement.is_with_the_treasury():
         # The treasury has the instruction: its confirmation records the
         # payment; a second, manual one could pay the platform twice.
         raise _refuse(

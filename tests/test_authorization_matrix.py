@@ -16,12 +16,14 @@ roles in two districts, and a parent district's auditor (see below).
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import time_machine
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Model
@@ -91,6 +93,7 @@ class Objects:
     document: Any
     voucher: Any
     settlement: Any = None
+    payment: Any = None
 
 
 # -- rules -------------------------------------------------------------------------
@@ -247,6 +250,21 @@ RULES: dict[str, Rule] = {
     "operator/<slug:slug>/settlements/<str:month>.<str:fmt>": operator_page(
         lambda o: f"/operator/{o.world.platform_x.slug}/settlements/{_month()}.csv"
     ),
+    "operator/<slug:slug>/settlements/": operator_page(
+        lambda o: f"/operator/{o.world.platform_x.slug}/settlements/"
+    ),
+    "operator/<slug:slug>/settlements/<int:pk>/": operator_page(
+        lambda o: f"/operator/{o.world.platform_x.slug}/settlements/{o.settlement.pk}/"
+    ),
+    "operator/<slug:slug>/settlements/<int:pk>/statement.pdf": operator_page(
+        lambda o: f"/operator/{o.world.platform_x.slug}/settlements/{o.settlement.pk}/statement.pdf"
+    ),
+    "operator/<slug:slug>/settlements/<int:pk>/payments/<int:payment_id>/notice.pdf": operator_page(
+        lambda o: (
+            f"/operator/{o.world.platform_x.slug}/settlements/{o.payment.settlement_id}"
+            f"/payments/{o.payment.pk}/notice.pdf"
+        )
+    ),
     # The platform API: signatures only.
     "api/v1/ping": signed_api("/api/v1/ping"),
     "api/v1/vouchers/<str:code>": lambda r, o: (
@@ -261,6 +279,15 @@ RULES: dict[str, Rule] = {
     "api/v1/holds/<str:hold_id>/capture": signed_api("/api/v1/holds/1/capture"),
     "api/v1/holds/<str:hold_id>/release": signed_api("/api/v1/holds/1/release"),
     "api/v1/usage-batches": signed_api("/api/v1/usage-batches"),
+    "api/v1/settlements": signed_api("/api/v1/settlements"),
+    "api/v1/settlements/<str:settlement_id>/lines": lambda r, o: (
+        f"/api/v1/settlements/{o.settlement.pk}/lines",
+        _everyone(DENY),
+    ),
+    "api/v1/settlements/<str:settlement_id>/submit": lambda r, o: (
+        f"/api/v1/settlements/{o.settlement.pk}/submit",
+        _everyone(DENY),
+    ),
     "api/v1/^.*$": signed_api("/api/v1/no-such-endpoint"),
     "api/v1/schema/": public("/api/v1/schema/"),
     "api/v1/docs/": public("/api/v1/docs/"),
@@ -406,6 +433,65 @@ def objects(settings: Any, tmp_path: Any) -> Objects:
         document=document,
         voucher=voucher,
         settlement=settlement_of_last_month(w.prog_jianghan, w.platform_x, w.ent_jianghan),
+        payment=_payment_to_platform_x(w),
+    )
+
+
+def _payment_to_platform_x(w: World) -> Any:
+    """A payment by district X to platform X, for the payment notice: a
+    second program of district X settled with platform X last month,
+    reviewed by official X, approved and partly paid by finance X."""
+    from decimal import Decimal
+
+    from audit.services import Actor
+    from settlements.models import Settlement
+    from settlements.services import (
+        settlement_approve,
+        settlement_pass_on,
+        settlement_payment_record,
+        settlement_start_review,
+        settlement_submit,
+        settlements_draw,
+    )
+    from tests.programs.factories import ProgramFactory, bind
+    from tests.settlements.factories import last_month_instant
+    from tests.vouchers.factories import platform_actor
+    from vouchers.services import voucher_redeem
+
+    program = ProgramFactory(district=w.jianghan, total_budget=Decimal("1000000.00"))
+    bind(program, w.platform_x)
+    at = last_month_instant()
+    with time_machine.travel(at - datetime.timedelta(days=1), tick=False):
+        voucher = issue(program, w.ent_jianghan, "10000.00")
+    with time_machine.travel(at, tick=False):
+        voucher_redeem(
+            actor=platform_actor(w.platform_x),
+            platform=w.platform_x,
+            voucher_code=voucher.code,
+            reference="matrix-paid-1",
+            occurred_at=at,
+            billed_amount=Decimal("1000.00"),
+        )
+    settlements_draw()
+    settlement = Settlement.objects.get(program=program, platform=w.platform_x)
+    settlement = settlement_submit(
+        actor=Actor.for_user(w.operator_x),
+        platform=w.platform_x,
+        settlement_id=settlement.pk,
+        invoice_number="INV-X-PAID",
+        invoice_amount=settlement.amount_due,
+    )
+    reviewer, finance = Actor.for_user(w.official_x), Actor.for_user(w.finance_x)
+    settlement = settlement_start_review(actor=reviewer, settlement=settlement)
+    settlement = settlement_pass_on(actor=reviewer, settlement=settlement)
+    settlement = settlement_approve(actor=finance, settlement=settlement)
+    return settlement_payment_record(
+        actor=finance,
+        settlement=settlement,
+        amount=Decimal("1.00"),
+        paid_on=timezone.localdate(),
+        payer_account="FIN-X",
+        bank_reference="BANK-X",
     )
 
 
@@ -624,6 +710,55 @@ def _furnish(w: World, program: Any, enterprise: Any, platform: Any) -> None:
     audit_record(
         actor=Actor.system("test"), event_type="test.event", obj=None, district_id=district.pk
     )
+    _furnish_settlement(program, enterprise, platform)
+
+
+def _furnish_settlement(program: Any, enterprise: Any, platform: Any) -> None:
+    """A settlement of last month under ``program``, reviewed, approved and
+    partly paid by the district's own officials (its lines, a payment), with
+    what is left to pay in a payment batch for the treasury."""
+    from decimal import Decimal
+
+    from accounts.models import Membership
+    from audit.services import Actor
+    from settlements.payments import payment_batch_create
+    from settlements.services import (
+        settlement_approve,
+        settlement_pass_on,
+        settlement_payment_record,
+        settlement_start_review,
+        settlement_submit,
+    )
+    from tests.accounts.factories import official
+    from tests.vouchers.factories import platform_actor
+
+    district = program.district
+    reviewer = Actor.for_user(official(district, role=Membership.Role.REVIEWER))
+    finance = Actor.for_user(official(district, role=Membership.Role.FINANCE_OFFICER))
+    settlement = settlement_of_last_month(program, platform, enterprise)
+    settlement = settlement_submit(
+        actor=platform_actor(platform),
+        platform=platform,
+        settlement_id=settlement.pk,
+        invoice_number=f"INV-{district.code}",
+        invoice_amount=settlement.amount_due,
+    )
+    settlement = settlement_start_review(actor=reviewer, settlement=settlement)
+    settlement = settlement_pass_on(actor=reviewer, settlement=settlement)
+    settlement = settlement_approve(actor=finance, settlement=settlement)
+    settlement_payment_record(
+        actor=finance,
+        settlement=settlement,
+        amount=Decimal("1.00"),
+        paid_on=timezone.localdate(),
+        payer_account=f"FIN-{district.code}",
+        bank_reference=f"BANK-{district.code}",
+    )
+    platform.bank_account_name = f"{platform.name} Ltd."
+    platform.bank_name = "Bank of Wuhan"
+    platform.bank_account_number = "6222000011112222"
+    platform.save()
+    payment_batch_create(actor=finance, district=district, payer_account=f"FIN-{district.code}")
 
 
 @pytest.fixture
@@ -689,7 +824,17 @@ def test_every_project_admin_and_inline_asks_for_the_role_in_the_objects_distric
 
     from accounts.admin_scoping import ScopedInline, ScopedModelAdmin
 
-    project = {"accounts", "audit", "eligibility", "oversight", "vouchers", "platforms"}
+    project = {
+        "accounts",
+        "audit",
+        "eligibility",
+        "programs",
+        "vouchers",
+        "applications",
+        "platforms",
+        "settlements",
+        "oversight",
+    }
     unscoped = []
     for model, model_admin in django_admin.site._registry.items():
         if model._meta.app_label not in project:

@@ -30,6 +30,8 @@ def _post(program: Program, steps: list[tuple[str, str]]) -> dict[str, Any]:
         "base_rate": "0.30",
         "application_opens_on": "2026-01-01",
         "application_closes_on": "2026-12-31",
+        "payout_mode": program.payout_mode,
+        "settlement_period": program.settlement_period,
         "phase_steps-TOTAL_FORMS": str(len(steps)),
         "phase_steps-INITIAL_FORMS": "0",
         "phase_steps-MIN_NUM_FORMS": "0",
