@@ -2,8 +2,9 @@
 
 The demo is seeded relative to the day it runs (``demo.calendar``); this
 says, for the current Shanghai date, whether that worked: programs open for
-applications, vouchers active with balance left, and a phase-down step
-behind and one ahead. ``scripts/check_demo.py`` runs it on the README's demo
+applications, vouchers active with balance left, a phase-down step
+behind and one ahead, and settlements with the platforms in every state
+(one with rejected lines, one partly paid). ``scripts/check_demo.py`` runs it on the README's demo
 database under a moved clock, and the tests run it in both clock passes.
 """
 
@@ -11,10 +12,12 @@ from __future__ import annotations
 
 import datetime
 
+from django.db.models import F
 from django.utils import timezone
 
 from programs.models import Program
 from programs.selectors import program_is_accepting
+from settlements.models import Settlement, SettlementLine
 from vouchers.models import Voucher
 
 
@@ -44,4 +47,21 @@ def demo_problems(*, today: datetime.date | None = None) -> list[str]:
     )
     if not active.exists():
         problems.append(f"no active voucher with a balance, valid at {now.isoformat()}")
+    return problems + settlement_problems()
+
+
+def settlement_problems() -> list[str]:
+    """Which states of a settlement the demo does not show."""
+    problems = []
+    present = set(Settlement.objects.values_list("status", flat=True).distinct())
+    for status in Settlement.Status.values:
+        if status not in present:
+            problems.append(f"no settlement is {status}")
+    if not SettlementLine.objects.filter(status=SettlementLine.Status.REJECTED).exists():
+        problems.append("no settlement has a rejected line")
+    partly_paid = Settlement.objects.filter(
+        status=Settlement.Status.APPROVED, paid_amount__gt=0
+    ).exclude(paid_amount__gte=F("approved_amount"))
+    if not partly_paid.exists():
+        problems.append("no settlement is partly paid")
     return problems

@@ -9,7 +9,12 @@ Telecom's 250,000 points per yuan. Figures the reports do not give (caps,
 windows, Baoding's total) are marked "demo figure" where they are set.
 
 The enterprises and people are fictional; their USCCs are valid codes made
-for the demo (registered in the demo districts), not real companies' codes.
+for the demo (registered in the demo districts), not real companies' codes;
+so are the platforms' bank accounts.
+
+Beside the programs, applications, vouchers and a month of usage, the demo
+has settlements with the platforms in every state (``demo.seed_settlements``)
+and the districts' finance officers who approve and pay them.
 
 Idempotent: every row is found by its natural key and brought up to date;
 passwords are set only when a user is first created.
@@ -32,7 +37,8 @@ from .calendar import DemoCalendar
 from .seed_audit import seed_audit
 from .seed_platforms import seed_platform_catalogs
 from .seed_programs import seed_programs
-from .seed_usage import seed_usage
+from .seed_settlements import seed_finance_officers, seed_settlements
+from .seed_usage import demo_anomalies, seed_usage
 from .seed_vouchers import seed_vouchers
 
 DEMO_PASSWORD = "Voucher-Demo-2026"
@@ -56,6 +62,8 @@ PLATFORMS: list[dict[str, Any]] = [
         "operator": "武汉江汉词元科技有限公司",
         "districts": ["420103", "420100"],
         "on_national_list": False,
+        "bank_name": "中国工商银行武汉江汉支行",
+        "bank_account_number": "3202 0009 1920 0158 861",
     },
     {
         "slug": "wuhan-aicc",
@@ -64,6 +72,8 @@ PLATFORMS: list[dict[str, Any]] = [
         "operator": "武汉智算中心运营有限公司",
         "districts": ["420100", "420103"],
         "on_national_list": True,
+        "bank_name": "招商银行武汉分行营业部",
+        "bank_account_number": "1279 0862 4710 501",
     },
     {
         "slug": "tianyi-cloud",
@@ -72,6 +82,8 @@ PLATFORMS: list[dict[str, Any]] = [
         "operator": "中国电信天翼云",
         "districts": ["520100", "130600"],
         "on_national_list": True,
+        "bank_name": "中国银行北京西城支行",
+        "bank_account_number": "3409 6582 1037",
     },
 ]
 
@@ -386,6 +398,11 @@ def seed() -> dict[str, Any]:
                 "name_en": spec["name_en"],
                 "operator": spec["operator"],
                 "on_national_list": spec["on_national_list"],
+                # Where the districts pay the platform's settlements (demo
+                # accounts; the payee is the operating company).
+                "bank_account_name": spec["operator"],
+                "bank_name": spec["bank_name"],
+                "bank_account_number": spec["bank_account_number"],
             },
         )
         platform.districts_served.set([districts[c] for c in spec["districts"]])
@@ -449,13 +466,20 @@ def seed() -> dict[str, Any]:
 
     # Schedules, rules, opening (through the service), reviewers, applications.
     logins += seed_programs(programs, calendar)
+    logins += seed_finance_officers()
 
     uscc_by_key = {s["key"]: s["uscc"] for s in ENTERPRISES}
     vouchers = seed_vouchers(programs=programs, enterprises=enterprises, uscc_by_key=uscc_by_key)
-    # A month of usage with planted frauds, then the detectors over it.
-    flags = seed_usage(programs=programs, enterprises=enterprises, uscc_by_key=uscc_by_key)
+    # A month of usage with planted frauds; settlements of past months in
+    # every state; then the detectors over the last 30 days.
+    seed_usage(programs=programs, enterprises=enterprises, uscc_by_key=uscc_by_key)
+    settlements = seed_settlements(
+        programs=programs, enterprises=enterprises, uscc_by_key=uscc_by_key
+    )
+    flags = demo_anomalies()
     return {
         "vouchers": vouchers,
+        "settlements": settlements,
         "districts": [
             {"id": d.pk, "code": d.code, "name": d.name, "name_en": d.name_en}
             for d in districts.values()

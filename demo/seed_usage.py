@@ -26,7 +26,8 @@ The stories (one new voucher each, issued by ``ISSUER``):
   usage), so two districts fund the same USCC for compute.
 
 Idempotent: when the story vouchers exist the usage is left as it is, and
-detection files nothing it already filed.
+detection files nothing it already filed. Detection runs last
+(:func:`demo_anomalies`), once the demo's settlements are made too.
 """
 
 from __future__ import annotations
@@ -210,11 +211,15 @@ def _platform(program: Program, slug: str | None) -> ComputePlatform:
 
 def seed_usage(
     *, programs: list[Program], enterprises: list[Enterprise], uscc_by_key: dict[str, str]
-) -> list[dict[str, Any]]:
-    """Issue the story vouchers and their usage (once), run the detectors over
-    the last 30 days, and return every flag for ``seed_demo --json``."""
+) -> None:
+    """Issue the story vouchers and their usage (once)."""
     if not Voucher.objects.filter(issued_by=ISSUER).exists():
         _seed_stories(programs=programs, enterprises=enterprises, uscc_by_key=uscc_by_key)
+
+
+def demo_anomalies() -> list[dict[str, Any]]:
+    """Run the detectors over the last 30 days and return every flag for
+    ``seed_demo --json``."""
     anomalies_detect(
         day=timezone.localdate() - datetime.timedelta(days=1),
         days=DAYS,

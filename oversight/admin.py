@@ -30,8 +30,10 @@ from audit.admin_mixins import AuditedModelAdmin
 from audit.services import Actor, client_ip
 from common.errors import BusinessError
 from common.formatting import amount as format_unit_amount
+from settlements.models import Settlement
 
 from .detectors import flag_summary, shown_value
+from .detectors.summary import evidence_check_text
 from .flags import flag_actions_for, flag_confirm, flag_decision_refusal, flag_dismiss
 from .models import AnomalyFlag, DetectorSettings
 
@@ -47,6 +49,9 @@ AMOUNT_KEYS = {
     "drained",
     "round_amount",
     "per_head",
+    "amount",
+    "rejected",
+    "drawn",
 }
 
 EVIDENCE_LABELS = {
@@ -111,9 +116,25 @@ EVIDENCE_LABELS = {
     "operator_uscc": _("operator's USCC"),
     "enterprise": _("enterprise"),
     "enterprise_uscc": _("enterprise's USCC"),
+    "settlement": _("settlement"),
+    "settlement_period": _("settlement period"),
+    "settlement_status": _("settlement status"),
+    "lines_checked": _("lines in the settlement"),
+    "amount": _("amount"),
+    "check": _("what failed"),
+    "problem": _("verifier's finding"),
+    "lines": _("lines"),
+    "line": _("line"),
+    "rejected": _("rejected"),
+    "drawn": _("charges drawn"),
+    "share": _("rejected share"),
+    "median_share": _("median rejected share before"),
+    "min_share": _("least share flagged"),
+    "previous": _("previous settlements"),
+    "reason": _("reason"),
 }
 #: Evidence keys that hold a share (shown as a percentage).
-PERCENT_KEYS = {"deviation", "office_hours_share"}
+PERCENT_KEYS = {"deviation", "office_hours_share", "share", "median_share", "min_share"}
 #: Evidence keys not shown (the summary says it in the reader's language).
 HIDDEN_KEYS = {"measure"}
 
@@ -166,6 +187,10 @@ def _cell(key: str, value: Any, unit: str) -> Any:
         if key in {"messages", "times"}:
             return format_html_join("", "<div>{}</div>", ((str(v),) for v in value))
         return ", ".join(str(v) for v in value) or "—"
+    if key == "check" and value:
+        return evidence_check_text(str(value))
+    if key == "settlement_status" and value:
+        return str(dict(Settlement.Status.choices).get(value, value))
     if key in AMOUNT_KEYS and value is not None:
         return _amount(value, unit)
     if key in PERCENT_KEYS and value is not None:
@@ -413,4 +438,8 @@ class DetectorSettingsAdmin(AuditedModelAdmin):
         ),
         (_("Model catalog"), {"fields": ["price_tolerance", "points_tolerance"]}),
         (_("Drain before expiry"), {"fields": ["drain_days", "drain_share"]}),
+        (
+            _("Settlements"),
+            {"fields": ["rejected_jump_multiple", "rejected_jump_min_share"]},
+        ),
     ]

@@ -246,7 +246,8 @@ def _chosen_district(request: HttpRequest, districts: list[District]) -> Distric
 
 
 def dashboard_view(request: HttpRequest) -> HttpResponse:
-    """One district's programs: budget, burn, platforms, models, recipients, waiting."""
+    """One district's programs: budget, settlements with the platforms, burn,
+    platforms, models, recipients, waiting."""
     _require_reader(request)
     districts = list(reports.districts_for_user(request.user))
     district = _chosen_district(request, districts)
@@ -254,6 +255,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     with reporting_reads():
         programs = list(reports.programs_for_district(user=request.user, district=district))
         flags = overview.anomaly_flags(district=district)
+        settlement_rows = overview.settlements_by_platform(programs)
         shown = figures(programs, period=period)
     context = {
         **admin.site.each_context(request),
@@ -264,6 +266,11 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         "programs": programs,
         "period_query": _period_query(period),
         "flags": flags,
+        "settlement_sections": [
+            {"unit": unit, "unit_label": _unit_label(unit), "rows": rows}
+            for unit, rows in _by_unit(settlement_rows)
+        ],
+        "deducting": any(p.payout_mode == Program.PayoutMode.DEDUCT_AT_PLATFORM for p in programs),
         **shown,
     }
     return TemplateResponse(request, "admin/audit/dashboard.html", context)

@@ -184,6 +184,29 @@ class DetectorSettings(models.Model):
             "value. Default 0.50."
         ),
     )
+    rejected_jump_multiple = models.DecimalField(
+        _("settlements: multiple of the usual rejected share"),
+        max_digits=6,
+        decimal_places=2,
+        default=Decimal("3"),
+        validators=[MinValueValidator(Decimal("1"))],
+        help_text=_(
+            "Flag a platform when the share of its charges rejected in a decided settlement "
+            "is above this multiple of the median share of its previous settlements of the "
+            "program. Default 3."
+        ),
+    )
+    rejected_jump_min_share = models.DecimalField(
+        _("settlements: least rejected share flagged"),
+        max_digits=4,
+        decimal_places=2,
+        default=Decimal("0.05"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
+        help_text=_(
+            "A rejected share below this is never flagged, however it compares with the "
+            "previous settlements. Default 0.05 (5 %)."
+        ),
+    )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
@@ -236,6 +259,14 @@ class AnomalyFlag(FSMModelMixin, models.Model):
         )
         MULTI_DISTRICT = "multi_district", _("Same USCC funded by several districts")
         RELATED_PARTY = "related_party", _("Platform and enterprise are related parties")
+        SETTLEMENT_EVIDENCE = (
+            "settlement_evidence",
+            _("Settlement lines without a signed request that verifies"),
+        )
+        REJECTED_SHARE = (
+            "rejected_share",
+            _("A platform's share of rejected charges jumps"),
+        )
 
     class Status(models.TextChoices):
         OPEN = "open", _("Awaiting a decision")

@@ -1,6 +1,6 @@
 """What the dashboard shows beside the figures, and what a program discloses:
 the public disclosure rows, the applications waiting, a period's figures,
-the latest checkpoint and the anomaly flags."""
+the latest checkpoint, the anomaly flags and what is owed to the platforms."""
 
 from __future__ import annotations
 
@@ -10,15 +10,17 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
-from django.db.models import Count, F, Min, Sum
+from django.db.models import Count, F, Min, Q, Sum
 from django.utils import timezone
 
-from accounts.models import District, Enterprise
+from accounts.models import District, Enterprise, localized
 from applications.models import Application
 from audit.models import AuditCheckpoint
 from programs.models import Program
+from settlements.models import Settlement
 from vouchers.models import Redemption, Voucher
 
 from .detectors import flag_summary
@@ -249,3 +251,57 @@ def anomaly_flags(
         latest_open=latest_open,
         decided=decided,
     )
+
+
+# --- Settlements with the platforms ---------------------------------------
+
+
+@dataclass(frozen=True)
+class SettlementRow:
+    """What a district's programs owe one platform, in one unit."""
+
+    platform_id: int
+    name: str
+    unit: str
+    settlements: int
+    owed: Decimal
+    approved: Decimal
+    paid: Decimal
+
+
+def settlements_by_platform(programs: Sequence[Program]) -> list[SettlementRow]:
+    """Per platform and unit, for the ``programs`` that deduct at the platform:
+    owed (the amount due of settlements not yet approved), approved (the
+    approved amounts of approved and paid settlements) and paid. One query;
+    amounts of different units are never added up."""
+    deducting = [p.pk for p in programs if p.payout_mode == Program.PayoutMode.DEDUCT_AT_PLATFORM]
+    if not deducting:
+        return []
+    decided = Q(status__in=Settlement.DECIDED)
+    rows = (
+        Settlement.objects.filter(program_id__in=deducting)
+        .values("platform_id", "platform__name", "platform__name_en", "unit")
+        .annotate(
+            settlements=Count("id"),
+            owed=Sum("amount_due", filter=~decided),
+            approved=Sum("approved_amount", filter=decided),
+            paid=Sum("paid_amount"),
+        )
+        .order_by()
+    )
+    result = [
+        SettlementRow(
+            platform_id=row["platform_id"],
+            name=localized(
+                SimpleNamespace(name=row["platform__name"], name_en=row["platform__name_en"]),
+                "name",
+            ),
+            unit=row["unit"],
+            settlements=row["settlements"],
+            owed=row["owed"] or ZERO,
+            approved=row["approved"] or ZERO,
+            paid=row["paid"] or ZERO,
+        )
+        for row in rows
+    ]
+    return sorted(result, key=lambda r: (r.unit, -(r.owed + r.approved), r.name))

@@ -17,13 +17,18 @@ What a flag's own period is depends on the detector:
   the flag over that window;
 - the expiry drain files its flag over the voucher's last days;
 - structural detectors (shared contacts, several districts) file theirs over
-  the calendar year.
+  the calendar year;
+- settlement detectors (lines without verified evidence, a jump in the
+  rejected share) look at the settlements of periods that ended, or that
+  were decided, in a window of at least :data:`PATTERN_WINDOW_DAYS` days
+  ending on the period's last day, and file the flag over the settlement's
+  own period (a calendar month or quarter).
 
 Thresholds are per program (:class:`oversight.models.DetectorSettings`, defaults
 when a program has none).
 
 The detectors live in one module per family (``usage``, ``patterns``,
-``catalog``, ``parties``; what they share in ``base``, how a flag reads in
+``catalog``, ``parties``, ``settlements``; what they share in ``base``, how a flag reads in
 ``summary``); :data:`DETECTORS` below is the registry that
 :func:`detect_all` runs, one entry per :class:`AnomalyFlag.Detector`.
 """
@@ -50,6 +55,10 @@ from oversight.detectors.parties import (
     related_party_reason,
 )
 from oversight.detectors.patterns import detect_even_bills, detect_night_usage, detect_round_bills
+from oversight.detectors.settlements import (
+    detect_rejected_share_jump,
+    detect_settlement_evidence,
+)
 from oversight.detectors.summary import AMOUNT_DETECTORS, SHARE_DETECTORS, flag_summary, shown_value
 from oversight.detectors.usage import (
     detect_expiry_drain,
@@ -70,6 +79,8 @@ DETECTORS: dict[str, Callable[[Period, Thresholds | None], list[Candidate]]] = {
     Detector.SHARED_CONTACT: detect_shared_contacts,
     Detector.MULTI_DISTRICT: detect_multi_district_funding,
     Detector.RELATED_PARTY: detect_related_parties,
+    Detector.SETTLEMENT_EVIDENCE: detect_settlement_evidence,
+    Detector.REJECTED_SHARE: detect_rejected_share_jump,
 }
 
 

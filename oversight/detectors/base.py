@@ -30,6 +30,10 @@ OFFICE_SHARE = Decimal("0.90")
 NIGHT_MIN_DAYTIME = 5
 #: How many redemption ids evidence lists at most.
 MAX_IDS = 50
+#: Decided settlements of a platform and program needed before its usual
+#: rejected share is known, and how many of the latest ones give it.
+REJECTED_MIN_HISTORY = 2
+REJECTED_HISTORY = 12
 
 
 @dataclass(frozen=True)

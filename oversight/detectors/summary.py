@@ -21,9 +21,17 @@ SHARE_DETECTORS = {
     Detector.CATALOG_PRICE,
     Detector.POINTS_DRIFT,
     Detector.EXPIRY_DRAIN,
+    Detector.REJECTED_SHARE,
 }
 #: Detectors whose measured value and threshold are amounts in the voucher's unit.
 AMOUNT_DETECTORS = {Detector.HEADCOUNT, Detector.RELATED_PARTY}
+
+
+def _decimal(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value))
+    except (ArithmeticError, ValueError):
+        return Decimal("0")
 
 
 def shown_value(value: Any, detector: str, unit: str) -> str:
@@ -40,6 +48,20 @@ def shown_value(value: Any, detector: str, unit: str) -> str:
     return f"{number.normalize():f}"
 
 
+def evidence_check_text(check: str) -> str:
+    """Why a settlement line's evidence does not verify, in the active language
+    (the checks of :mod:`oversight.detectors.settlements`)."""
+    texts = {
+        "unsigned": _("no signed request is kept with it"),
+        "unknown_key": _("it was signed with a key that is not one of the platform's"),
+        "body_missing": _("the signed body is not kept"),
+        "signature": _("the signature or the body's digest does not verify"),
+        "not_reported": _("the signed body does not report it"),
+        "mismatch": _("the signed body differs from what was recorded"),
+    }
+    return texts.get(check, check)
+
+
 def flag_summary(flag: AnomalyFlag) -> str:
     """One sentence about a flag in the active language, from its evidence."""
     ev = flag.evidence or {}
@@ -48,6 +70,13 @@ def flag_summary(flag: AnomalyFlag) -> str:
         "measured": shown_value(ev.get("measured", flag.score), flag.detector, unit),
         "threshold": shown_value(ev.get("threshold", "0"), flag.detector, unit),
     }
+    if flag.detector == Detector.SETTLEMENT_EVIDENCE:
+        values["period"] = str(ev.get("settlement_period", ""))
+        values["amount"] = amount(_decimal(ev.get("amount")), unit or Program.Unit.CNY)
+        values["problem"] = evidence_check_text(str(ev.get("check", "")))
+    if flag.detector == Detector.REJECTED_SHARE:
+        values["period"] = str(ev.get("settlement_period", ""))
+        values["median"] = shown_value(ev.get("median_share", "0"), flag.detector, unit)
     texts: dict[str, str] = {
         Detector.USAGE_SPIKE: _(
             "Daily usage reached %(measured)s× the trailing median (limit %(threshold)s×)."
@@ -80,6 +109,14 @@ def flag_summary(flag: AnomalyFlag) -> str:
             "Funded by %(measured)s districts for the same kind of voucher this year."
         ),
         Detector.RELATED_PARTY: _("%(measured)s covered by a platform related to the enterprise."),
+        Detector.SETTLEMENT_EVIDENCE: _(
+            "Lines of the %(period)s settlement not backed by a signed request that verifies: "
+            "%(measured)s, for %(amount)s; on the first, %(problem)s."
+        ),
+        Detector.REJECTED_SHARE: _(
+            "Reviewers rejected %(measured)s of the charges in the %(period)s settlement, "
+            "against a usual %(median)s (limit %(threshold)s)."
+        ),
     }
     template = texts.get(flag.detector, "%(measured)s")
     return template % values

@@ -225,6 +225,8 @@ DETECTOR_SETTINGS = {
     "points_tolerance": "0.02",
     "drain_days": "7",
     "drain_share": "0.5",
+    "rejected_jump_multiple": "3",
+    "rejected_jump_min_share": "0.05",
 }
 
 

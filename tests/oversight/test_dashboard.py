@@ -239,8 +239,9 @@ def test_each_program_costs_a_bounded_number_of_queries(setting: dict) -> None:
     one = _count(client)
     for i in range(3):
         ProgramFactory(district=setting["jianghan"], name=f"江汉区数据券{i}")
-    # program_budget (the vouchers app's) reads three aggregates per program.
-    assert _count(client) <= one + 3 * 3
+    # program_budget reads three aggregates per program from the vouchers app
+    # and one from the settlements app (owed, approved and paid together).
+    assert _count(client) <= one + 3 * 4
 
 
 def test_the_dashboard_and_the_report_show_the_districts_anomaly_flags(
@@ -305,3 +306,96 @@ def test_the_dashboard_and_the_report_show_the_districts_anomaly_flags(
     assert "1 awaiting a decision" in flags_part
     assert "Round-number" in flags_part  # the detector (the cell wraps)
     assert "100 % of the bills are round amounts" in flags_part
+
+
+# --- Settlements with the platforms --------------------------------------------
+
+
+def _walk_to_approved(settlement: Any, reviewer: Any, finance: Any) -> Any:
+    from audit.services import Actor
+    from settlements.services import (
+        settlement_approve,
+        settlement_pass_on,
+        settlement_start_review,
+        settlement_submit,
+    )
+
+    settlement = settlement_submit(
+        actor=platform_actor(settlement.platform),
+        platform=settlement.platform,
+        settlement_id=settlement.pk,
+        invoice_number="INV-1",
+        invoice_amount=settlement.amount_due,
+    )
+    settlement = settlement_start_review(actor=Actor.for_user(reviewer), settlement=settlement)
+    settlement = settlement_pass_on(actor=Actor.for_user(reviewer), settlement=settlement)
+    return settlement_approve(actor=Actor.for_user(finance), settlement=settlement)
+
+
+def test_the_dashboard_shows_what_is_owed_approved_and_paid_per_platform(setting: dict) -> None:
+    from audit.services import Actor
+    from programs.models import Program
+    from settlements.services import settlement_payment_record
+    from tests.settlements.factories import settlement_of_last_month
+
+    jianghan = setting["jianghan"]
+    reviewer = official(jianghan, Membership.Role.REVIEWER)
+    finance = official(jianghan, Membership.Role.FINANCE_OFFICER)
+    # A draft with the first platform: owed. 30 % of two bills of 1,000.
+    settlement_of_last_month(setting["ours"], setting["platform"], EnterpriseFactory())
+    # Approved with a second platform, a third of it paid.
+    second = ComputePlatformFactory(name="江汉区词元服务平台", name_en="Jianghan Token Platform")
+    approved = _walk_to_approved(
+        settlement_of_last_month(setting["ours"], second, EnterpriseFactory()), reviewer, finance
+    )
+    settlement_payment_record(
+        actor=Actor.for_user(finance),
+        settlement=approved,
+        amount=Decimal("200.00"),
+        paid_on=timezone.localdate(),
+        payer_account="JH-FIN-01",
+        bank_reference="B-0001",
+    )
+    # Guiyang owes a platform too: not Jianghan's business.
+    tianyi = ComputePlatformFactory(name="天翼云词元平台", name_en="Tianyi Cloud Token Platform")
+    settlement_of_last_month(setting["theirs"], tianyi, EnterpriseFactory())
+
+    client = admin_client(official(jianghan, Membership.Role.AUDITOR))
+    response = dashboard(client)
+    page = response.content.decode()
+    assert "Settlements with the platforms" in page
+    [section] = response.context["settlement_sections"]
+    assert section["unit"] == Program.Unit.CNY
+    rows = {r.name: (r.settlements, r.owed, r.approved, r.paid) for r in section["rows"]}
+    assert rows == {
+        "Wuhan AI Computing Center": (1, Decimal("600.00"), Decimal("0"), Decimal("0")),
+        "Jianghan Token Platform": (1, Decimal("0"), Decimal("600.00"), Decimal("200.00")),
+    }
+    shown = page.split('id="settlements"')[1].split("</section>")[0]
+    assert "¥200.00" in shown and "Tianyi" not in shown
+
+    # In Chinese, the platform's Chinese name.
+    client.cookies["django_language"] = "zh-hans"
+    assert "江汉区词元服务平台" in dashboard(client).content.decode()
+
+
+def test_a_district_whose_programs_reimburse_shows_no_settlements(setting: dict) -> None:
+    from programs.models import Program
+
+    Program.objects.filter(pk=setting["ours"].pk).update(payout_mode=Program.PayoutMode.REIMBURSE)
+    client = admin_client(official(setting["jianghan"], Membership.Role.AUDITOR))
+    response = dashboard(client)
+    assert "Settlements with the platforms" not in response.content.decode()
+    assert response.context["settlement_sections"] == []
+
+
+def test_another_districts_official_sees_none_of_its_settlements(setting: dict) -> None:
+    from tests.settlements.factories import settlement_of_last_month
+
+    settlement_of_last_month(setting["theirs"], setting["platform"], EnterpriseFactory())
+    client = admin_client(official(setting["jianghan"], Membership.Role.FINANCE_OFFICER))
+    response = dashboard(client)
+    assert response.status_code == 200
+    assert response.context["settlement_sections"] == []
+    assert "No settlement has been drawn yet." in response.content.decode()
+    assert dashboard(client, district=setting["guiyang"].pk).status_code == 404

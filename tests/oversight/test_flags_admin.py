@@ -143,6 +143,8 @@ def test_a_program_manager_edits_the_thresholds_and_an_auditor_only_reads_them(f
         "points_tolerance": "0.02",
         "drain_days": "7",
         "drain_share": "0.5",
+        "rejected_jump_multiple": "3",
+        "rejected_jump_min_share": "0.05",
     }
     assert manager.post(add, data).status_code == 302
     assert DetectorSettings.objects.get(program=flag.program).spike_multiplier == 8
