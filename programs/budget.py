@@ -10,13 +10,12 @@ them — the same pattern as eligibility's fact registry.
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .models import Program
 
-Figure = Callable[["Program"], Decimal | int]
+Figure = Callable[["Program"], Any]
 
 #: name -> how to read it for a program
 FIGURES: dict[str, Figure] = {}
@@ -26,7 +25,7 @@ def register_figure(name: str, read: Figure) -> None:
     FIGURES[name] = read
 
 
-def figure(name: str, program: Program, default: Decimal | int) -> Decimal | int:
+def figure(name: str, program: Program, default: Any) -> Any:
     """The registered figure ``name`` of ``program``, or ``default`` when no
     installed app provides it."""
     read = FIGURES.get(name)

@@ -65,6 +65,9 @@ def program_budget(*, program: Program) -> BudgetFigures:
     """The program's budget figures from its counters, with what its
     applications ask for and what was charged to its vouchers (figures the
     applications and vouchers apps provide, see :mod:`programs.budget`)."""
+    zero = Decimal("0")
+    # Paying the platforms (the settlements app's three figures, one query).
+    settled = figure("settlements", program, {})
     return BudgetFigures(
         total=program.total_budget,
         reserved=program.reserved_amount,
@@ -75,9 +78,9 @@ def program_budget(*, program: Program) -> BudgetFigures:
         remaining=program.remaining_amount,
         approved_count=int(figure("approved_count", program, 0)),
         pending_amount=Decimal(figure("pending_amount", program, Decimal("0"))),
-        settlement_owed=Decimal(figure("settlement_owed", program, Decimal("0"))),
-        settlement_approved=Decimal(figure("settlement_approved", program, Decimal("0"))),
-        settlement_paid=Decimal(figure("settlement_paid", program, Decimal("0"))),
+        settlement_owed=settled.get("owed", zero),
+        settlement_approved=settled.get("approved", zero),
+        settlement_paid=settled.get("paid", zero),
     )
 
 

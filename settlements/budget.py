@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import Q, Sum
 
 from programs.budget import register_figure
 from programs.models import Program
@@ -13,29 +13,17 @@ from programs.models import Program
 from .models import Settlement
 
 
-def owed_amount(program: Program) -> Decimal:
-    """Σ amount due of the program's settlements not yet approved."""
-    total = (
-        Settlement.objects.filter(program=program)
-        .exclude(status__in=Settlement.DECIDED)
-        .aggregate(total=Sum("amount_due"))["total"]
+def settlement_figures(program: Program) -> dict[str, Decimal]:
+    """Owed (amount due of settlements not yet approved), approved and paid,
+    in one query."""
+    decided = Q(status__in=Settlement.DECIDED)
+    totals = Settlement.objects.filter(program=program).aggregate(
+        owed=Sum("amount_due", filter=~decided),
+        approved=Sum("approved_amount", filter=decided),
+        paid=Sum("paid_amount"),
     )
-    return total or Decimal("0")
-
-
-def approved_amount(program: Program) -> Decimal:
-    total = Settlement.objects.filter(program=program, status__in=Settlement.DECIDED).aggregate(
-        total=Sum("approved_amount")
-    )["total"]
-    return total or Decimal("0")
-
-
-def paid_amount(program: Program) -> Decimal:
-    total = Settlement.objects.filter(program=program).aggregate(total=Sum("paid_amount"))["total"]
-    return total or Decimal("0")
+    return {name: totals[name] or Decimal("0") for name in ("owed", "approved", "paid")}
 
 
 def register_figures() -> None:
-    register_figure("settlement_owed", owed_amount)
-    register_figure("settlement_approved", approved_amount)
-    register_figure("settlement_paid", paid_amount)
+    register_figure("settlements", settlement_figures)
