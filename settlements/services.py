@@ -12,274 +12,30 @@ the ledger and the enterprise see it.
 from __future__ import annotations
 
 import datetime
-import logging
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
-from django.db.models.functions import TruncMonth
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_fsm import can_proceed, has_transition_perm
+from django_fsm import can_proceed
 
 from accounts.models import ComputePlatform
 from audit import events
-from audit.services import Actor, audit_record
-from common.errors import BusinessError, Code
+from audit.services import Actor
+from common.errors import Code
 from common.formatting import amount as format_amount
 from programs.models import Program
-from vouchers.models import Redemption, Reversal
+from vouchers.models import Redemption
 from vouchers.services import redemption_reverse
 
-from .models import ZERO, Payment, Settlement, SettlementLine
-from .periods import Period, period_of
+from .drawing import settlements_draw
+from .models import Payment, Settlement, SettlementLine
+from .records import _audit, _check, _locked, _recount, _refuse
 
-logger = logging.getLogger(__name__)
-
-#: Captures and reversals committed this long after a period ended may still
-#: be recorded in it (a transaction that began before midnight); a period is
-#: drawn only after it.
-DRAW_GRACE = datetime.timedelta(seconds=60)
 #: Yuan per point, for paying a points program's settlement in yuan.
 POINTS_PER_YUAN = Decimal(250_000)
-LINE_CHUNK = 2000
-
-
-def _refuse(message: str, field: str | None = None, code: str = Code.VALIDATION_ERROR) -> Exception:
-    return BusinessError(code, message, field)
-
-
-def _check(bound_method: Any, actor: Actor, refusal: str) -> None:
-    """Refuse unless the transition is possible now and the actor may perform it."""
-    if not can_proceed(bound_method):
-        raise _refuse(refusal, code=Code.SETTLEMENT_NOT_OPEN)
-    if actor.user is None or not has_transition_perm(bound_method, actor.user):
-        raise PermissionDenied(_("You may not do this."))
-
-
-def _locked(settlement: Settlement | int) -> Settlement:
-    pk = settlement if isinstance(settlement, int) else settlement.pk
-    return (
-        Settlement.objects.select_for_update(of=("self",))
-        .select_related("program", "platform")
-        .get(pk=pk)
-    )
-
-
-def _figures(settlement: Settlement) -> dict[str, Any]:
-    return {
-        "status": settlement.status,
-        "period": settlement.period,
-        "lines": settlement.line_count,
-        "covered": str(settlement.covered),
-        "reversed": str(settlement.reversed),
-        "rejected": str(settlement.rejected),
-        "amount_due": str(settlement.amount_due),
-        "approved_amount": (
-            str(settlement.approved_amount) if settlement.approved_amount is not None else None
-        ),
-        "paid_amount": str(settlement.paid_amount),
-    }
-
-
-def _audit(
-    settlement: Settlement,
-    actor: Actor,
-    event_type: str,
-    *,
-    before: str | None = None,
-    note: str = "",
-    extra: dict[str, Any] | None = None,
-) -> None:
-    audit_record(
-        actor=actor,
-        event_type=event_type,
-        obj=settlement,
-        district_id=settlement.program.district_id,
-        platform_id=settlement.platform_id,
-        before={"status": before} if before else None,
-        after={**_figures(settlement), **(extra or {})},
-        note=note,
-    )
-
-
-def _recount(settlement: Settlement) -> None:
-    """Set the settlement's totals from its included lines (lock held)."""
-    totals = SettlementLine.objects.filter(settlement=settlement).aggregate(
-        in_covered=Sum("covered", filter=Q(status=SettlementLine.Status.INCLUDED)),
-        in_reversed=Sum("reversed", filter=Q(status=SettlementLine.Status.INCLUDED)),
-        out_covered=Sum("covered", filter=Q(status=SettlementLine.Status.REJECTED)),
-    )
-    settlement.covered = totals["in_covered"] or ZERO
-    settlement.reversed = totals["in_reversed"] or ZERO
-    settlement.rejected = totals["out_covered"] or ZERO
-    settlement.amount_due = settlement.covered - settlement.reversed
-    settlement.line_count = SettlementLine.objects.filter(settlement=settlement).count()
-
-
-# --- Drawing ---------------------------------------------------------------
-
-
-def _undrawn_charges() -> Any:
-    return Redemption.objects.filter(
-        voucher__program__payout_mode=Program.PayoutMode.DEDUCT_AT_PLATFORM
-    ).exclude(pk__in=SettlementLine.objects.filter(kind="capture").values("redemption_id"))
-
-
-def _undrawn_reversals() -> Any:
-    return Reversal.objects.filter(
-        redemption__voucher__program__payout_mode=Program.PayoutMode.DEDUCT_AT_PLATFORM,
-        settlement_rejection__isnull=True,
-        settlement_line__isnull=True,
-    )
-
-
-def settlements_draw(
-    *, now: datetime.datetime | None = None, platform: ComputePlatform | None = None
-) -> list[Settlement]:
-    """Draw the settlements of every period that has ended: one per platform
-    × program × period with lines in it, each line a capture or reversal
-    recorded in the period (Asia/Shanghai). Idempotent: a line is drawn once;
-    a line committed late into a period whose settlement is still open
-    (draft or returned) joins it. Returns the settlements drawn or grown."""
-    now = now or timezone.now()
-    tz = timezone.get_default_timezone()
-    charges = _undrawn_charges()
-    reversals = _undrawn_reversals()
-    if platform is not None:
-        charges = charges.filter(platform=platform)
-        reversals = reversals.filter(platform=platform)
-    groups: set[tuple[int, int, datetime.date]] = set()
-    for row in (
-        charges.annotate(month=TruncMonth("created_at", tzinfo=tz))
-        .values_list("platform_id", "voucher__program_id", "month")
-        .order_by()
-        .distinct()
-    ):
-        groups.add((row[0], row[1], row[2].date() if hasattr(row[2], "date") else row[2]))
-    for row in (
-        reversals.annotate(month=TruncMonth("created_at", tzinfo=tz))
-        .values_list("platform_id", "redemption__voucher__program_id", "month")
-        .order_by()
-        .distinct()
-    ):
-        groups.add((row[0], row[1], row[2].date() if hasattr(row[2], "date") else row[2]))
-    programs = Program.objects.in_bulk({program_id for _p, program_id, _m in groups})
-    wanted: set[tuple[int, int, Period]] = set()
-    for platform_id, program_id, month in groups:
-        period = period_of(month, programs[program_id].settlement_period)
-        if now >= period.bounds()[1] + DRAW_GRACE:
-            wanted.add((platform_id, program_id, period))
-    drawn = []
-    for platform_id, program_id, period in sorted(wanted, key=lambda w: (w[2], w[1], w[0])):
-        settlement = _draw_one(platform_id=platform_id, program=programs[program_id], period=period)
-        if settlement is not None:
-            drawn.append(settlement)
-    return drawn
-
-
-@transaction.atomic
-def _draw_one(*, platform_id: int, program: Program, period: Period) -> Settlement | None:
-    start, end = period.bounds()
-    try:
-        with transaction.atomic():
-            settlement, created = Settlement.objects.get_or_create(
-                platform_id=platform_id,
-                program=program,
-                period=period.label,
-                defaults={"starts_at": start, "ends_at": end, "unit": program.unit},
-            )
-    except IntegrityError:
-        created = False
-        settlement = Settlement.objects.get(
-            platform_id=platform_id, program=program, period=period.label
-        )
-    settlement = _locked(settlement)
-    if settlement.status not in Settlement.SUBMITTABLE:
-        # Lines that reach a period whose statement is already with the
-        # district are left undrawn and reported: nothing is moved silently.
-        logger.warning(
-            "settlement %s is %s: late lines not added", settlement.pk, settlement.status
-        )
-        return None
-    charges = (
-        _undrawn_charges()
-        .filter(
-            platform_id=platform_id,
-            voucher__program=program,
-            created_at__gte=start,
-            created_at__lt=end,
-        )
-        .order_by("created_at", "id")
-        .values_list("id", "voucher_id", "reference", "occurred_at", "created_at", "covered")
-    )
-    reversals = (
-        _undrawn_reversals()
-        .filter(
-            platform_id=platform_id,
-            redemption__voucher__program=program,
-            created_at__gte=start,
-            created_at__lt=end,
-        )
-        .order_by("created_at", "id")
-        .values_list(
-            "id",
-            "redemption_id",
-            "redemption__voucher_id",
-            "reference",
-            "redemption__occurred_at",
-            "created_at",
-            "amount",
-        )
-    )
-    lines = [
-        SettlementLine(
-            settlement=settlement,
-            kind=SettlementLine.Kind.CAPTURE,
-            redemption_id=pk,
-            voucher_id=voucher_id,
-            reference=reference,
-            occurred_at=occurred_at,
-            recorded_at=created_at,
-            covered=covered,
-        )
-        for pk, voucher_id, reference, occurred_at, created_at, covered in charges.iterator(
-            chunk_size=LINE_CHUNK
-        )
-    ]
-    lines += [
-        SettlementLine(
-            settlement=settlement,
-            kind=SettlementLine.Kind.REVERSAL,
-            reversal_id=pk,
-            redemption_id=redemption_id,
-            voucher_id=voucher_id,
-            reference=reference,
-            occurred_at=occurred_at,
-            recorded_at=created_at,
-            reversed=amount,
-        )
-        for pk, redemption_id, voucher_id, reference, occurred_at, created_at, amount in (
-            reversals.iterator(chunk_size=LINE_CHUNK)
-        )
-    ]
-    if not lines:
-        if created:
-            # Nothing in it after all (all lines taken by a concurrent draw).
-            settlement.delete()
-        return None
-    SettlementLine.objects.bulk_create(lines, batch_size=LINE_CHUNK)
-    _recount(settlement)
-    settlement.save(update_fields=["covered", "reversed", "rejected", "amount_due", "line_count"])
-    _audit(
-        settlement,
-        Actor.system("settlements_draw"),
-        events.SETTLEMENT_DRAWN,
-        extra={"added_lines": len(lines)},
-    )
-    return settlement
 
 
 # --- The platform's side -----------------------------------------------------
