@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.models import ComputePlatform
 from audit import events
 from audit.services import Actor
+from common.bulk import copy_insert
 from programs.models import Program
 from vouchers.models import Redemption, Reversal
 
@@ -179,7 +180,9 @@ def _draw_one(*, platform_id: int, program: Program, period: Period) -> Settleme
             # Nothing in it after all (all lines taken by a concurrent draw).
             settlement.delete()
         return None
-    SettlementLine.objects.bulk_create(lines, batch_size=LINE_CHUNK)
+    # COPY: a month of a busy platform is tens of thousands of lines.
+    for start in range(0, len(lines), LINE_CHUNK * 10):
+        copy_insert(lines[start : start + LINE_CHUNK * 10])
     _recount(settlement)
     settlement.save(update_fields=["covered", "reversed", "rejected", "amount_due", "line_count"])
     _audit(
