@@ -181,8 +181,8 @@ def _draw_one(*, platform_id: int, program: Program, period: Period) -> Settleme
             settlement.delete()
         return None
     # COPY: a month of a busy platform is tens of thousands of lines.
-    for start in range(0, len(lines), LINE_CHUNK * 10):
-        copy_insert(lines[start : start + LINE_CHUNK * 10])
+    for offset in range(0, len(lines), LINE_CHUNK * 10):
+        copy_insert(lines[offset : offset + LINE_CHUNK * 10])
     _recount(settlement)
     settlement.save(update_fields=["covered", "reversed", "rejected", "amount_due", "line_count"])
     _audit(
