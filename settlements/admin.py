@@ -26,7 +26,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_fsm import can_proceed, has_transition_perm
 
@@ -35,7 +35,7 @@ from audit.object_types import object_type_of
 from audit.services import Actor, client_ip
 from common.errors import BusinessError
 from common.formatting import amount
-from programs.admin_display import amount_display, own_unit, yuan
+from programs.admin_display import amount_display, own_unit
 from vouchers.admin import ReadOnlyAdmin
 
 from .models import Payment, Settlement, SettlementLine
@@ -191,8 +191,13 @@ class PaymentForm(forms.Form):
         min_value=Decimal("0.01"),
     )
     paid_on = forms.DateField(label=_("Paid on"), widget=forms.DateInput(attrs={"type": "date"}))
-    payer_account = forms.CharField(label=_("Payer account"), max_length=100)
-    bank_reference = forms.CharField(label=_("Bank reference"), max_length=100)
+    # Wide enough for a treasury account's name and number as the demo's.
+    payer_account = forms.CharField(
+        label=_("Payer account"), max_length=100, widget=forms.TextInput(attrs={"size": 44})
+    )
+    bank_reference = forms.CharField(
+        label=_("Bank reference"), max_length=100, widget=forms.TextInput(attrs={"size": 30})
+    )
 
 
 # --- Settlements ------------------------------------------------------------------
@@ -260,7 +265,7 @@ class SettlementAdmin(ReadOnlyAdmin):
                 "fields": [
                     _money("paid_amount"),
                     "outstanding_amount",
-                    "paid_at",
+                    "paid_in_full_at",
                     "payment_reference",
                 ]
             },
@@ -287,6 +292,13 @@ class SettlementAdmin(ReadOnlyAdmin):
         if obj.returned_at is None:
             return "—"
         return f"{timezone.localtime(obj.returned_at):%Y-%m-%d %H:%M} · {obj.return_reason}"
+
+    @admin.display(description=Settlement._meta.get_field("paid_at").verbose_name)
+    def paid_in_full_at(self, obj: Settlement) -> str:
+        """As the other moments of the page, not in the locale's long format."""
+        if obj.paid_at is None:
+            return "—"
+        return f"{timezone.localtime(obj.paid_at):%Y-%m-%d %H:%M}"
 
     @admin.display(description=_("still to pay"))
     def outstanding_amount(self, obj: Settlement) -> str:
@@ -514,11 +526,18 @@ def _history(settlement: Settlement) -> list[dict[str, Any]]:
             detail = (
                 f"{amount(after['amount'], settlement.unit)} · {after.get('bank_reference', '')}"
             )
+        actor = event.actor_label
+        if event.actor_kind != AuditEvent.ActorKind.USER:
+            # "System task: settlements_draw", as the audit timeline says it.
+            actor = gettext("%(kind)s: %(actor)s") % {
+                "kind": event.get_actor_kind_display(),
+                "actor": actor,
+            }
         rows.append(
             {
                 "label": EVENT_LABELS.get(event.event_type, event.event_type),
                 "at": event.occurred_at,
-                "actor": event.actor_label,
+                "actor": actor,
                 "detail": detail,
                 "note": event.note,
             }
@@ -526,70 +545,6 @@ def _history(settlement: Settlement) -> list[dict[str, Any]]:
     return rows
 
 
-# --- Lines and payments, read-only ---------------------------------------------------
-
-
-_LINE_COVERED = amount_display(SettlementLine, "covered", unit=settlement_unit)
-_LINE_REVERSED = amount_display(SettlementLine, "reversed", unit=settlement_unit)
-_PAYMENT_AMOUNT = amount_display(Payment, "amount", unit=settlement_unit)
-_PAYMENT_YUAN = amount_display(Payment, "amount_cny", unit=yuan)
-
-
-@admin.register(SettlementLine)
-class SettlementLineAdmin(ReadOnlyAdmin):
-    """Every line of the district's settlements, to search by reference or voucher."""
-
-    list_display = [
-        "reference",
-        "settlement",
-        "line_kind",
-        "voucher",
-        "occurred_at",
-        "recorded_at",
-        _LINE_COVERED,
-        _LINE_REVERSED,
-        "status",
-        "rejection_reason",
-    ]
-    list_filter = ["status", "settlement__period"]
-    search_fields = ["reference", "voucher__code"]
-    list_select_related = ["settlement__platform", "settlement__program", "voucher"]
-    readonly_fields: ClassVar[Any] = (
-        *("settlement", "line_kind", "reference", "voucher", "redemption", "reversal"),
-        *("occurred_at", "recorded_at", _LINE_COVERED, _LINE_REVERSED, "status"),
-        *("rejection_reason", "rejected_by", "rejected_at", "rejection_reversal"),
-    )
-    fields = readonly_fields
-
-    # The model field's label, "kind", reads 券种 (a program's kind of voucher).
-    @admin.display(description=pgettext_lazy("ledger entry", "Type"), ordering="kind")
-    def line_kind(self, obj: SettlementLine) -> str:
-        return obj.get_kind_display()
-
-
-@admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdmin):
-    """Payments recorded against the district's settlements (on each settlement's page)."""
-
-    list_display = [
-        "paid_on",
-        "settlement",
-        _PAYMENT_AMOUNT,
-        _PAYMENT_YUAN,
-        "payer_account",
-        "bank_reference",
-        "batch",
-        "recorded_by",
-    ]
-    list_filter = ["paid_on", "settlement__program", "settlement__platform"]
-    search_fields = ["bank_reference", "payer_account", "settlement__platform__name"]
-    list_select_related = ["settlement__platform", "settlement__program", "batch", "recorded_by"]
-    readonly_fields: ClassVar[Any] = (
-        *("settlement", _PAYMENT_AMOUNT, _PAYMENT_YUAN, "paid_on", "payer_account"),
-        *("bank_reference", "batch", "recorded_by", "recorded_at"),
-    )
-    fields = readonly_fields
-
-
-# Payment batches (export for the treasury, the bank's confirmation file).
-from . import admin_payments  # noqa: E402,F401
+# Lines and payments, read-only (settlements.admin_lists); payment batches
+# (export for the treasury, the bank's confirmation file).
+from . import admin_lists, admin_payments  # noqa: E402,F401
