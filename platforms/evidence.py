@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import http_sf
@@ -77,6 +77,36 @@ def _signed_record(body: Any, reference: str) -> Mapping[str, Any] | None:
     return None
 
 
+def _usage_key(lines: Any) -> list[tuple[Any, Any, Any]]:
+    return [
+        (line.get("model"), line.get("input_tokens", 0), line.get("output_tokens", 0))
+        for line in lines or []
+        if isinstance(line, dict)
+    ]
+
+
+def signed_record_mismatch(redemption: Any, record: Mapping[str, Any]) -> str | None:
+    """How the charge a signed body reports (``record``) differs from the
+    recorded ``redemption`` — voucher, billed amount, usage lines — or None.
+
+    The one comparison behind :func:`redemption_evidence_verify` and the
+    oversight detectors that check many lines of one signed batch at once."""
+    voucher = record.get("voucher")
+    if voucher is not None and normalize_code(str(voucher)) != redemption.voucher.code:
+        return "the signed body names another voucher"
+    billed = record.get("billed_amount")
+    if redemption.billed_amount is not None:
+        try:
+            signed = Decimal(billed) if isinstance(billed, str) else None
+        except InvalidOperation:
+            signed = None
+        if signed != redemption.billed_amount:
+            return "the signed billed_amount differs from the recorded one"
+    if _usage_key(record.get("usage")) != _usage_key(redemption.usage):
+        return "the signed usage lines differ from the recorded ones"
+    return None
+
+
 def redemption_evidence_verify(redemption: Any) -> dict[str, Any]:
     """Re-verify the platform's signature over the request that made ``redemption``.
 
@@ -109,25 +139,9 @@ def redemption_evidence_verify(redemption: Any) -> dict[str, Any]:
     record = _signed_record(parsed, redemption.reference)
     if record is None:
         raise EvidenceInvalid(f"the signed body reports no charge {redemption.reference!r}")
-    voucher = record.get("voucher")
-    if voucher is not None and normalize_code(str(voucher)) != redemption.voucher.code:
-        raise EvidenceInvalid("the signed body names another voucher")
-    billed = record.get("billed_amount")
-    if redemption.billed_amount is not None and (
-        not isinstance(billed, str) or Decimal(billed) != redemption.billed_amount
-    ):
-        raise EvidenceInvalid("the signed billed_amount differs from the recorded one")
-    signed_usage = [
-        (line.get("model"), line.get("input_tokens", 0), line.get("output_tokens", 0))
-        for line in record.get("usage") or []
-        if isinstance(line, dict)
-    ]
-    recorded_usage = [
-        (line.get("model"), line.get("input_tokens", 0), line.get("output_tokens", 0))
-        for line in redemption.usage or []
-    ]
-    if signed_usage != recorded_usage:
-        raise EvidenceInvalid("the signed usage lines differ from the recorded ones")
+    mismatch = signed_record_mismatch(redemption, record)
+    if mismatch is not None:
+        raise EvidenceInvalid(mismatch)
     return {
         "redemption": redemption.pk,
         "reference": redemption.reference,

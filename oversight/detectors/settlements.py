@@ -39,10 +39,9 @@ from oversight.detectors.base import (
     thresholds_or_default,
 )
 from oversight.models import AnomalyFlag
-from platforms.evidence import EvidenceInvalid, evidence_verify
+from platforms.evidence import EvidenceInvalid, evidence_verify, signed_record_mismatch
 from platforms.models import PlatformKey, SignedRequestBody
 from settlements.models import Settlement, SettlementLine
-from vouchers.codes import normalize_code
 
 ZERO = Decimal("0")
 #: Lines read, and signed bodies fetched, at a time.
@@ -209,27 +208,10 @@ def _decimal(value: Any) -> Decimal | None:
         return None
 
 
-def _usage_key(lines: Any) -> list[tuple[Any, Any, Any]]:
-    return [
-        (line.get("model"), line.get("input_tokens", 0), line.get("output_tokens", 0))
-        for line in lines or []
-        if isinstance(line, dict)
-    ]
-
-
 def _charge_mismatch(line: SettlementLine, record: dict[str, Any]) -> Problem | None:
     """The checks of :func:`platforms.evidence.redemption_evidence_verify` on one record."""
-    redemption = line.redemption
-    voucher = record.get("voucher")
-    if voucher is not None and normalize_code(str(voucher)) != redemption.voucher.code:
-        return Problem(MISMATCH, "the signed body names another voucher")
-    if redemption.billed_amount is not None and (
-        _decimal(record.get("billed_amount")) != redemption.billed_amount
-    ):
-        return Problem(MISMATCH, "the signed billed_amount differs from the recorded one")
-    if _usage_key(record.get("usage")) != _usage_key(redemption.usage):
-        return Problem(MISMATCH, "the signed usage lines differ from the recorded ones")
-    return None
+    mismatch = signed_record_mismatch(line.redemption, record)
+    return Problem(MISMATCH, mismatch) if mismatch is not None else None
 
 
 def _reversal_mismatch(
