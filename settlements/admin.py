@@ -28,7 +28,6 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from django_fsm import can_proceed, has_transition_perm
 
 from audit.models import AuditEvent
 from audit.object_types import object_type_of
@@ -39,7 +38,7 @@ from programs.admin_display import amount_display, own_unit
 from vouchers.admin import ReadOnlyAdmin
 
 from .models import Payment, Settlement, SettlementLine
-from .selectors import settlement_lines, settlement_payments
+from .selectors import settlement_lines, settlement_payments, settlement_steps
 from .services import (
     settlement_approve,
     settlement_line_reject,
@@ -79,44 +78,6 @@ EVENT_LABELS = {
     "settlement.payment_recorded": _("Payment recorded"),
     "settlement.paid": _("Paid in full"),
 }
-
-
-def settlement_steps(settlement: Settlement, user: Any) -> list[str]:
-    """The steps ``user`` may take on ``settlement`` now, as the model answers
-    them (its role predicates and its transitions' conditions and permissions);
-    the services ask the same again when the step is taken."""
-
-    def allowed(transition: Any) -> bool:
-        return bool(can_proceed(transition) and has_transition_perm(transition, user))
-
-    steps = []
-    if settlement.may_review(user) and can_proceed(settlement.start_review):
-        steps.append("start_review")
-    may_pass_on = allowed(settlement.pass_on)
-    if may_pass_on:
-        # Lines are rejected while the reviewer may still pass the settlement on.
-        steps.append("reject_line")
-    if allowed(settlement.return_for_changes):
-        steps.append("return_for_changes")
-    if may_pass_on:
-        steps.append("pass_on")
-    # The approval that applies now, in the order the service decides it.
-    if settlement.first_approved_at is not None:
-        approval = "approve_second"
-    elif settlement.needs_second_approval():
-        approval = "approve_first"
-    else:
-        approval = "approve"
-    if allowed(getattr(settlement, approval)):
-        steps.append(approval)
-    if (
-        settlement.status == Settlement.Status.APPROVED
-        and settlement.outstanding > 0
-        and settlement.may_pay(user)
-        and not settlement.is_with_the_treasury()
-    ):
-        steps.append("record_payment")
-    return steps
 
 
 def next_step(settlement: Settlement) -> str:

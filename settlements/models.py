@@ -55,10 +55,13 @@ def _is_second_finance_officer(settlement: Any, user: Any) -> bool:
     return _is_finance_officer(settlement, user) and user.pk != settlement.first_approved_by_id
 
 
+def is_finance_officer_of(user: Any, district_id: int | None) -> bool:
+    """True when ``user`` is a finance officer of that very district."""
+    return scope_for(user).has_district_role(district_id, Membership.Role.FINANCE_OFFICER)
+
+
 def _is_payer(settlement: Any, user: Any) -> bool:
-    return scope_for(user).has_district_role(
-        settlement.program.district_id, Membership.Role.FINANCE_OFFICER
-    )
+    return is_finance_officer_of(user, settlement.program.district_id)
 
 
 def _is_operator(settlement: Any, user: Any) -> bool:
@@ -231,6 +234,15 @@ class Settlement(FSMModelMixin, models.Model):
         threshold = self.four_eyes_threshold
         return threshold is not None and self.amount_due > threshold
 
+    def approval_step(self) -> str:
+        """The approval transition that applies now: the second of two once a
+        first is given, the first of two above the threshold, else the one."""
+        if self.first_approved_at is not None:
+            return "approve_second"
+        if self.needs_second_approval():
+            return "approve_first"
+        return "approve"
+
     def may_review(self, user: Any) -> bool:
         return _is_reviewer(self, user)
 
@@ -240,9 +252,16 @@ class Settlement(FSMModelMixin, models.Model):
     def is_with_the_treasury(self) -> bool:
         """In a payment batch sent to the treasury and not yet confirmed: its
         payment is recorded from the bank's confirmation, not by hand."""
-        return PaymentBatchItem.objects.filter(
-            settlement=self, payment__isnull=True, batch__status=PaymentBatch.Status.EXPORTED
-        ).exists()
+        return PaymentBatchItem.awaiting_the_bank().filter(settlement=self).exists()
+
+    def takes_manual_payment(self) -> bool:
+        """Approved, something left to pay, and not with the treasury (whose
+        confirmation records the payment)."""
+        return (
+            self.status == self.Status.APPROVED
+            and self.outstanding > 0
+            and not self.is_with_the_treasury()
+        )
 
     def may_pay(self, user: Any) -> bool:
         return _is_payer(self, user)
@@ -578,3 +597,8 @@ class PaymentBatchItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.payee} ({self.amount_cny})"
+
+    @classmethod
+    def awaiting_the_bank(cls) -> models.QuerySet[PaymentBatchItem]:
+        """Items of batches sent to the treasury and not yet confirmed."""
+        return cls.objects.filter(batch__status=PaymentBatch.Status.EXPORTED, payment__isnull=True)

@@ -22,14 +22,13 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import ComputePlatform, District, Membership
-from accounts.scoping import scope_for
+from accounts.models import ComputePlatform, District
 from audit import events
 from audit.services import Actor, audit_record
 from common.errors import BusinessError
 from common.formatting import money
 
-from .models import ZERO, Payment, PaymentBatch, PaymentBatchItem, Settlement
+from .models import ZERO, Payment, PaymentBatch, PaymentBatchItem, Settlement, is_finance_officer_of
 from .payment_files import (
     CURRENCY,
     XLSX_CONTENT_TYPE,
@@ -50,7 +49,7 @@ from .services import settlement_payment_record, yuan_of
 def may_pay_for(user: Any, district_id: int | None) -> bool:
     """True when ``user`` is a finance officer of that very district (as
     ``Settlement.may_pay`` asks for a settlement of its programs)."""
-    return scope_for(user).has_district_role(district_id, Membership.Role.FINANCE_OFFICER)
+    return is_finance_officer_of(user, district_id)
 
 
 def _require_finance_officer(actor: Actor, district_id: int | None) -> None:
@@ -63,9 +62,7 @@ def _require_finance_officer(actor: Actor, district_id: int | None) -> None:
 
 def _in_open_batch() -> QuerySet[PaymentBatchItem]:
     """Items of batches still waiting for the bank, not yet confirmed."""
-    return PaymentBatchItem.objects.filter(
-        batch__status=PaymentBatch.Status.EXPORTED, payment__isnull=True
-    )
+    return PaymentBatchItem.awaiting_the_bank()
 
 
 def payment_batch_candidates(*, district_id: int) -> QuerySet[Settlement]:

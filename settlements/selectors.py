@@ -12,6 +12,7 @@ from typing import Any
 from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django_fsm import can_proceed, has_transition_perm
 
 from accounts.models import ComputePlatform
 
@@ -161,3 +162,30 @@ def paid_through(payment: Payment) -> Decimal:
         .aggregate(total=Sum("amount"))["total"]
     )
     return total or ZERO
+
+
+def settlement_steps(settlement: Settlement, user: Any) -> list[str]:
+    """The steps ``user`` may take on ``settlement`` now, as the model answers
+    them (its role predicates and its transitions' conditions and permissions);
+    the services ask the same again when the step is taken."""
+
+    def allowed(transition: Any) -> bool:
+        return bool(can_proceed(transition) and has_transition_perm(transition, user))
+
+    steps = []
+    if settlement.may_review(user) and can_proceed(settlement.start_review):
+        steps.append("start_review")
+    may_pass_on = allowed(settlement.pass_on)
+    if may_pass_on:
+        # Lines are rejected while the reviewer may still pass the settlement on.
+        steps.append("reject_line")
+    if allowed(settlement.return_for_changes):
+        steps.append("return_for_changes")
+    if may_pass_on:
+        steps.append("pass_on")
+    approval = settlement.approval_step()
+    if allowed(getattr(settlement, approval)):
+        steps.append(approval)
+    if settlement.may_pay(user) and settlement.takes_manual_payment():
+        steps.append("record_payment")
+    return steps

@@ -26,6 +26,7 @@ from audit import events
 from audit.services import Actor
 from common.errors import Code
 from common.formatting import amount as format_amount
+from platforms.catalog import POINTS_PER_YUAN
 from programs.models import Program
 from vouchers.models import Redemption
 from vouchers.services import redemption_reverse
@@ -33,10 +34,6 @@ from vouchers.services import redemption_reverse
 from .drawing import settlements_draw
 from .models import Payment, Settlement, SettlementLine
 from .records import _audit, _check, _locked, _recount, _refuse
-
-#: Yuan per point, for paying a points program's settlement in yuan.
-POINTS_PER_YUAN = Decimal(250_000)
-
 
 # --- The platform's side -----------------------------------------------------
 
@@ -262,20 +259,15 @@ def settlement_approve(*, actor: Actor, settlement: Settlement, note: str = "") 
         )
     before = settlement.status
     now = timezone.now()
-    if settlement.first_approved_at is not None:
-        if actor.user.pk == settlement.first_approved_by_id:
-            raise PermissionDenied(_("The second approval must come from another finance officer."))
-        _check(settlement.approve_second, actor, refusal)
-        settlement.approve_second(by=actor.user, at=now)
-        event = events.SETTLEMENT_APPROVED
-    elif settlement.needs_second_approval():
-        _check(settlement.approve_first, actor, refusal)
-        settlement.approve_first(by=actor.user, at=now)
-        event = events.SETTLEMENT_FIRST_APPROVAL
-    else:
-        _check(settlement.approve, actor, refusal)
-        settlement.approve(by=actor.user, at=now)
-        event = events.SETTLEMENT_APPROVED
+    step = settlement.approval_step()
+    if step == "approve_second" and actor.user.pk == settlement.first_approved_by_id:
+        raise PermissionDenied(_("The second approval must come from another finance officer."))
+    transition = getattr(settlement, step)
+    _check(transition, actor, refusal)
+    transition(by=actor.user, at=now)
+    event = (
+        events.SETTLEMENT_FIRST_APPROVAL if step == "approve_first" else events.SETTLEMENT_APPROVED
+    )
     if settlement.status == Settlement.Status.APPROVED and (settlement.approved_amount or 0) <= 0:
         # Nothing to pay (every line rejected, or refunds outweigh charges):
         # settled at approval.
