@@ -15,6 +15,7 @@ from django.utils import translation
 from config.client_ip import client_ip
 
 from .middleware import user_has_mfa
+from .models import Membership
 
 # An official who has just typed their password is not asked for it again
 # before the compulsory TOTP set-up that follows the login.
@@ -24,12 +25,15 @@ FRESH_LOGIN_SECONDS = 300
 class AccountAdapter(DefaultAccountAdapter):
     def get_login_redirect_url(self, request: HttpRequest) -> str:
         """Officials go to the admin; a new user without an organisation is
-        walked to "register your enterprise"; everyone else to their portal."""
+        walked to "register your enterprise"; an assessor to the claims and
+        agreements assigned to them; everyone else to their portal."""
         user: Any = request.user
         if user.is_staff:
             return reverse("admin:index")
         if not user.memberships.exists():
             return reverse("enterprise_register")
+        if user.memberships.filter(role=Membership.Role.ASSESSOR).exists():
+            return reverse("assess_list")
         return reverse("portal")
 
     def get_client_ip(self, request: HttpRequest) -> str:

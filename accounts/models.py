@@ -388,6 +388,9 @@ class Membership(models.Model):
         PLATFORM_OPERATOR = "platform_operator", _("Platform operator")
         # Approves payouts and records payments (财政); added with settlements.
         FINANCE_OFFICER = "finance_officer", _("Finance officer")
+        # A third-party reviewer engaged by a district: sees only the claims and
+        # agreements assigned to them, on their own pages (never the admin).
+        ASSESSOR = "assessor", _("Assessor")
 
     OFFICIAL_ROLES = (Role.PROGRAM_MANAGER, Role.REVIEWER, Role.AUDITOR, Role.FINANCE_OFFICER)
     ENTERPRISE_ROLES = (Role.ENTERPRISE_ADMIN, Role.ENTERPRISE_MEMBER)
@@ -434,7 +437,13 @@ class Membership(models.Model):
                 name="membership_role_matches_organisation",
                 condition=(
                     Q(
-                        role__in=["program_manager", "reviewer", "auditor", "finance_officer"],
+                        role__in=[
+                            "program_manager",
+                            "reviewer",
+                            "auditor",
+                            "finance_officer",
+                            "assessor",
+                        ],
                         district__isnull=False,
                         enterprise__isnull=True,
                         platform__isnull=True,

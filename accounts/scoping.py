@@ -57,6 +57,9 @@ class Scope:
     platform_ids: frozenset[int]
     #: Districts under a district where the user is an auditor: read, never changed.
     audited_district_ids: frozenset[int] = field(default_factory=frozenset)
+    #: Districts that engaged the user as an assessor. This grants no reading of
+    #: the district's data: an assessor sees only what is assigned to them.
+    assessor_district_ids: frozenset[int] = field(default_factory=frozenset)
 
     @property
     def district_ids(self) -> frozenset[int]:
@@ -158,9 +161,12 @@ def scope_for(user: Any) -> Scope:
     enterprise_roles: dict[int, set[str]] = {}
     platform_ids: set[int] = set()
     audited: set[int] = set()
+    assessing: set[int] = set()
     for role, district_id, code, enterprise_id, platform_id in _rows(user):
         if role == _INHERITED:
             audited.add(district_id)
+        elif role == Role.ASSESSOR:
+            assessing.add(district_id)
         elif district_id is not None:
             district_roles.setdefault(district_id, set()).add(role)
             prefixes.append(District(code=code).division_prefix)
@@ -176,6 +182,7 @@ def scope_for(user: Any) -> Scope:
         enterprise_roles={k: frozenset(v) for k, v in enterprise_roles.items()},
         platform_ids=frozenset(platform_ids),
         audited_district_ids=frozenset(audited),
+        assessor_district_ids=frozenset(assessing),
     )
     user._scope_cache = scope
     return scope

@@ -67,6 +67,12 @@ PERIODIC_TASKS: dict[str, Periodic] = {
         "task": "settlements.draw",
         "crontab": {"minute": "3"},
     },
+    # Receivables of clawbacks: reminders of their due dates (each once), in
+    # the morning in Shanghai like the vouchers' reminders.
+    "settlements: remind receivables": {
+        "task": "settlements.receivables_remind",
+        "crontab": {"minute": "10", "hour": "9"},
+    },
     # The platform API: signature nonces past their signature's expiry, and
     # idempotency records past their 24 hours.
     "platforms: prune signature nonces": {

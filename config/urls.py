@@ -18,6 +18,7 @@ urlpatterns = [
         name="enterprise_registration_correct",
     ),
     path("", include("applications.urls")),
+    path("claims/", include("settlements.claim_urls")),
     path("", include("vouchers.urls")),
     path("accounts/", include("allauth.urls")),
     path("i18n/setlang/", set_language, name="set_language"),

@@ -39,6 +39,9 @@ def portal(request: HttpRequest) -> HttpResponse:
     enterprises = scoped(Enterprise.objects.all(), user).filter(pk__in=scope.enterprise_ids)
     platforms = scoped(ComputePlatform.objects.all(), user).filter(pk__in=scope.platform_ids)
     if not enterprises and not platforms:
+        if scope.assessor_district_ids:
+            # A third-party assessor: their assigned claims and agreements.
+            return redirect("assess_list")
         return redirect("enterprise_register")
     return render(
         request,

@@ -3,8 +3,9 @@
 The demo is seeded relative to the day it runs (``demo.calendar``); this
 says, for the current Shanghai date, whether that worked: programs open for
 applications, vouchers active with balance left, a phase-down step
-behind and one ahead, and settlements with the platforms in every state
-(one with rejected lines, one partly paid). ``scripts/check_demo.py`` runs it on the README's demo
+behind and one ahead, settlements with the platforms in every state
+(one with rejected lines, one partly paid), and claims and performance
+agreements in every state. ``scripts/check_demo.py`` runs it on the README's demo
 database under a moved clock, and the tests run it in both clock passes.
 """
 
@@ -17,7 +18,7 @@ from django.utils import timezone
 
 from programs.models import Program
 from programs.selectors import program_is_accepting
-from settlements.models import Settlement, SettlementLine
+from settlements.models import Claim, PerformanceAgreement, Settlement, SettlementLine
 from vouchers.models import Voucher
 
 
@@ -47,7 +48,7 @@ def demo_problems(*, today: datetime.date | None = None) -> list[str]:
     )
     if not active.exists():
         problems.append(f"no active voucher with a balance, valid at {now.isoformat()}")
-    return problems + settlement_problems()
+    return problems + settlement_problems() + claim_problems()
 
 
 def settlement_problems() -> list[str]:
@@ -64,4 +65,18 @@ def settlement_problems() -> list[str]:
     ).exclude(paid_amount__gte=F("approved_amount"))
     if not partly_paid.exists():
         problems.append("no settlement is partly paid")
+    return problems
+
+
+def claim_problems() -> list[str]:
+    """Which states of a claim and of a performance agreement the demo does not show."""
+    problems = []
+    present = set(Claim.objects.values_list("status", flat=True).distinct())
+    for status in Claim.Status.values:
+        if status not in present:
+            problems.append(f"no claim is {status}")
+    present = set(PerformanceAgreement.objects.values_list("status", flat=True).distinct())
+    for status in PerformanceAgreement.Status.values:
+        if status not in present:
+            problems.append(f"no performance agreement is {status}")
     return problems

@@ -14,7 +14,10 @@ so are the platforms' bank accounts.
 
 Beside the programs, applications, vouchers and a month of usage, the demo
 has settlements with the platforms in every state (``demo.seed_settlements``)
-and the districts' finance officers who approve and pay them.
+and the districts' finance officers who approve and pay them, and the
+programs that pay after purchase — Baoding's reimbursement and a
+Beijing-style contract voucher — with claims and performance agreements in
+every state (``demo.seed_claims``).
 
 Idempotent: every row is found by its natural key and brought up to date;
 passwords are set only when a user is first created.
@@ -35,6 +38,7 @@ from programs.models import Program
 
 from .calendar import DemoCalendar
 from .seed_audit import seed_audit
+from .seed_claims import seed_claims
 from .seed_platforms import seed_platform_catalogs
 from .seed_programs import seed_programs
 from .seed_settlements import seed_finance_officers, seed_settlements
@@ -476,13 +480,20 @@ def seed() -> dict[str, Any]:
     settlements = seed_settlements(
         programs=programs, enterprises=enterprises, uscc_by_key=uscc_by_key
     )
+    # Reimbursement claims and contract vouchers, with their agreements.
+    claims = seed_claims(calendar)
+    logins += claims.logins
+    programs += claims.programs
+    enterprises += claims.enterprises
     flags = demo_anomalies()
     return {
         "vouchers": vouchers,
         "settlements": settlements,
+        "claims": claims.claims,
+        "agreements": claims.agreements,
         "districts": [
             {"id": d.pk, "code": d.code, "name": d.name, "name_en": d.name_en}
-            for d in districts.values()
+            for d in [*districts.values(), *claims.districts]
         ],
         "platforms": [{"id": p.pk, "slug": p.slug, "name": p.name} for p in platforms.values()],
         "programs": [

@@ -52,6 +52,12 @@ AMOUNT_KEYS = {
     "amount",
     "rejected",
     "drawn",
+    "claimed_amount",
+    "eligible_spend",
+    "limit_amount",
+    "figure",
+    "median_price_per_day",
+    "price_per_day",
 }
 
 EVIDENCE_LABELS = {
@@ -132,9 +138,61 @@ EVIDENCE_LABELS = {
     "min_share": _("least share flagged"),
     "previous": _("previous settlements"),
     "reason": _("reason"),
+    "invoice": _("invoice number"),
+    "invoices": _("invoices"),
+    "invoice_id": _("invoice id"),
+    "number": _("number"),
+    "issued_on": _("invoice date"),
+    "issued_by": _("issued by (USCC)"),
+    "contract": _("contract"),
+    "contract_id": _("contract id"),
+    "contract_count": _("contracts"),
+    "enterprise_count": _("enterprises"),
+    "program_count": _("programs"),
+    "recorded_by": _("recorded by"),
+    "side": _("side"),
+    "signed_on": _("signed on"),
+    "service": _("service period"),
+    "claims": _("claims"),
+    "claim": _("claim"),
+    "claim_ids": _("claims (ids)"),
+    "status": _("status"),
+    "submitted_on": _("submitted on"),
+    "claimed_amount": _("claimed"),
+    "eligible_spend": _("eligible spend"),
+    "near": _("near the limits"),
+    "limit": _("limit"),
+    "limit_amount": _("limit amount"),
+    "figure": _("the claim's figure"),
+    "party": _("party"),
+    "margin": _("margin"),
+    "lookback_days": _("days looked back"),
+    "supplier": _("supplier"),
+    "supplier_uscc": _("supplier's USCC"),
+    "buyer": _("buyer"),
+    "buyer_uscc": _("buyer's USCC"),
+    "buyer_claims": _("claims by the buyer"),
+    "supplier_claims": _("claims by the supplier"),
+    "service_kind": _("what it buys"),
+    "opened_on": _("program opened on"),
+    "median_price_per_day": _("median price per day before"),
+    "price_per_day": _("price per day"),
+    "earlier": _("earlier contracts"),
+    "ratio": _("ratio"),
+    "supplier_registered": _("supplier (registered, id)"),
+    "buyers": _("claiming buyers"),
+    "groups": _("shared details"),
+    "role": _("role"),
 }
 #: Evidence keys that hold a share (shown as a percentage).
-PERCENT_KEYS = {"deviation", "office_hours_share", "share", "median_share", "min_share"}
+PERCENT_KEYS = {
+    "deviation",
+    "office_hours_share",
+    "share",
+    "median_share",
+    "min_share",
+    "margin",
+}
 #: Evidence keys not shown (the summary says it in the reader's language).
 HIDDEN_KEYS = {"measure"}
 
@@ -441,5 +499,16 @@ class DetectorSettingsAdmin(AuditedModelAdmin):
         (
             _("Settlements"),
             {"fields": ["rejected_jump_multiple", "rejected_jump_min_share"]},
+        ),
+        (
+            _("Claims"),
+            {
+                "fields": [
+                    "claim_near_margin",
+                    "claim_near_min_claims",
+                    "price_rise_ratio",
+                    "supplier_shared_min_buyers",
+                ]
+            },
         ),
     ]

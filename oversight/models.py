@@ -207,6 +207,49 @@ class DetectorSettings(models.Model):
             "previous settlements. Default 0.05 (5 %)."
         ),
     )
+    claim_near_margin = models.DecimalField(
+        _("claims: margin around the program's limits"),
+        max_digits=4,
+        decimal_places=2,
+        default=Decimal("0.05"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
+        help_text=_(
+            "A claim whose eligible spend is at most this share above the minimum spend, or "
+            "whose claimed amount (or the enterprise's total for the year) is at most this "
+            "share below a cap, sits near the program's limits. Default 0.05 (5 %)."
+        ),
+    )
+    claim_near_min_claims = models.PositiveSmallIntegerField(
+        _("claims: claims near the limits needed"),
+        default=2,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "Flag an enterprise, or a supplier, with at least this many claims near the "
+            "program's limits in the past year. Default 2."
+        ),
+    )
+    price_rise_ratio = models.DecimalField(
+        _("claims: price rise after the program opened"),
+        max_digits=6,
+        decimal_places=2,
+        default=Decimal("1.30"),
+        validators=[MinValueValidator(Decimal("1"))],
+        help_text=_(
+            "Flag a supplier whose contracts signed after the program opened cost more per "
+            "day than this multiple of the median of its contracts of the same kind signed "
+            "before. Default 1.30."
+        ),
+    )
+    supplier_shared_min_buyers = models.PositiveSmallIntegerField(
+        _("claims: linked buyers of one supplier"),
+        default=3,
+        validators=[MinValueValidator(2)],
+        help_text=_(
+            "Flag a supplier when at least this many of its claiming buyers share a legal "
+            "representative or contact phone with one another or with the supplier. "
+            "Default 3."
+        ),
+    )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
@@ -266,6 +309,26 @@ class AnomalyFlag(FSMModelMixin, models.Model):
         REJECTED_SHARE = (
             "rejected_share",
             _("A platform's share of rejected charges jumps"),
+        )
+        INVOICE_REUSED = (
+            "invoice_reused",
+            _("One invoice number under several contracts or programs"),
+        )
+        CLAIM_NEAR_THRESHOLD = (
+            "claim_near_threshold",
+            _("Claims sitting just inside the program's limits"),
+        )
+        SUPPLIER_AND_BUYER_CLAIM = (
+            "supplier_and_buyer_claim",
+            _("Supplier and buyer both claim the same contract"),
+        )
+        PRICE_RISE_BEFORE_SUBSIDY = (
+            "price_rise_before_subsidy",
+            _("Supplier raised its prices when the program opened"),
+        )
+        SUPPLIER_SHARED_CONTACTS = (
+            "supplier_shared_contacts",
+            _("A supplier's buyers share a representative or phone"),
         )
 
     class Status(models.TextChoices):

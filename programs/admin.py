@@ -3,6 +3,7 @@ review of applications (only the actions the official may take now)."""
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
@@ -29,7 +30,7 @@ from eligibility.models import RuleSet
 from eligibility.selectors import rule_set_draft_of, rule_set_newer_published
 
 from .admin_display import amount_display, own_unit
-from .models import PhaseStep, Program
+from .models import AGREEMENT_TARGET_KINDS, PhaseStep, Program
 from .phasedown import Step, schedule_problems
 from .selectors import program_budget, program_projection
 from .services import (
@@ -37,6 +38,7 @@ from .services import (
     program_adopt_rule_set,
     program_close,
     program_create,
+    program_in_use,
     program_lock,
     program_open,
     program_pause,
@@ -112,7 +114,45 @@ class ProgramForm(forms.ModelForm):
                 "four_eyes_threshold",
                 gettext("Above the cap per enterprise this threshold would never apply."),
             )
+        for first, last in (
+            ("claim_opens_on", "claim_closes_on"),
+            ("service_starts_on", "service_ends_on"),
+        ):
+            if data.get(first) and data.get(last) and data[last] < data[first]:
+                self.add_error(last, gettext("This date is before the one it follows."))
+        problem = agreement_targets_problem(data.get("agreement_targets"))
+        if problem:
+            self.add_error("agreement_targets", problem)
+        elif data.get("requires_agreement") and not data.get("agreement_targets"):
+            self.add_error(
+                "agreement_targets",
+                gettext("A program that requires an agreement names its targets."),
+            )
         return data
+
+
+def agreement_targets_problem(targets: Any) -> str | None:
+    """Why the program's agreement targets are not a list of {"kind", "target"}
+    with known kinds and positive targets; None when they are fine."""
+    if targets in (None, ""):
+        return None
+    kinds = {kind for kind, _label in AGREEMENT_TARGET_KINDS}
+    if not isinstance(targets, list):
+        return gettext('Give a list such as [{"kind": "headcount", "target": "20"}].')
+    seen: set[str] = set()
+    for item in targets:
+        if not isinstance(item, dict) or item.get("kind") not in kinds or item["kind"] in seen:
+            return gettext("Each target names one of: %(kinds)s, once.") % {
+                "kinds": ", ".join(sorted(kinds))
+            }
+        seen.add(item["kind"])
+        try:
+            value = Decimal(str(item.get("target")))
+        except (InvalidOperation, ValueError):
+            value = Decimal("0")
+        if not value.is_finite() or value <= 0:
+            return gettext("Each target is a number greater than zero.")
+    return None
 
 
 class AdoptRuleSetForm(forms.Form):
@@ -219,6 +259,35 @@ class ProgramAdmin(AuditedModelAdmin, ProgramWrites):
             _("Payout"),
             {"fields": ["payout_mode", "settlement_period", "settlement_four_eyes_threshold"]},
         ),
+        (
+            _("Claims (reimbursement and contract vouchers)"),
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    ("claim_opens_on", "claim_closes_on"),
+                    ("service_starts_on", "service_ends_on"),
+                    ("contracts_signed_from", "contract_max_term_days"),
+                    "claim_min_spend",
+                    ("claim_cap", "claim_cap_per_year"),
+                    "claim_rounding",
+                    "claim_priority",
+                    "claim_gpu_npu_only",
+                    "claim_requires_assessment",
+                ],
+            },
+        ),
+        (
+            _("Performance agreement"),
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "requires_agreement",
+                    "agreement_targets",
+                    "agreement_term_months",
+                    ("clawback_rule", "clawback_due_days"),
+                ],
+            },
+        ),
         (_("Eligibility"), {"fields": ["rule_set", "rule_set_in_force"]}),
     ]
     actions = ["adopt_newest_rule_sets"]
@@ -232,6 +301,9 @@ class ProgramAdmin(AuditedModelAdmin, ProgramWrites):
             "four_eyes_threshold",
             "settlement_four_eyes_threshold",
             "base_rate",
+            "claim_min_spend",
+            "claim_cap",
+            "claim_cap_per_year",
         }
     )
 
@@ -241,7 +313,7 @@ class ProgramAdmin(AuditedModelAdmin, ProgramWrites):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Program | None = None) -> Any:
         fields = list(super().get_readonly_fields(request, obj))
-        if obj is not None and obj.pk and (obj.vouchers.exists() or obj.applications.exists()):
+        if obj is not None and obj.pk and program_in_use(obj):
             fields += [f for f in self.FIXED_ONCE_USED if f not in fields]
         if obj is not None and obj.pk:
             # Once the program exists its rules change only by an explicit,

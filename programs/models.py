@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin, transition
 
+from accounts.fields import BulkJSONField
 from accounts.models import ComputePlatform, District, Membership, localized
 from accounts.scoping import scope_for
 from eligibility.models import RuleSet
@@ -37,6 +38,15 @@ def _past_exit(program: Any) -> bool:
     return exit_on is not None and exit_on <= timezone.localdate()
 
 
+#: What a performance agreement may measure (settlements.Obligation.Kind uses these).
+AGREEMENT_TARGET_KINDS = [
+    ("compute", _("Compute consumed (card-hours)")),
+    ("local_tax", _("Local tax paid (yuan)")),
+    ("headcount", _("Headcount")),
+    ("stay_registered", _("Years registered in the district")),
+]
+
+
 class Program(FSMModelMixin, models.Model):
     """A voucher scheme run by one district."""
 
@@ -59,6 +69,21 @@ class Program(FSMModelMixin, models.Model):
     class SettlementPeriod(models.TextChoices):
         MONTH = "month", _("Monthly")
         QUARTER = "quarter", _("Quarterly")
+
+    class ClaimRounding(models.TextChoices):
+        FEN_HALF_UP = "fen_half_up", _("To the fen (0.01 yuan), half up")
+        YUAN_DOWN = "yuan_down", _("Down to whole yuan")
+        WAN4_DOWN = "wan4_down", _("In 万元 to four decimals, truncated")
+
+    class ClaimPriority(models.TextChoices):
+        BUYER_ONLY = "buyer_only", _("Only the buyer")
+        SUPPLIER_ONLY = "supplier_only", _("Only the supplier")
+        SUPPLIER_FIRST = "supplier_first", _("Either; the supplier has priority")
+        BUYER_FIRST = "buyer_first", _("Either; the buyer has priority")
+
+    class ClawbackRule(models.TextChoices):
+        PROPORTIONAL = "proportional", _("In proportion to the shortfall")
+        WHOLE = "whole", _("The whole subsidy")
 
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
@@ -191,6 +216,100 @@ class Program(FSMModelMixin, models.Model):
             "empty for never."
         ),
     )
+
+    # -- Claims (reimbursement after purchase, and vouchers against a contract):
+    # the program's own figures from its published rules ("How the money flows").
+    claim_opens_on = models.DateField(
+        _("claims open on"),
+        null=True,
+        blank=True,
+        help_text=_("First day claims are taken (e.g. 4 January); empty for any day."),
+    )
+    claim_closes_on = models.DateField(_("claims close on"), null=True, blank=True)
+    service_starts_on = models.DateField(
+        _("funded service from"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "The period of service the program pays for; a contract that straddles it "
+            "is pro-rated by days."
+        ),
+    )
+    service_ends_on = models.DateField(_("funded service until"), null=True, blank=True)
+    contracts_signed_from = models.DateField(
+        _("contracts signed on or after"), null=True, blank=True
+    )
+    contract_max_term_days = models.PositiveIntegerField(
+        _("longest contract term (days)"),
+        null=True,
+        blank=True,
+        help_text=_("For example 366 for 'one year or less'; empty for any term."),
+    )
+    claim_min_spend = models.DecimalField(
+        _("minimum eligible spend"),
+        max_digits=16,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("A claim's eligible spend must be above this amount."),
+    )
+    claim_cap = models.DecimalField(
+        _("cap per claim"),
+        max_digits=16,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    claim_cap_per_year = models.DecimalField(
+        _("cap per enterprise and year"),
+        max_digits=16,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    claim_rounding = models.CharField(
+        _("rounding of subsidies"),
+        max_length=20,
+        choices=ClaimRounding.choices,
+        default=ClaimRounding.FEN_HALF_UP,
+    )
+    claim_priority = models.CharField(
+        _("who may claim a contract"),
+        max_length=20,
+        choices=ClaimPriority.choices,
+        default=ClaimPriority.BUYER_ONLY,
+        help_text=_("The buyer and the supplier never both claim the same contract."),
+    )
+    claim_gpu_npu_only = models.BooleanField(
+        _("only GPU/NPU compute counts"),
+        default=True,
+        help_text=_("Storage, network and security services are not eligible spend."),
+    )
+    claim_requires_assessment = models.BooleanField(
+        _("claims are assessed by a third party"), default=True
+    )
+    requires_agreement = models.BooleanField(
+        _("requires a performance agreement"),
+        default=False,
+        help_text=_("An approved claim or contract voucher comes with a target agreement."),
+    )
+    agreement_targets = BulkJSONField(
+        _("agreement targets"),
+        default=list,
+        blank=True,
+        help_text=_('For example [{"kind": "headcount", "target": "20"}].'),
+    )
+    agreement_term_months = models.PositiveIntegerField(_("assessment after (months)"), default=12)
+    clawback_rule = models.CharField(
+        _("clawback when targets are missed"),
+        max_length=20,
+        choices=ClawbackRule.choices,
+        default=ClawbackRule.PROPORTIONAL,
+    )
+    clawback_due_days = models.PositiveIntegerField(_("repayment due after (days)"), default=30)
     status = FSMField(_("status"), default=Status.DRAFT, choices=Status.choices, protected=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -218,6 +337,24 @@ class Program(FSMModelMixin, models.Model):
         editable=False,
         help_text=_("Remainders of expired and revoked vouchers, and clawbacks."),
     )
+    # Claims (settlements app): paid to enterprises, and repaid by them on a
+    # receivable raised without a voucher. Kept apart from issued and returned,
+    # which are the sums of the vouchers' ledger entries (check_ledger).
+    paid_out_amount = models.DecimalField(
+        _("paid out on claims"),
+        max_digits=16,
+        decimal_places=2,
+        default=Decimal("0"),
+        editable=False,
+    )
+    recovered_amount = models.DecimalField(
+        _("recovered from enterprises"),
+        max_digits=16,
+        decimal_places=2,
+        default=Decimal("0"),
+        editable=False,
+        help_text=_("Repayments of receivables raised on claims."),
+    )
 
     # Recorded in the audit log under its first app (see audit.object_types).
     audit_object_type = "vouchers.program"
@@ -243,15 +380,31 @@ class Program(FSMModelMixin, models.Model):
             models.CheckConstraint(
                 condition=Q(reserved_amount__gte=0)
                 & Q(issued_amount__gte=0)
-                & Q(returned_amount__gte=0),
+                & Q(returned_amount__gte=0)
+                & Q(paid_out_amount__gte=0)
+                & Q(recovered_amount__gte=0),
                 name="program_counters_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(claim_opens_on__isnull=True)
+                | Q(claim_closes_on__isnull=True)
+                | Q(claim_closes_on__gte=models.F("claim_opens_on")),
+                name="program_claim_window_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(service_starts_on__isnull=True)
+                | Q(service_ends_on__isnull=True)
+                | Q(service_ends_on__gte=models.F("service_starts_on")),
+                name="program_service_period_ordered",
             ),
             # A program can never commit more than its budget.
             models.CheckConstraint(
                 condition=Q(
                     total_budget__gte=models.F("reserved_amount")
                     + models.F("issued_amount")
+                    + models.F("paid_out_amount")
                     - models.F("returned_amount")
+                    - models.F("recovered_amount")
                 ),
                 name="program_commitments_within_budget",
             ),
@@ -320,8 +473,14 @@ class Program(FSMModelMixin, models.Model):
 
     @property
     def committed_amount(self) -> Decimal:
-        """Reserved plus issued, less what came back."""
-        return self.reserved_amount + self.issued_amount - self.returned_amount
+        """Reserved plus issued plus paid out on claims, less what came back."""
+        return (
+            self.reserved_amount
+            + self.issued_amount
+            + self.paid_out_amount
+            - self.returned_amount
+            - self.recovered_amount
+        )
 
     @property
     def remaining_amount(self) -> Decimal:

@@ -59,6 +59,10 @@ class BudgetFigures:
     settlement_owed: Decimal = Decimal("0")
     settlement_approved: Decimal = Decimal("0")
     settlement_paid: Decimal = Decimal("0")
+    # Reimbursement claims: asked for and not yet decided, approved, paid.
+    claims_pending: Decimal = Decimal("0")
+    claims_approved: Decimal = Decimal("0")
+    claims_paid: Decimal = Decimal("0")
 
 
 def program_budget(*, program: Program) -> BudgetFigures:
@@ -68,6 +72,7 @@ def program_budget(*, program: Program) -> BudgetFigures:
     zero = Decimal("0")
     # Paying the platforms (the settlements app's three figures, one query).
     settled = figure("settlements", program, {})
+    claimed = figure("claims", program, {})
     return BudgetFigures(
         total=program.total_budget,
         reserved=program.reserved_amount,
@@ -81,6 +86,9 @@ def program_budget(*, program: Program) -> BudgetFigures:
         settlement_owed=settled.get("owed", zero),
         settlement_approved=settled.get("approved", zero),
         settlement_paid=settled.get("paid", zero),
+        claims_pending=claimed.get("pending", zero),
+        claims_approved=claimed.get("approved", zero),
+        claims_paid=claimed.get("paid", zero),
     )
 
 

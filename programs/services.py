@@ -45,13 +45,30 @@ def _check_transition(bound_method: Callable[..., Any], actor: Actor, refusal: s
 #: and the budget counters (approvals, issuance, returns). An edit never
 #: writes them.
 PROGRAM_MANAGED_FIELDS = frozenset(
-    {"status", "reserved_amount", "issued_amount", "returned_amount"}
+    {
+        "status",
+        "reserved_amount",
+        "issued_amount",
+        "returned_amount",
+        "paid_out_amount",
+        "recovered_amount",
+    }
 )
 
 
 #: What a voucher or an application was made under: fixed once either exists
 #: (a CNY voucher must not become a points voucher, nor move district).
 PROGRAM_FIXED_ONCE_USED = ("district", "kind", "unit", "payout_mode", "settlement_period")
+
+
+def program_in_use(program: Program) -> bool:
+    """True once anything was made under the program: a voucher, an
+    application or a claim (reverse relations of the apps above; no import)."""
+    return bool(
+        program.vouchers.exists()
+        or program.applications.exists()
+        or program.claims.exists()
+    )
 
 
 def _editable_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -134,7 +151,7 @@ def program_update(*, actor: Actor, program: Program, changes: Mapping[str, Any]
         for name in PROGRAM_FIXED_ONCE_USED
         if name in values and getattr(locked, name) != values[name]
     ]
-    if fixed and (locked.vouchers.exists() or locked.applications.exists()):
+    if fixed and program_in_use(locked):
         raise _refuse(
             _("This cannot change once the program has applications or vouchers."), fixed[0]
         )

@@ -507,5 +507,6 @@ def _history(settlement: Settlement) -> list[dict[str, Any]]:
 
 
 # Lines and payments, read-only (settlements.admin_lists); payment batches
-# (export for the treasury, the bank's confirmation file).
-from . import admin_lists, admin_payments  # noqa: E402,F401
+# (export for the treasury, the bank's confirmation file); claims, contracts
+# and performance agreements (settlements.admin_claims).
+from . import admin_claims, admin_lists, admin_payments  # noqa: E402,F401

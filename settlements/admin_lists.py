@@ -1,5 +1,6 @@
 """Read-only admin lists of the district's settlement lines and payments (each
-settlement's page shows its own; these are for searching across them)."""
+settlement's or claim's page shows its own; these are for searching across
+them)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,14 @@ from .models import Payment, SettlementLine
 
 _LINE_COVERED = amount_display(SettlementLine, "covered", unit=settlement_unit)
 _LINE_REVERSED = amount_display(SettlementLine, "reversed", unit=settlement_unit)
-_PAYMENT_AMOUNT = amount_display(Payment, "amount", unit=settlement_unit)
+
+
+def payout_unit(obj: Payment) -> str:
+    """The unit of what a payment pays: its settlement's, or a claim's (yuan)."""
+    return str(obj.payout.unit)
+
+
+_PAYMENT_AMOUNT = amount_display(Payment, "amount", unit=payout_unit)
 _PAYMENT_YUAN = amount_display(Payment, "amount_cny", unit=yuan)
 
 
@@ -54,11 +62,13 @@ class SettlementLineAdmin(ReadOnlyAdmin):
 
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdmin):
-    """Payments recorded against the district's settlements (on each settlement's page)."""
+    """Payments recorded against the district's settlements and claims (on
+    each one's page)."""
 
     list_display = [
         "paid_on",
         "settlement",
+        "claim",
         _PAYMENT_AMOUNT,
         _PAYMENT_YUAN,
         "payer_account",
@@ -67,10 +77,22 @@ class PaymentAdmin(ReadOnlyAdmin):
         "recorded_by",
     ]
     list_filter = ["paid_on", "settlement__program", "settlement__platform"]
-    search_fields = ["bank_reference", "payer_account", "settlement__platform__name"]
-    list_select_related = ["settlement__platform", "settlement__program", "batch", "recorded_by"]
+    search_fields = [
+        "bank_reference",
+        "payer_account",
+        "settlement__platform__name",
+        "claim__enterprise__name",
+    ]
+    list_select_related = [
+        "settlement__platform",
+        "settlement__program",
+        "claim__enterprise",
+        "claim__program",
+        "batch",
+        "recorded_by",
+    ]
     readonly_fields: ClassVar[Any] = (
-        *("settlement", _PAYMENT_AMOUNT, _PAYMENT_YUAN, "paid_on", "payer_account"),
+        *("settlement", "claim", _PAYMENT_AMOUNT, _PAYMENT_YUAN, "paid_on", "payer_account"),
         *("bank_reference", "batch", "recorded_by", "recorded_at"),
     )
     fields = readonly_fields

@@ -1,7 +1,8 @@
 """Admin of the treasury's payment batches (:mod:`settlements.payments`).
 
 The list shows the batches of the official's districts. A batch's page lists
-its items, account numbers masked except to the district's finance officers,
+its items — each a platform's settlement or an enterprise's claim, linked to
+its own admin page — account numbers masked except to the district's finance officers,
 who also get the buttons: download the payment instruction (CSV, XLSX) and
 upload the bank's confirmation (a refused file is listed row by row). "New
 payment batch" on the list is offered to finance officers only.
@@ -36,18 +37,20 @@ from audit.services import Actor, client_ip
 from common.errors import BusinessError
 from common.formatting import amount
 
-from .models import PaymentBatch, PaymentBatchItem, Settlement
-from .payment_files import MAX_FILE_BYTES, reference_of
+from .models import Claim, PaymentBatch, PaymentBatchItem
+from .payment_files import CLAIM, MAX_FILE_BYTES
 from .payments import (
     EXPORT_FORMATS,
-    has_bank_details,
+    Candidate,
+    item_payout_id,
+    item_payout_type,
+    item_reference,
     may_pay_for,
     payment_batch_candidates,
     payment_batch_confirm,
     payment_batch_create,
     payment_batch_export,
 )
-from .services import yuan_of
 
 
 def masked(account: str) -> str:
@@ -74,11 +77,34 @@ def reasons(exc: BusinessError) -> tuple[str, list[str]]:
     return summary, [str(m) for m in exc.messages if str(m) != summary]
 
 
-def _settlement_url(settlement_id: int) -> str | None:
-    # The settlement review admin may not be there (it is registered apart).
+def payout_url(payout_type: str, pk: int) -> str | None:
+    """The admin page of the settlement or claim ``pk``, when it is there."""
+    name = (
+        "admin:settlements_claim_change"
+        if payout_type == CLAIM
+        else "admin:settlements_settlement_change"
+    )
+    # The settlement and claim admins are registered apart and may be absent.
     with contextlib.suppress(NoReverseMatch):
-        return reverse("admin:settlements_settlement_change", args=[settlement_id])
+        return reverse(name, args=[pk])
     return None
+
+
+def payout_type_label(payout_type: str) -> str:
+    """The word for a payout type on the batch pages: "Settlement" or "Claim"."""
+    return gettext("Claim") if payout_type == CLAIM else gettext("Settlement")
+
+
+def payout_name(payout: Any) -> str:
+    """A settlement or claim as a batch page names it."""
+    if payout is None:
+        return ""
+    if isinstance(payout, Claim):
+        return gettext("Claim #%(id)s · %(claimant)s") % {
+            "id": payout.pk,
+            "claimant": payout.enterprise,
+        }
+    return str(payout)
 
 
 @dataclass(frozen=True)
@@ -88,14 +114,20 @@ class ItemRow:
     item: PaymentBatchItem
     reference: str
     account: str
-    settlement_url: str | None
+    payout_type: str
+    payout_name: str
+    payout_url: str | None
 
 
 @dataclass(frozen=True)
 class CandidateRow:
-    """An approved settlement waiting for payment, as "New payment batch" lists it."""
+    """An approved settlement or claim waiting for payment, as "New payment
+    batch" lists it."""
 
-    settlement: Settlement
+    payout: Any
+    payout_type: str
+    payout_name: str
+    payee: str
     outstanding: str
     yuan: Decimal
     has_bank_details: bool
@@ -123,8 +155,9 @@ class BankConfirmationForm(forms.Form):
         label=_("The bank's confirmation (CSV or XLSX)"),
         max_length=255,
         help_text=_(
-            "Columns: settlement_id (or reference), amount_cny, paid_on (YYYY-MM-DD), "
-            "bank_reference. The whole file is refused if any row does not match."
+            "Columns: settlement_id or claim_id (or reference), amount_cny, "
+            "paid_on (YYYY-MM-DD), bank_reference. The whole file is refused if any "
+            "row does not match."
         ),
     )
 
@@ -229,13 +262,17 @@ class PaymentBatchAdmin(AuditedModelAdmin):
         return super().change_view(request, object_id, form_url, extra)
 
     def _item_rows(self, batch: PaymentBatch, *, reveal: bool) -> list[ItemRow]:
-        items = batch.items.select_related("settlement__program", "payment").order_by("id")
+        items = batch.items.select_related(
+            "settlement__program", "settlement__platform", "claim__enterprise", "payment"
+        ).order_by("id")
         return [
             ItemRow(
                 item=item,
-                reference=reference_of(batch.pk, item.settlement_id),
+                reference=item_reference(batch.pk, item),
                 account=item.payee_account if reveal else masked(item.payee_account),
-                settlement_url=_settlement_url(item.settlement_id),
+                payout_type=payout_type_label(item_payout_type(item)),
+                payout_name=payout_name(item.payout),
+                payout_url=payout_url(item_payout_type(item), item_payout_id(item)),
             )
             for item in items
         ]
@@ -243,7 +280,7 @@ class PaymentBatchAdmin(AuditedModelAdmin):
     # --- Making a batch -------------------------------------------------------
 
     def new_view(self, request: HttpRequest) -> HttpResponse:
-        """Make a batch of a district's approved settlements waiting for payment."""
+        """Make a batch of a district's approved settlements and claims waiting for payment."""
         districts = finance_districts(request.user)
         refuse_unless(districts.exists())
         if request.method == "POST":
@@ -282,17 +319,21 @@ class PaymentBatchAdmin(AuditedModelAdmin):
 
     @staticmethod
     def _candidate_rows(district: District) -> list[CandidateRow]:
-        rows = []
-        for settlement in payment_batch_candidates(district_id=district.pk):
-            rows.append(
-                CandidateRow(
-                    settlement=settlement,
-                    outstanding=amount(settlement.outstanding, settlement.unit),
-                    yuan=yuan_of(settlement.outstanding, settlement.unit),
-                    has_bank_details=has_bank_details(settlement.platform),
-                )
+        def row(candidate: Candidate) -> CandidateRow:
+            payout = candidate.payout
+            return CandidateRow(
+                payout=payout,
+                payout_type=payout_type_label(candidate.payout_type),
+                payout_name=(
+                    payout_name(payout) if isinstance(payout, Claim) else f"#{payout.pk} {payout}"
+                ),
+                payee=candidate.payee.name,
+                outstanding=amount(candidate.outstanding, payout.unit),
+                yuan=candidate.yuan,
+                has_bank_details=candidate.has_bank_details,
             )
-        return rows
+
+        return [row(c) for c in payment_batch_candidates(district_id=district.pk)]
 
     # --- The instruction and the bank's confirmation ---------------------------
 

@@ -15,7 +15,9 @@ from .models import Settlement
 
 def settlement_figures(program: Program) -> dict[str, Decimal]:
     """Owed (amount due of settlements not yet approved), approved and paid,
-    in one query."""
+    in one query (none for a program that does not pay through platforms)."""
+    if program.payout_mode != Program.PayoutMode.DEDUCT_AT_PLATFORM:
+        return {}
     decided = Q(status__in=Settlement.DECIDED)
     totals = Settlement.objects.filter(program=program).aggregate(
         owed=Sum("amount_due", filter=~decided),
@@ -25,5 +27,16 @@ def settlement_figures(program: Program) -> dict[str, Decimal]:
     return {name: totals[name] or Decimal("0") for name in ("owed", "approved", "paid")}
 
 
+def claim_figures(program: Program) -> dict[str, Decimal]:
+    """Claimed (live, undecided), approved and paid, in one query (none for a
+    program that pays through platforms: it takes no claims)."""
+    if program.payout_mode == Program.PayoutMode.DEDUCT_AT_PLATFORM:
+        return {}
+    from .claims import claims_paid_in
+
+    return claims_paid_in(program)
+
+
 def register_figures() -> None:
     register_figure("settlements", settlement_figures)
+    register_figure("claims", claim_figures)

@@ -1,16 +1,18 @@
 """A settlement's documents as PDF (WeasyPrint), in zh-Hans or en: the
 statement the platform signs with its invoice, and the district's notice of
-each payment. Set in a CJK font, like the voucher certificate, so Chinese
-renders."""
+each payment — of a platform's settlement or of an enterprise's claim. Set
+in a CJK font, like the voucher certificate, so Chinese renders."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
+from django.db.models import Q, Sum
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from .models import ZERO, Payment, Settlement
+from .models import ZERO, Claim, Payment, Settlement
 from .selectors import (
     paid_through,
     period_last_day,
@@ -100,26 +102,34 @@ def statement_pdf(settlement: Settlement, *, language: str) -> bytes:
     )
 
 
-def payment_notice_pdf(payment: Payment, *, language: str) -> bytes:
-    """The district's notice that it paid the platform: payee, amount, date,
-    accounts and reference, the settlement it pays and what remains."""
-    settlement = payment.settlement
-    platform = settlement.platform
+def _payee_of_item(payment: Payment) -> dict[str, str] | None:
+    """The payee as the treasury batch recorded it, when the payment came from one."""
     item = getattr(payment, "batch_item", None)
-    if item is not None:
-        payee = {
-            "name": item.payee,
-            "uscc": item.payee_uscc,
-            "bank": item.payee_bank,
-            "account": masked_account(item.payee_account),
-        }
-    else:
-        payee = {
-            "name": platform.bank_account_name or platform.operator,
-            "uscc": platform.operator_uscc,
-            "bank": platform.bank_name,
-            "account": masked_account(platform.bank_account_number),
-        }
+    if item is None:
+        return None
+    return {
+        "name": item.payee,
+        "uscc": item.payee_uscc,
+        "bank": item.payee_bank,
+        "account": masked_account(item.payee_account),
+    }
+
+
+def payment_notice_pdf(payment: Payment, *, language: str) -> bytes:
+    """The district's notice that it paid a payout: payee, amount, date,
+    accounts and reference, the settlement or claim it pays and what remains."""
+    if payment.claim is not None:
+        return _claim_payment_notice_pdf(payment, payment.claim, language=language)
+    settlement = payment.settlement
+    if settlement is None:  # pragma: no cover (the database holds exactly one)
+        raise ValueError("a payment of neither a settlement nor a claim")
+    platform = settlement.platform
+    payee = _payee_of_item(payment) or {
+        "name": platform.bank_account_name or platform.operator,
+        "uscc": platform.operator_uscc,
+        "bank": platform.bank_name,
+        "account": masked_account(platform.bank_account_number),
+    }
     paid = paid_through(payment)
     approved = settlement.approved_amount
     outstanding = None if approved is None else max(approved - paid, ZERO)
@@ -134,6 +144,46 @@ def payment_notice_pdf(payment: Payment, *, language: str) -> bytes:
             "payee": payee,
             "paid_through": paid,
             "last_day": period_last_day(settlement),
+            "outstanding": outstanding,
+        },
+        language,
+    )
+
+
+def _claim_paid_through(payment: Payment, claim: Claim) -> Decimal:
+    """What was paid against ``claim`` up to and including its ``payment``
+    (payments in the order of their dates, then of their records)."""
+    earlier = Q(paid_on__lt=payment.paid_on) | Q(paid_on=payment.paid_on, pk__lte=payment.pk)
+    total: Any = (
+        Payment.objects.filter(claim=claim).filter(earlier).aggregate(total=Sum("amount"))["total"]
+    )
+    return total or ZERO
+
+
+def _claim_payment_notice_pdf(payment: Payment, claim: Claim, *, language: str) -> bytes:
+    """The notice of a payment to a claiming enterprise: the settlement
+    notice's layout, with the claim, its contract and its enterprise."""
+    enterprise = claim.enterprise
+    payee = _payee_of_item(payment) or {
+        "name": enterprise.name,
+        "uscc": enterprise.uscc,
+        "bank": claim.payee_bank,
+        "account": masked_account(claim.payee_account),
+    }
+    paid = _claim_paid_through(payment, claim)
+    approved = claim.approved_amount
+    outstanding = None if approved is None else max(approved - paid, ZERO)
+    return _render(
+        "pdf/payment_notice.html",
+        {
+            "payment": payment,
+            "claim": claim,
+            "enterprise": enterprise,
+            "contract": claim.contract,
+            "program": claim.program,
+            "district": claim.program.district,
+            "payee": payee,
+            "paid_through": paid,
             "outstanding": outstanding,
         },
         language,

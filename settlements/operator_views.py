@@ -226,9 +226,11 @@ def payment_notice(request: HttpRequest, slug: str, pk: int, payment_id: int) ->
     """The district's notice of one payment as PDF."""
     platform = _platform_or_denied(request, slug)
     payment = payment_get_for_platform(platform=platform, settlement_pk=pk, pk=payment_id)
-    if payment is None:
+    # A payment of the platform's settlement (a claim's payment has none).
+    if payment is None or payment.settlement is None:
         raise Http404
+    settlement = payment.settlement
     language = _language(request)
     content = payment_notice_pdf(payment, language=language)
-    _audit_export(request, payment.settlement, "payment_notice", language, payment=payment.pk)
-    return _pdf(content, f"payment-{platform.slug}-{payment.settlement.period}-{payment.pk}")
+    _audit_export(request, settlement, "payment_notice", language, payment=payment.pk)
+    return _pdf(content, f"payment-{platform.slug}-{settlement.period}-{payment.pk}")

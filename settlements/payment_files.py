@@ -20,6 +20,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from common.csv_safe import safe_writer
 from common.errors import BusinessError, Code
@@ -35,8 +36,15 @@ MAX_PHYSICAL_ROWS = 10 * MAX_ROWS
 MAX_REPORTED = 200
 CURRENCY = "CNY"
 
+#: What a batch pays: a platform's settlement or an enterprise's claim (the
+#: instruction's ``payout_type``).
+SETTLEMENT = "settlement"
+CLAIM = "claim"
+
 #: The columns of the payment instruction, in order (stable: the treasury's
-#: systems read them by name).
+#: systems read them by name; the last three came with claims). A row pays
+#: a settlement (``settlement_id``) or a claim (``claim_id``), never both;
+#: ``payout`` says which in words: the settlement's period or "claim #id".
 EXPORT_COLUMNS = (
     "settlement_id",
     "payee",
@@ -48,10 +56,17 @@ EXPORT_COLUMNS = (
     "period",
     "program",
     "reference",
+    "payout_type",
+    "claim_id",
+    "payout",
 )
-#: The columns of the bank's confirmation: a row names its settlement by
-#: ``settlement_id`` or by the instruction's ``reference`` (or both).
-CONFIRMATION_ID_COLUMNS = ("settlement_id", "reference")
+#: Columns holding ids: numbers in a workbook, every other column text.
+ID_COLUMNS = ("settlement_id", "claim_id")
+_WIDTHS = (14, 40, 22, 30, 26, 14, 9, 10, 30, 18, 12, 10, 16)
+#: The columns of the bank's confirmation: a row names what it pays by
+#: ``settlement_id``, ``claim_id`` or the instruction's ``reference`` (or an
+#: id and the reference, which must agree).
+CONFIRMATION_ID_COLUMNS = ("settlement_id", "claim_id", "reference")
 CONFIRMATION_COLUMNS = ("amount_cny", "paid_on", "bank_reference")
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -75,12 +90,14 @@ def row_problem(number: int, problem: str) -> str:
     return _("Row %(row)d: %(problem)s") % {"row": number, "problem": problem}
 
 
-def reference_of(batch_id: int, settlement_id: int) -> str:
-    """The payment instruction's reference of one settlement in one batch."""
-    return f"CV-{batch_id}-{settlement_id}"
+def reference_of(batch_id: int, payout_id: int, *, payout_type: str = SETTLEMENT) -> str:
+    """The payment instruction's reference of one payout in one batch:
+    ``CV-12-345`` for settlement #345, ``CV-12-C345`` for claim #345."""
+    prefix = "C" if payout_type == CLAIM else ""
+    return f"CV-{batch_id}-{prefix}{payout_id}"
 
 
-_REFERENCE = re.compile(r"^CV-([0-9]{1,18})-([0-9]{1,18})$")
+_REFERENCE = re.compile(r"^CV-([0-9]{1,18})-(C?)([0-9]{1,18})$")
 
 
 # --- The payment instruction --------------------------------------------------
@@ -88,9 +105,11 @@ _REFERENCE = re.compile(r"^CV-([0-9]{1,18})-([0-9]{1,18})$")
 
 @dataclass(frozen=True)
 class PaymentInstruction:
-    """One row of the payment instruction: pay ``amount_cny`` to ``payee``."""
+    """One row of the payment instruction: pay ``amount_cny`` to ``payee``
+    against a settlement (``settlement_id``, its ``period``) or a claim
+    (``claim_id``)."""
 
-    settlement_id: int
+    settlement_id: int | None
     payee: str
     payee_uscc: str
     payee_bank: str
@@ -100,6 +119,9 @@ class PaymentInstruction:
     period: str
     program: str
     reference: str
+    payout_type: str = SETTLEMENT
+    claim_id: int | None = None
+    payout: str = ""
 
     def cells(self) -> list[Any]:
         return [getattr(self, name) for name in EXPORT_COLUMNS]
@@ -119,6 +141,7 @@ def instructions_xlsx(rows: Sequence[PaymentInstruction], *, title: str) -> byte
     """The rows as one XLSX sheet named ``title``: amounts as numbers, the rest text."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
 
     book = Workbook()
     sheet = book.worksheets[0]
@@ -131,12 +154,12 @@ def instructions_xlsx(rows: Sequence[PaymentInstruction], *, title: str) -> byte
         for cell, name in zip(sheet[sheet.max_row], EXPORT_COLUMNS, strict=True):
             if name == "amount_cny":
                 cell.number_format = "0.00"
-            elif name != "settlement_id":
+            elif name not in ID_COLUMNS:
                 # Text stays text: an account number keeps its digits and a
                 # name starting with "=" is never a formula.
                 cell.data_type = "s"
-    for column, width in zip("ABCDEFGHIJ", (14, 40, 22, 30, 26, 14, 9, 10, 30, 18), strict=True):
-        sheet.column_dimensions[column].width = width
+    for index, width in enumerate(_WIDTHS, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = "A2"
     buffer = io.BytesIO()
     book.save(buffer)
@@ -238,7 +261,22 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _settlement_id(value: Any) -> int | None:
+#: Why an id column's cell cannot be read, by column.
+_NOT_A_NUMBER = {
+    "settlement_id": gettext_noop("The settlement_id “%(value)s” is not a number."),
+    "claim_id": gettext_noop("The claim_id “%(value)s” is not a number."),
+}
+#: An id column and the reference naming different payouts, by the id's column.
+_DISAGREE = {
+    "settlement_id": gettext_noop(
+        "The settlement_id %(id)s and the reference %(reference)s disagree."
+    ),
+    "claim_id": gettext_noop("The claim_id %(id)s and the reference %(reference)s disagree."),
+}
+
+
+def _payout_id(value: Any, column: str) -> int | None:
+    """The id in an id column's cell (``settlement_id`` or ``claim_id``), or None when blank."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 10**18:
@@ -247,7 +285,7 @@ def _settlement_id(value: Any) -> int | None:
         return int(value)
     if isinstance(value, str) and re.fullmatch(r"[0-9]{1,18}", value.strip()):
         return int(value.strip())
-    raise _Bad(_("The settlement_id “%(value)s” is not a number.") % {"value": _text(value)[:40]})
+    raise _Bad(_(_NOT_A_NUMBER[column]) % {"value": _text(value)[:40]})
 
 
 _AMOUNT = re.compile(r"^(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]{1,2})?$")
@@ -328,14 +366,25 @@ def _bank_reference(value: Any) -> str:
 
 @dataclass
 class ConfirmationLine:
-    """One row of the bank's file, read, with what is wrong with it on its own."""
+    """One row of the bank's file, read, with what is wrong with it on its own.
+    A row names a settlement (``settlement_id``) or a claim (``claim_id``)."""
 
     number: int
     settlement_id: int | None = None
+    claim_id: int | None = None
     amount_cny: Decimal | None = None
     paid_on: datetime.date | None = None
     bank_reference: str = ""
     problems: list[str] = field(default_factory=list)
+
+    @property
+    def payout(self) -> tuple[str, int] | None:
+        """What the row pays, as (payout type, id), or None when it names nothing."""
+        if self.settlement_id is not None:
+            return SETTLEMENT, self.settlement_id
+        if self.claim_id is not None:
+            return CLAIM, self.claim_id
+        return None
 
 
 def _header(number: int, cells: list[Any]) -> dict[str, int]:
@@ -376,11 +425,19 @@ def _read_line(
         index = columns.get(name)
         return cells[index] if index is not None and index < len(cells) else None
 
-    from_id = from_reference = None
-    try:
-        from_id = _settlement_id(cell("settlement_id"))
-    except _Bad as exc:
-        line.problems.append(str(exc))
+    # What the id columns name, as (column, id), and what the reference names.
+    from_ids: list[tuple[str, int]] = []
+    for column in ID_COLUMNS:
+        try:
+            found = _payout_id(cell(column), column)
+        except _Bad as exc:
+            line.problems.append(str(exc))
+        else:
+            if found is not None:
+                from_ids.append((column, found))
+    if len(from_ids) > 1:
+        line.problems.append(_("The row gives both a settlement_id and a claim_id; give one."))
+    from_reference: tuple[str, int] | None = None
     reference = _text(cell("reference")).upper()
     if reference:
         match = _REFERENCE.match(reference)
@@ -395,15 +452,24 @@ def _read_line(
                 % {"reference": reference, "batch": match[1]}
             )
         else:
-            from_reference = int(match[2])
-    if from_id is not None and from_reference is not None and from_id != from_reference:
+            from_reference = (CLAIM if match[2] else SETTLEMENT, int(match[3]))
+    named: tuple[str, int] | None = None
+    if len(from_ids) == 1:
+        column, pk = from_ids[0]
+        named = (CLAIM if column == "claim_id" else SETTLEMENT, pk)
+        if from_reference is not None and from_reference != named:
+            line.problems.append(_(_DISAGREE[column]) % {"id": pk, "reference": reference})
+    elif not from_ids:
+        named = from_reference
+    if named is not None:
+        if named[0] == CLAIM:
+            line.claim_id = named[1]
+        else:
+            line.settlement_id = named[1]
+    elif not line.problems:
         line.problems.append(
-            _("The settlement_id %(id)s and the reference %(reference)s disagree.")
-            % {"id": from_id, "reference": reference}
+            _("The row names no settlement or claim (settlement_id, claim_id or reference).")
         )
-    line.settlement_id = from_id if from_id is not None else from_reference
-    if line.settlement_id is None and not line.problems:
-        line.problems.append(_("The row names no settlement (settlement_id or reference)."))
     for name, parse in (
         ("amount_cny", _amount),
         ("paid_on", _paid_on),

@@ -21,3 +21,30 @@ grant(Role.PROGRAM_MANAGER, *view_perms("settlements", *_ALL))
 grant(Role.AUDITOR, *view_perms("settlements", *_ALL))
 # Finance officers read the programs whose payouts they approve.
 grant(Role.FINANCE_OFFICER, *view_perms("programs", "program"))
+
+# Claims, their contracts and performance agreements: reviewers check claims
+# and finance officers approve and pay them through the steps the admin
+# offers (the services check the role in the program's district again);
+# program managers give agreements to assessors and decide them; finance
+# officers record repayments of the clawbacks, whose receivables they read.
+# Assessors are no officials: they work on pages of their own.
+_CLAIMS = (
+    "claim",
+    "contract",
+    "invoice",
+    "contractdocument",
+    "claimedinvoice",
+    "performanceagreement",
+    "obligation",
+    "repayment",
+)
+for _role in (Role.REVIEWER, Role.FINANCE_OFFICER, Role.PROGRAM_MANAGER, Role.AUDITOR):
+    grant(_role, *view_perms("settlements", *_CLAIMS))
+grant(Role.REVIEWER, "settlements.change_claim")
+grant(
+    Role.FINANCE_OFFICER,
+    "settlements.change_claim",
+    "settlements.add_repayment",
+    "vouchers.view_receivable",
+)
+grant(Role.PROGRAM_MANAGER, "settlements.change_performanceagreement")

@@ -153,13 +153,17 @@ def payment_get_for_platform(
 
 
 def paid_through(payment: Payment) -> Decimal:
-    """What was paid against the payment's settlement up to and including
-    ``payment`` (payments in the order of their dates, then of their records)."""
+    """What was paid against the payment's settlement or claim up to and
+    including ``payment`` (payments in the order of their dates, then of
+    their records)."""
     earlier = Q(paid_on__lt=payment.paid_on) | Q(paid_on=payment.paid_on, pk__lte=payment.pk)
+    same_payout = (
+        Q(settlement_id=payment.settlement_id)
+        if payment.settlement_id is not None
+        else Q(claim_id=payment.claim_id)
+    )
     total: Any = (
-        Payment.objects.filter(settlement_id=payment.settlement_id)
-        .filter(earlier)
-        .aggregate(total=Sum("amount"))["total"]
+        Payment.objects.filter(same_payout).filter(earlier).aggregate(total=Sum("amount"))["total"]
     )
     return total or ZERO
 

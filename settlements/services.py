@@ -33,7 +33,7 @@ from vouchers.services import redemption_reverse
 
 from .drawing import settlements_draw
 from .models import Payment, Settlement, SettlementLine
-from .records import _audit, _check, _locked, _recount, _refuse
+from .records import _audit, _check, _locked, _recount, _refuse, payment_checked
 
 # --- The platform's side -----------------------------------------------------
 
@@ -298,42 +298,15 @@ def settlement_payment_record(
     """Record money paid against an approved settlement: never more than is
     approved and not yet paid; the payment that makes it whole marks it paid."""
     settlement = _locked(settlement)
-    if actor.user is None or not settlement.may_pay(actor.user):
-        raise PermissionDenied(_("Only a finance officer of the program's district may do this."))
-    if settlement.status != Settlement.Status.APPROVED:
-        raise _refuse(
-            _("Payments are recorded against an approved settlement."),
-            code=Code.SETTLEMENT_NOT_OPEN,
-        )
-    if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
-        raise _refuse(_("Enter an amount greater than zero."), "amount")
-    if amount > settlement.outstanding:
-        raise _refuse(
-            _("At most %(left)s of this settlement is still to be paid.")
-            % {"left": format_amount(settlement.outstanding, settlement.unit)},
-            "amount",
-        )
-    if batch is None and settlement.is_with_the_treasury():
-        # The treasury has the instruction: its confirmation records the
-        # payment; a second, manual one could pay the platform twice.
-        raise _refuse(
-            _(
-                "This settlement is in a payment batch sent to the treasury: the bank's "
-                "confirmation of that batch records its payment."
-            )
-        )
-    if paid_on > timezone.localdate():
-        raise _refuse(_("A payment date cannot be in the future."), "paid_on")
-    payer_account = (payer_account or "").strip()
-    bank_reference = (bank_reference or "").strip()
-    if not payer_account or len(payer_account) > 100:
-        raise _refuse(_("Give the payer's account (at most 100 characters)."), "payer_account")
-    if not bank_reference or len(bank_reference) > 100:
-        raise _refuse(_("Give the bank's reference (at most 100 characters)."), "bank_reference")
-    if Payment.objects.filter(settlement=settlement, bank_reference=bank_reference).exists():
-        raise _refuse(
-            _("A payment with this bank reference is already recorded."), "bank_reference"
-        )
+    payer_account, bank_reference = payment_checked(
+        settlement,
+        actor=actor,
+        amount=amount,
+        paid_on=paid_on,
+        payer_account=payer_account,
+        bank_reference=bank_reference,
+        batch=batch,
+    )
     payment = Payment.objects.create(
         settlement=settlement,
         amount=amount,

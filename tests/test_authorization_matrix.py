@@ -54,7 +54,9 @@ ROLES = [
     "operator_y",
     "superuser",
     "finance_x",
+    "assessor_x",
 ]
+#: An assessor engaged by district X is no official: they never enter the admin.
 NOT_OFFICIALS = {
     "anonymous",
     "ent_admin_x",
@@ -62,6 +64,7 @@ NOT_OFFICIALS = {
     "ent_admin_y",
     "operator_x",
     "operator_y",
+    "assessor_x",
 }
 ENTERPRISE_X = {"ent_admin_x", "ent_member_x"}
 OFFICIALS_AND_SUPERUSER = {"official_x", "official_wuhan", "official_y", "superuser", "finance_x"}
@@ -94,6 +97,7 @@ class Objects:
     voucher: Any
     settlement: Any = None
     payment: Any = None
+    claims: Any = None  # ClaimObjects: district X's claims, agreements and a receivable
 
 
 # -- rules -------------------------------------------------------------------------
@@ -322,6 +326,155 @@ RULES: dict[str, Rule] = {
 }
 
 
+# -- claims, contracts and performance agreements ---------------------------------
+# The admin's pages hold district X's objects (``Objects.claims``) to the
+# rule of the settlements' pages: only the officials of district X read them,
+# each step's form opens only for whoever may take the step now (official X
+# reviews, finance X approves and collects, official X manages), and nobody
+# else — another district's officials, enterprises, platform operators, the
+# assessor — gets anything. A step's POST is held to the same by
+# ``test_each_role_takes_only_the_claim_and_agreement_steps_the_matrix_says``.
+
+#: Every official (each reads the lists, which show them only their own rows).
+ALL_OFFICIALS = {"official_x", "official_wuhan", "official_y", "finance_x"}
+#: District X's officials: they read its claims, contracts, agreements, receivables.
+X_READERS = {"official_x", "finance_x"}
+
+
+def only(path_of: Callable[[Objects], str], allowed: set[str], superuser: str = ALLOW) -> Rule:
+    """``allowed`` (and the superuser, as said) get the page; everyone else does not."""
+
+    def rule(route: str, o: Objects) -> tuple[str, dict[str, str]]:
+        outcome = _everyone(DENY)
+        for role in allowed:
+            outcome[role] = ALLOW
+        outcome["superuser"] = superuser
+        return path_of(o), outcome
+
+    return rule
+
+
+_CLAIM = "/admin/settlements/claim/"
+_CONTRACT = "/admin/settlements/contract/"
+_AGREEMENT = "/admin/settlements/performanceagreement/"
+
+
+def _claim_step(which: str, step: str) -> Callable[[Objects], str]:
+    return lambda o: f"{_CLAIM}{getattr(o.claims, which).pk}/{step}/"
+
+
+RULES.update(
+    {
+        "admin/settlements/claim/": only(lambda o: _CLAIM, ALL_OFFICIALS),
+        "admin/settlements/claim/<path:object_id>/change/": only(
+            lambda o: f"{_CLAIM}{o.claims.approved.pk}/change/", X_READERS
+        ),
+        # One button each: a GET is refused (405) to everyone.
+        "admin/settlements/claim/<int:pk>/start-check/": only(
+            _claim_step("submitted", "start-check"), set(), superuser=DENY
+        ),
+        "admin/settlements/claim/<int:pk>/approve/": only(
+            _claim_step("finance", "approve"), set(), superuser=DENY
+        ),
+        # The district's check: the reviewer of district X (official X).
+        **{
+            f"admin/settlements/claim/<int:pk>/{step}/": only(
+                _claim_step("checking", step), {"official_x"}
+            )
+            for step in ("exclude-invoice", "return-for-changes", "reject", "pass-on")
+        },
+        "admin/settlements/claim/<int:pk>/record-payment/": only(
+            _claim_step("approved", "record-payment"), {"finance_x"}
+        ),
+        "admin/settlements/claim/<int:pk>/documents/<int:document_id>/": only(
+            lambda o: f"{_CLAIM}{o.claims.approved.pk}/documents/{o.claims.document.pk}/",
+            X_READERS,
+        ),
+        "admin/settlements/contract/": only(lambda o: _CONTRACT, ALL_OFFICIALS),
+        "admin/settlements/contract/<path:object_id>/change/": only(
+            lambda o: f"{_CONTRACT}{o.claims.approved.contract_id}/change/", X_READERS
+        ),
+        "admin/settlements/contract/<int:pk>/documents/<int:document_id>/": only(
+            lambda o: (
+                f"{_CONTRACT}{o.claims.approved.contract_id}/documents/{o.claims.document.pk}/"
+            ),
+            X_READERS,
+        ),
+        "admin/settlements/performanceagreement/": only(lambda o: _AGREEMENT, ALL_OFFICIALS),
+        "admin/settlements/performanceagreement/<path:object_id>/change/": only(
+            lambda o: f"{_AGREEMENT}{o.claims.agreement.pk}/change/", X_READERS
+        ),
+        # Official X manages district X's programs: they give its agreement
+        # to an assessor. They assigned the assessed one, so they do not
+        # decide it: another manager does (here only the superuser).
+        "admin/settlements/performanceagreement/<int:pk>/assign/": only(
+            lambda o: f"{_AGREEMENT}{o.claims.agreement.pk}/assign/", {"official_x"}
+        ),
+        "admin/settlements/performanceagreement/<int:pk>/decide/": only(
+            lambda o: f"{_AGREEMENT}{o.claims.assessed.pk}/decide/", set()
+        ),
+        "admin/settlements/performanceagreement/receivable/<int:receivable_id>/": only(
+            lambda o: f"{_AGREEMENT}receivable/{o.claims.receivable.pk}/", X_READERS
+        ),
+        **{
+            f"admin/settlements/performanceagreement/receivable/<int:receivable_id>/{step}/": only(
+                lambda o, step=step: f"{_AGREEMENT}receivable/{o.claims.receivable.pk}/{step}/",
+                {"finance_x"},
+            )
+            for step in ("repay", "write-off")
+        },
+        # The enterprise's claim pages (enterprise X's contract and claim).
+        "claims/": signed_in("/claims/"),
+        "claims/new/": signed_in("/claims/new/"),
+        "claims/contracts/new/": signed_in("/claims/contracts/new/"),
+        "claims/<int:pk>/": enterprise_page(lambda o: f"/claims/{o.claims.approved.pk}/"),
+        "claims/<int:pk>/withdraw/": enterprise_page(
+            lambda o: f"/claims/{o.claims.approved.pk}/withdraw/", post_only=True
+        ),
+        "claims/<int:pk>/payments/<int:payment_id>/notice.pdf": enterprise_page(
+            lambda o: f"/claims/{o.claims.approved.pk}/payments/{o.claims.payment.pk}/notice.pdf"
+        ),
+        "claims/contracts/<int:pk>/": enterprise_page(
+            lambda o: f"/claims/contracts/{o.claims.approved.contract_id}/"
+        ),
+        "claims/contracts/<int:pk>/invoices/": enterprise_page(
+            lambda o: f"/claims/contracts/{o.claims.approved.contract_id}/invoices/",
+            post_only=True,
+        ),
+        "claims/contracts/<int:pk>/documents/": enterprise_page(
+            lambda o: f"/claims/contracts/{o.claims.approved.contract_id}/documents/",
+            post_only=True,
+        ),
+        "claims/contracts/<int:pk>/documents/<int:document_id>/": enterprise_page(
+            lambda o: (
+                f"/claims/contracts/{o.claims.approved.contract_id}"
+                f"/documents/{o.claims.document.pk}/"
+            )
+        ),
+        # The assessor's pages: what district X assigned to assessor X, to them only.
+        "claims/assess/": only(lambda o: "/claims/assess/", {"assessor_x"}, superuser=DENY),
+        "claims/assess/claims/<int:pk>/": only(
+            lambda o: f"/claims/assess/claims/{o.claims.assessing.pk}/",
+            {"assessor_x"},
+            superuser=DENY,
+        ),
+        "claims/assess/claims/<int:pk>/documents/<int:document_id>/": only(
+            lambda o: (
+                f"/claims/assess/claims/{o.claims.assessing.pk}"
+                f"/documents/{o.claims.assessing_document.pk}/"
+            ),
+            {"assessor_x"},
+            superuser=DENY,
+        ),
+        "claims/assess/agreements/<int:pk>/": only(
+            lambda o: f"/claims/assess/agreements/{o.claims.assessed.pk}/",
+            {"assessor_x"},
+            superuser=DENY,
+        ),
+    }
+)
+
+
 def _first_moved(route: str) -> tuple[str, str]:
     """(old app, first model) of a legacy redirect route, for a sample URL."""
     old_app = re.search(r"\(\?P<old_app>(\w+)\)", route)
@@ -434,6 +587,124 @@ def objects(settings: Any, tmp_path: Any) -> Objects:
         voucher=voucher,
         settlement=settlement_of_last_month(w.prog_jianghan, w.platform_x, w.ent_jianghan),
         payment=_payment_to_platform_x(w),
+        claims=_claims_of_x(w),
+    )
+
+
+@dataclass
+class ClaimObjects:
+    """District X's claims in each state a step starts from, its agreements and
+    a clawback receivable; enterprise X claims, official X reviews and manages,
+    finance X approves, assessor X (engaged by district X) assesses."""
+
+    assessor: Any
+    submitted: Any  # waiting to be taken up
+    checking: Any  # under official X's check
+    assessing: Any  # with assessor X
+    finance: Any  # awaiting finance X's approval
+    approved: Any  # approved, partly paid
+    payment: Any  # the approved claim's first payment
+    agreement: Any  # in force, its assessment date come
+    assessed: Any  # given to assessor X by official X, and assessed
+    receivable: Any  # an open clawback under district X's claim program
+    document: Any  # the signed contract of the approved claim
+    assessing_document: Any  # the signed contract of the assessed claim
+    checking_invoice: str  # an invoice number the check may leave out
+
+
+def _claims_of_x(w: World) -> ClaimObjects:
+    from decimal import Decimal
+
+    from audit.services import Actor
+    from settlements import claims as services
+    from settlements.agreements import agreement_assign, agreement_record_assessment
+    from settlements.models import PerformanceAgreement
+    from tests.settlements.claim_factories import (
+        ClaimWorld,
+        approved,
+        assessor_of,
+        baoding_program,
+        submitted,
+        to_finance,
+    )
+    from vouchers.models import Receivable
+
+    program = baoding_program(
+        w.jianghan,
+        name="江汉区算力补贴",
+        claim_cap_per_year=None,
+        settlement_four_eyes_threshold=None,
+        requires_agreement=True,
+        agreement_targets=[{"kind": "headcount", "target": "10"}],
+    )
+    assessor = assessor_of(w.jianghan)
+    cw = ClaimWorld(
+        district=w.jianghan,
+        program=program,
+        enterprise=w.ent_jianghan,
+        admin=w.ent_admin_x,
+        reviewer=w.official_x,
+        assessor=assessor,
+        finance=w.finance_x,
+        finance_2=w.finance_x,
+        manager=w.official_x,
+        outsider_reviewer=w.official_y,
+        outsider_finance=w.official_y,
+    )
+    reviewer = Actor.for_user(w.official_x)
+    checking = services.claim_start_check(actor=reviewer, claim=submitted(cw))
+    assessing = services.claim_pass_on(
+        actor=reviewer,
+        claim=services.claim_start_check(actor=reviewer, claim=submitted(cw)),
+        findings="ok",
+        assessor=assessor,
+    )
+    paid_out = approved(cw, to_finance(cw, submitted(cw)))
+    decided = approved(cw, to_finance(cw, submitted(cw)))
+    agreement = PerformanceAgreement.objects.get(claim=paid_out)
+    assessed = PerformanceAgreement.objects.get(claim=decided)
+    PerformanceAgreement.objects.filter(pk__in=[agreement.pk, assessed.pk]).update(
+        assess_on=timezone.localdate() - datetime.timedelta(days=1)
+    )
+    agreement_assign(actor=reviewer, agreement=assessed, assessor=assessor)
+    assessed = agreement_record_assessment(
+        actor=Actor.for_user(assessor),
+        agreement=assessed,
+        measured={"headcount": Decimal("5")},
+        report="5 of 10.",
+    )
+    agreement.refresh_from_db()
+    payment = services.claim_payment_record(
+        actor=Actor.for_user(w.finance_x),
+        claim=paid_out,
+        amount=Decimal("1.00"),
+        paid_on=timezone.localdate(),
+        payer_account="FIN-X",
+        bank_reference="BANK-CLAIM-X-1",
+    )
+    receivable = Receivable.objects.create(
+        enterprise=w.ent_jianghan,
+        program=program,
+        amount=Decimal("1000.00"),
+        unit="CNY",
+        reason="Performance agreement: targets missed.",
+        due_on=timezone.localdate(),
+        created_by="official@jianghan.test (an earlier decision)",
+    )
+    return ClaimObjects(
+        assessor=assessor,
+        submitted=submitted(cw),
+        checking=checking,
+        assessing=assessing,
+        finance=to_finance(cw, submitted(cw)),
+        approved=paid_out,
+        payment=payment,
+        agreement=agreement,
+        assessed=assessed,
+        receivable=receivable,
+        document=paid_out.contract.documents.get(kind="contract"),
+        assessing_document=assessing.contract.documents.get(kind="contract"),
+        checking_invoice=checking.claimed_invoices.values_list("number", flat=True)[0],
     )
 
 
@@ -497,7 +768,9 @@ def _payment_to_platform_x(w: World) -> Any:
 
 def _client(role: str, o: Objects) -> Client:
     client = Client()
-    if role != "anonymous":
+    if role == "assessor_x":
+        client.force_login(o.claims.assessor)
+    elif role != "anonymous":
         client.force_login(getattr(o.world, role))
     return client
 
@@ -533,6 +806,112 @@ def test_each_role_gets_what_the_matrix_says_on_every_url(role: str, objects: Ob
             wrong.append(
                 f"{role}: {route} → GET {path}: wanted {want}, got {got} ({response.status_code})"
             )
+    assert wrong == [], "\n".join(wrong)
+
+
+def _claim_posts(o: Objects) -> dict[str, tuple[str, dict[str, Any], set[str]]]:
+    """Each claim and agreement step: (address, a valid POST, who may take it now)."""
+    c = o.claims
+    today = timezone.localdate().isoformat()
+    reviewer, finance = {"official_x", "superuser"}, {"finance_x", "superuser"}
+    receivable = f"{_AGREEMENT}receivable/{c.receivable.pk}"
+    return {
+        "start_check": (f"{_CLAIM}{c.submitted.pk}/start-check/", {}, reviewer),
+        "exclude_invoice": (
+            f"{_CLAIM}{c.checking.pk}/exclude-invoice/",
+            {"number": c.checking_invoice, "reason": "Not paid."},
+            reviewer,
+        ),
+        "return_for_changes": (
+            f"{_CLAIM}{c.checking.pk}/return-for-changes/",
+            {"reason": "Add the delivery proof."},
+            reviewer,
+        ),
+        "reject": (f"{_CLAIM}{c.checking.pk}/reject/", {"reason": "Related party."}, reviewer),
+        "pass_on": (
+            f"{_CLAIM}{c.checking.pk}/pass-on/",
+            {"findings": "Complete.", "assessor": c.assessor.pk},
+            reviewer,
+        ),
+        "approve": (f"{_CLAIM}{c.finance.pk}/approve/", {}, finance),
+        "record_payment": (
+            f"{_CLAIM}{c.approved.pk}/record-payment/",
+            {
+                "amount": "1.00",
+                "paid_on": today,
+                "payer_account": "FIN-X",
+                "bank_reference": "BANK-CLAIM-X",
+            },
+            finance,
+        ),
+        "assign": (
+            f"{_AGREEMENT}{c.agreement.pk}/assign/",
+            {"assessor": c.assessor.pk},
+            {"official_x", "superuser"},
+        ),
+        # Official X assigned it: only another manager decides it.
+        "decide": (f"{_AGREEMENT}{c.assessed.pk}/decide/", {"note": ""}, {"superuser"}),
+        "repay": (
+            f"{receivable}/repay/",
+            {"amount": "1.00", "paid_on": today, "reference": "BANK-REPAID-X"},
+            finance,
+        ),
+        "write_off": (
+            f"{receivable}/write-off/",
+            {"amount": "1.00", "reason": "Decision 7 of the district: wound up."},
+            finance,
+        ),
+    }
+
+
+def _claim_state() -> list[list[str]]:
+    from settlements.models import (
+        Claim,
+        ClaimedInvoice,
+        Payment,
+        PerformanceAgreement,
+        Repayment,
+    )
+    from vouchers.models import Receivable
+
+    return [
+        sorted(map(str, model._default_manager.values_list()))
+        for model in (Claim, ClaimedInvoice, PerformanceAgreement, Payment, Repayment, Receivable)
+    ]
+
+
+class _Undo(Exception):
+    """Rolls back what one POST did, so that every role meets the same objects."""
+
+
+def _posted(client: Client, url: str, data: dict[str, Any]) -> tuple[int, bool]:
+    """The POST's status, and whether it changed anything (then undone)."""
+    from django.db import transaction
+
+    before = _claim_state()
+    status, changed = 0, False
+    try:
+        with transaction.atomic():
+            status = client.post(url, data).status_code
+            changed = _claim_state() != before
+            raise _Undo
+    except _Undo:
+        pass
+    return status, changed
+
+
+def test_each_role_takes_only_the_claim_and_agreement_steps_the_matrix_says(
+    objects: Objects,
+) -> None:
+    """Each step's POST, by every role: it changes something exactly for the
+    roles that may take it now, and nobody else's POST changes anything."""
+    wrong: list[str] = []
+    for role in ROLES:
+        client = _client(role, objects)
+        for step, (url, data, allowed) in _claim_posts(objects).items():
+            status, changed = _posted(client, url, data)
+            if status >= 500 or changed != (role in allowed):
+                wrong.append(f"{role} POST {step} {url}: {status}, changed: {changed}")
     assert wrong == [], "\n".join(wrong)
 
 
@@ -711,6 +1090,54 @@ def _furnish(w: World, program: Any, enterprise: Any, platform: Any) -> None:
         actor=Actor.system("test"), event_type="test.event", obj=None, district_id=district.pk
     )
     _furnish_settlement(program, enterprise, platform)
+    _furnish_claim(district, enterprise)
+
+
+def _furnish_claim(district: Any, enterprise: Any) -> None:
+    """A claim pre-approving a contract under a contract-voucher program of
+    ``district``: the contract (the district's through the voucher granted
+    for it), the claim and the performance agreement that comes with it."""
+    from accounts.models import Membership
+    from programs.models import Program
+    from tests.accounts.factories import official
+    from tests.settlements.claim_factories import (
+        ClaimWorld,
+        approved,
+        assessor_of,
+        baoding_program,
+        submitted,
+        to_finance,
+    )
+    from tests.vouchers.factories import member
+
+    Role = Membership.Role
+    program = baoding_program(
+        district,
+        name=f"算力券 {district.code}",
+        payout_mode=Program.PayoutMode.CONTRACT_VOUCHER,
+        claim_requires_assessment=False,
+        claim_cap_per_year=None,
+        settlement_four_eyes_threshold=None,
+        requires_agreement=True,
+        agreement_targets=[{"kind": "headcount", "target": "10"}],
+    )
+    finance = official(district, role=Role.FINANCE_OFFICER)
+    world = ClaimWorld(
+        district=district,
+        program=program,
+        enterprise=enterprise,
+        admin=member(enterprise),
+        reviewer=official(district, role=Role.REVIEWER),
+        assessor=assessor_of(district),
+        finance=finance,
+        finance_2=finance,
+        manager=official(district),
+        outsider_reviewer=finance,
+        outsider_finance=finance,
+    )
+    claim = approved(world, to_finance(world, submitted(world)))
+    claim.contract.refresh_from_db()
+    assert claim.contract.voucher_id is not None
 
 
 def _furnish_settlement(program: Any, enterprise: Any, platform: Any) -> None:

@@ -12,7 +12,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import NoReverseMatch, path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
@@ -260,7 +261,19 @@ class ReceivableAdmin(ReadOnlyAdmin):
         "voucher",
         amount_display(Receivable, "amount", unit=own_unit),
         "status",
+        "collection",
     ]
     list_filter = ["status"]
     search_fields = ["enterprise__name", "voucher__code"]
+
+    @admin.display(description=gettext_lazy("Repayments"))
+    def collection(self, obj: Receivable) -> str:
+        """Repayments and write-offs are recorded on the settlements app's
+        receivable page (linked by URL name: vouchers does not import it)."""
+        try:
+            url = reverse("admin:settlements_performanceagreement_receivable", args=[obj.pk])
+        except NoReverseMatch:
+            return ""
+        return format_html('<a href="{}">{}</a>', url, _("Repayments and write-off"))
+
     list_select_related = ["enterprise", "voucher"]

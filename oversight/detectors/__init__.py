@@ -22,15 +22,21 @@ What a flag's own period is depends on the detector:
   rejected share) look at the settlements of periods that ended, or that
   were decided, in a window of at least :data:`PATTERN_WINDOW_DAYS` days
   ending on the period's last day, and file the flag over the settlement's
-  own period (a calendar month or quarter).
+  own period (a calendar month or quarter);
+- claim detectors (an invoice used twice, claims just inside the program's
+  limits, a contract claimed by both parties, a price rise when the program
+  opened, a supplier's buyers sharing contacts) report what involves a claim
+  submitted in a window of at least :data:`PATTERN_WINDOW_DAYS` days ending
+  on the period's last day, over that window, in the district of each
+  program involved.
 
 Thresholds are per program (:class:`oversight.models.DetectorSettings`, defaults
 when a program has none).
 
 The detectors live in one module per family (``usage``, ``patterns``,
-``catalog``, ``parties``, ``settlements``; what they share in ``base``, how a flag reads in
-``summary``); :data:`DETECTORS` below is the registry that
-:func:`detect_all` runs, one entry per :class:`AnomalyFlag.Detector`.
+``catalog``, ``parties``, ``settlements``, ``claims`` and ``suppliers``; what
+they share in ``base``, how a flag reads in ``summary``); :data:`DETECTORS`
+below is the registry that :func:`detect_all` runs, one entry per :class:`AnomalyFlag.Detector`.
 """
 
 from __future__ import annotations
@@ -48,6 +54,11 @@ from oversight.detectors.base import (
     thresholds_or_default,
 )
 from oversight.detectors.catalog import detect_catalog_price, detect_points_drift
+from oversight.detectors.claims import (
+    detect_claims_near_threshold,
+    detect_invoice_reuse,
+    detect_supplier_and_buyer_claims,
+)
 from oversight.detectors.parties import (
     detect_multi_district_funding,
     detect_related_parties,
@@ -60,6 +71,10 @@ from oversight.detectors.settlements import (
     detect_settlement_evidence,
 )
 from oversight.detectors.summary import AMOUNT_DETECTORS, SHARE_DETECTORS, flag_summary, shown_value
+from oversight.detectors.suppliers import (
+    detect_price_rise_before_subsidy,
+    detect_supplier_shared_contacts,
+)
 from oversight.detectors.usage import (
     detect_expiry_drain,
     detect_headcount_excess,
@@ -81,6 +96,11 @@ DETECTORS: dict[str, Callable[[Period, Thresholds | None], list[Candidate]]] = {
     Detector.RELATED_PARTY: detect_related_parties,
     Detector.SETTLEMENT_EVIDENCE: detect_settlement_evidence,
     Detector.REJECTED_SHARE: detect_rejected_share_jump,
+    Detector.INVOICE_REUSED: detect_invoice_reuse,
+    Detector.CLAIM_NEAR_THRESHOLD: detect_claims_near_threshold,
+    Detector.SUPPLIER_AND_BUYER_CLAIM: detect_supplier_and_buyer_claims,
+    Detector.PRICE_RISE_BEFORE_SUBSIDY: detect_price_rise_before_subsidy,
+    Detector.SUPPLIER_SHARED_CONTACTS: detect_supplier_shared_contacts,
 }
 
 

@@ -14,6 +14,7 @@ from oversight.detectors.base import (
 )
 from oversight.models import AnomalyFlag
 from programs.models import Program
+from settlements.models import ServiceKind
 
 #: Detectors whose measured value and threshold are shares (shown as percentages).
 SHARE_DETECTORS = {
@@ -48,6 +49,47 @@ def shown_value(value: Any, detector: str, unit: str) -> str:
     return f"{number.normalize():f}"
 
 
+#: Detectors over claims (:mod:`oversight.detectors.claims`).
+CLAIM_DETECTORS = {
+    Detector.INVOICE_REUSED,
+    Detector.CLAIM_NEAR_THRESHOLD,
+    Detector.SUPPLIER_AND_BUYER_CLAIM,
+    Detector.PRICE_RISE_BEFORE_SUBSIDY,
+    Detector.SUPPLIER_SHARED_CONTACTS,
+}
+
+
+def _claim_values(detector: str, ev: dict[str, Any]) -> dict[str, str]:
+    """What a claim detector's sentence names, from its evidence."""
+    if detector == Detector.INVOICE_REUSED:
+        return {
+            "invoice": str(ev.get("invoice", "")),
+            "contracts": str(ev.get("contract_count", "")),
+            "programs": str(ev.get("program_count", "")),
+        }
+    if detector == Detector.CLAIM_NEAR_THRESHOLD:
+        margin = _decimal(ev.get("margin"))
+        return {
+            "name": str(ev.get("name", "")),
+            "margin": f"{(margin * 100).quantize(Decimal('0.1')).normalize():f} %",
+        }
+    if detector == Detector.SUPPLIER_AND_BUYER_CLAIM:
+        return {
+            "contract": str(ev.get("contract", "")),
+            "buyer": str(ev.get("buyer", "")),
+            "supplier": str(ev.get("supplier", "")),
+        }
+    if detector == Detector.PRICE_RISE_BEFORE_SUBSIDY:
+        kind = str(ev.get("service_kind", ""))
+        labels = dict(ServiceKind.choices)
+        return {
+            "supplier": str(ev.get("supplier", "")),
+            "kind": str(labels.get(kind, kind)),
+            "opened": str(ev.get("opened_on", "")),
+        }
+    return {"supplier": str(ev.get("supplier", ""))}
+
+
 def evidence_check_text(check: str) -> str:
     """Why a settlement line's evidence does not verify, in the active language
     (the checks of :mod:`oversight.detectors.settlements`)."""
@@ -77,6 +119,8 @@ def flag_summary(flag: AnomalyFlag) -> str:
     if flag.detector == Detector.REJECTED_SHARE:
         values["period"] = str(ev.get("settlement_period", ""))
         values["median"] = shown_value(ev.get("median_share", "0"), flag.detector, unit)
+    if flag.detector in CLAIM_DETECTORS:
+        values.update(_claim_values(flag.detector, ev))
     texts: dict[str, str] = {
         Detector.USAGE_SPIKE: _(
             "Daily usage reached %(measured)s× the trailing median (limit %(threshold)s×)."
@@ -116,6 +160,37 @@ def flag_summary(flag: AnomalyFlag) -> str:
         Detector.REJECTED_SHARE: _(
             "Reviewers rejected %(measured)s of the charges in the %(period)s settlement, "
             "against a usual %(median)s (limit %(threshold)s)."
+        ),
+        Detector.INVOICE_REUSED: _(
+            "Invoice number %(invoice)s is used %(measured)s times: under %(contracts)s "
+            "contracts, claimed in %(programs)s programs."
+        ),
+        Detector.CLAIM_NEAR_THRESHOLD: (
+            _(
+                "Contracts of supplier %(name)s were claimed just inside the program's limits "
+                "(within %(margin)s of a minimum or cap) %(measured)s times in the past year "
+                "(limit %(threshold)s)."
+            )
+            if ev.get("party") == "supplier"
+            else _(
+                "%(name)s claimed %(measured)s contracts just inside the program's limits "
+                "(within %(margin)s of a minimum or cap) in the past year "
+                "(limit %(threshold)s)."
+            )
+        ),
+        Detector.SUPPLIER_AND_BUYER_CLAIM: _(
+            "Contract %(contract)s is claimed both by its buyer, %(buyer)s, and by its "
+            "supplier, %(supplier)s (%(measured)s claims)."
+        ),
+        Detector.PRICE_RISE_BEFORE_SUBSIDY: _(
+            "Contracts for %(kind)s signed with %(supplier)s since the program opened on "
+            "%(opened)s cost up to %(measured)s× its usual price per day before "
+            "(limit %(threshold)s×)."
+        ),
+        Detector.SUPPLIER_SHARED_CONTACTS: _(
+            "%(measured)s claiming buyers of supplier %(supplier)s share a legal "
+            "representative or contact phone with one another or with the supplier "
+            "(limit %(threshold)s)."
         ),
     }
     template = texts.get(flag.detector, "%(measured)s")

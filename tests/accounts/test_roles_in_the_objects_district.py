@@ -227,6 +227,10 @@ DETECTOR_SETTINGS = {
     "drain_share": "0.5",
     "rejected_jump_multiple": "3",
     "rejected_jump_min_share": "0.05",
+    "claim_near_margin": "0.05",
+    "claim_near_min_claims": "2",
+    "price_rise_ratio": "1.3",
+    "supplier_shared_min_buyers": "3",
 }
 
 

@@ -145,6 +145,10 @@ def test_a_program_manager_edits_the_thresholds_and_an_auditor_only_reads_them(f
         "drain_share": "0.5",
         "rejected_jump_multiple": "3",
         "rejected_jump_min_share": "0.05",
+        "claim_near_margin": "0.05",
+        "claim_near_min_claims": "2",
+        "price_rise_ratio": "1.3",
+        "supplier_shared_min_buyers": "3",
     }
     assert manager.post(add, data).status_code == 302
     assert DetectorSettings.objects.get(program=flag.program).spike_multiplier == 8

@@ -45,6 +45,13 @@ FORM_FIELDS = [
     "voucher_validity_days",
     "voucher_valid_until",
     "cross_region",
+    "claim_rounding",
+    "claim_priority",
+    "claim_gpu_npu_only",
+    "claim_requires_assessment",
+    "agreement_term_months",
+    "clawback_rule",
+    "clawback_due_days",
 ]
 
 
@@ -54,8 +61,12 @@ def change_form_data(program: Program, **changes: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         name: "" if value is None else value
         for name, value in values.items()
-        if not (name == "cross_region" and not value)
+        if not (
+            name in ("cross_region", "claim_gpu_npu_only", "claim_requires_assessment")
+            and not value
+        )
     }
+    data["agreement_targets"] = "[]"
     data.update(changes)
     data.update(
         {

@@ -40,6 +40,9 @@ class LedgerEntry(models.Model):
         EXPIRY = "expiry", _("Expiry")
         REVOCATION = "revocation", _("Revocation")
         CLAWBACK = "clawback", _("Clawback")
+        # A contract voucher drawn on by an approved claim (invoices and
+        # delivery proofs, no platform): the enterprise is paid the amount.
+        CLAIM = "claim", _("Redeemed by a claim")
 
     # Kinds that send an amount back to the program's budget.
     RETURNS = [Kind.EXPIRY, Kind.REVOCATION, Kind.CLAWBACK]
@@ -163,14 +166,22 @@ class LedgerEntry(models.Model):
 
 
 class Receivable(models.Model):
-    """What an enterprise owes back after a clawback."""
+    """What an enterprise owes back: after a voucher's clawback, or when a
+    performance agreement's targets are missed (raised by the settlements
+    app, which also records repayments and write-offs)."""
 
     class Status(models.TextChoices):
         OPEN = "open", _("Open")
         SETTLED = "settled", _("Settled")
+        WRITTEN_OFF = "written_off", _("Written off")
 
     voucher = models.ForeignKey(
-        Voucher, verbose_name=_("voucher"), on_delete=models.PROTECT, related_name="receivables"
+        Voucher,
+        verbose_name=_("voucher"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="receivables",
     )
     enterprise = models.ForeignKey(
         "accounts.Enterprise",
@@ -187,6 +198,9 @@ class Receivable(models.Model):
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.OPEN
     )
+    due_on = models.DateField(_("due on"), null=True, blank=True)
+    repaid_amount = models.DecimalField(_("repaid"), **_MONEY, default=Decimal("0"))
+    written_off_amount = models.DecimalField(_("written off"), **_MONEY, default=Decimal("0"))
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     created_by = models.CharField(_("created by"), max_length=200)
     settled_at = models.DateTimeField(_("settled at"), null=True, blank=True)
@@ -196,11 +210,21 @@ class Receivable(models.Model):
         verbose_name_plural = _("receivables")
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(condition=Q(amount__gt=0), name="receivable_amount_positive")
+            models.CheckConstraint(condition=Q(amount__gt=0), name="receivable_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(repaid_amount__gte=0)
+                & Q(written_off_amount__gte=0)
+                & Q(amount__gte=models.F("repaid_amount") + models.F("written_off_amount")),
+                name="receivable_repaid_within_amount",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.enterprise} {self.amount} {self.unit}"
+
+    @property
+    def outstanding(self) -> Decimal:
+        return self.amount - self.repaid_amount - self.written_off_amount
 
     @classmethod
     def scope_q(cls, scope: Scope) -> Q:
