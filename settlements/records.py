@@ -25,10 +25,13 @@ def _refuse(message: str, field: str | None = None, code: str = Code.VALIDATION_
     return BusinessError(code, message, field)
 
 
-def _check(bound_method: Any, actor: Actor, refusal: str) -> None:
-    """Refuse unless the transition is possible now and the actor may perform it."""
+def _check(
+    bound_method: Any, actor: Actor, refusal: str, code: str = Code.SETTLEMENT_NOT_OPEN
+) -> None:
+    """Refuse unless the transition is possible now and the actor may perform
+    it (settlements and claims alike; ``code`` is the refusal's API code)."""
     if not can_proceed(bound_method):
-        raise _refuse(refusal, code=Code.SETTLEMENT_NOT_OPEN)
+        raise _refuse(refusal, code=code)
     if actor.user is None or not has_transition_perm(bound_method, actor.user):
         raise PermissionDenied(_("You may not do this."))
 
@@ -58,6 +61,32 @@ def _figures(settlement: Settlement) -> dict[str, Any]:
     }
 
 
+def audit_step(
+    payout: Any,
+    actor: Actor,
+    event_type: str,
+    *,
+    figures: dict[str, Any],
+    before: str | None = None,
+    note: str = "",
+    extra: dict[str, Any] | None = None,
+    **party: Any,
+) -> None:
+    """The audit event of one step of a settlement or a claim: its status
+    before, its figures after, in the program's district (``party`` names
+    the platform or the enterprise)."""
+    audit_record(
+        actor=actor,
+        event_type=event_type,
+        obj=payout,
+        district_id=payout.program.district_id,
+        before={"status": before} if before else None,
+        after={**figures, **(extra or {})},
+        note=note,
+        **party,
+    )
+
+
 def _audit(
     settlement: Settlement,
     actor: Actor,
@@ -67,15 +96,15 @@ def _audit(
     note: str = "",
     extra: dict[str, Any] | None = None,
 ) -> None:
-    audit_record(
-        actor=actor,
-        event_type=event_type,
-        obj=settlement,
-        district_id=settlement.program.district_id,
-        platform_id=settlement.platform_id,
-        before={"status": before} if before else None,
-        after={**_figures(settlement), **(extra or {})},
+    audit_step(
+        settlement,
+        actor,
+        event_type,
+        figures=_figures(settlement),
+        before=before,
         note=note,
+        extra=extra,
+        platform_id=settlement.platform_id,
     )
 
 

@@ -11,11 +11,11 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_fsm import can_proceed, has_transition_perm
+from django_fsm import can_proceed
 
 from audit import events
-from audit.services import Actor, audit_record
-from common.errors import BusinessError, Code
+from audit.services import Actor
+from common.errors import Code
 from programs.models import Program
 from vouchers.models import Voucher
 
@@ -28,6 +28,8 @@ from ..models import (
     ContractDocument,
     Invoice,
 )
+from ..records import _check as check_transition
+from ..records import audit_step
 from .contracts import DECLARATION, _refuse, _require_admin, _text, _today
 
 Priority = Program.ClaimPriority
@@ -188,23 +190,21 @@ def _audit(
     note: str = "",
     extra: dict[str, Any] | None = None,
 ) -> None:
-    audit_record(
-        actor=actor,
-        event_type=event_type,
-        obj=claim,
-        district_id=claim.program.district_id,
-        enterprise_id=claim.enterprise_id,
-        before={"status": before} if before else None,
-        after={**_figures(claim), **(extra or {})},
+    audit_step(
+        claim,
+        actor,
+        event_type,
+        figures=_figures(claim),
+        before=before,
         note=note,
+        extra=extra,
+        enterprise_id=claim.enterprise_id,
     )
 
 
 def _check(bound_method: Any, actor: Actor, refusal: str) -> None:
-    if not can_proceed(bound_method):
-        raise BusinessError(Code.VALIDATION_ERROR, refusal)
-    if actor.user is None or not has_transition_perm(bound_method, actor.user):
-        raise PermissionDenied(_("You may not do this."))
+    """The settlements' transition check, with a claim's refusal code."""
+    check_transition(bound_method, actor, refusal, code=Code.VALIDATION_ERROR)
 
 
 def submission_refusals(claim: Claim) -> list[str]:
