@@ -65,9 +65,7 @@ def program_in_use(program: Program) -> bool:
     """True once anything was made under the program: a voucher, an
     application or a claim (reverse relations of the apps above; no import)."""
     return bool(
-        program.vouchers.exists()
-        or program.applications.exists()
-        or program.claims.exists()
+        program.vouchers.exists() or program.applications.exists() or program.claims.exists()
     )
 
 

@@ -18,10 +18,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -81,9 +82,12 @@ def _no_enterprise(request: HttpRequest) -> HttpResponse:
 
 
 def _claim_programs() -> QuerySet[Program]:
-    """Open programs that pay after purchase or against a contract."""
+    """Open programs that pay after purchase or against a contract, whose
+    claim window has not closed (Shanghai date)."""
+    today = timezone.localdate()
     return (
         Program.objects.filter(status=Program.Status.OPEN, payout_mode__in=CLAIM_MODES)
+        .filter(Q(claim_closes_on__isnull=True) | Q(claim_closes_on__gte=today))
         .select_related("district")
         .order_by("district__code", "name")
     )

@@ -122,6 +122,11 @@ def claim_create(*, actor: Actor, program: Program, contract: Contract) -> Claim
         raise _refuse(_("This program pays through platforms; it takes no claims."), "program")
     if program.status not in (Program.Status.OPEN, Program.Status.PAUSED):
         raise _refuse(_("This program is not open."), "program")
+    if program.claim_closes_on and _today() > program.claim_closes_on:
+        raise _refuse(
+            _("Claims closed on %(date)s.") % {"date": program.claim_closes_on.isoformat()},
+            "program",
+        )
     refusal = _side_refusal(program, contract)
     if refusal:
         raise _refuse(refusal, "contract")

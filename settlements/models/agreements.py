@@ -209,7 +209,7 @@ class Obligation(models.Model):
         on_delete=models.CASCADE,
         related_name="obligations",
     )
-    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    kind = models.CharField(_("indicator"), max_length=20, choices=Kind.choices)
     target = models.DecimalField(_("target"), max_digits=16, decimal_places=2)
     measured = models.DecimalField(
         _("measured"), max_digits=16, decimal_places=2, null=True, blank=True
@@ -258,7 +258,7 @@ class Repayment(models.Model):
         on_delete=models.PROTECT,
         related_name="repayments",
     )
-    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    kind = models.CharField(_("repayment or write-off"), max_length=20, choices=Kind.choices)
     amount = models.DecimalField(_("amount"), **_MONEY)
     paid_on = models.DateField(_("date"))
     reference = models.CharField(_("bank reference or decision"), max_length=200)
@@ -299,7 +299,7 @@ class ReceivableReminder(models.Model):
     receivable = models.ForeignKey(
         Receivable, verbose_name=_("receivable"), on_delete=models.CASCADE, related_name="reminders"
     )
-    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    kind = models.CharField(_("reminder"), max_length=20, choices=Kind.choices)
     sent_at = models.DateTimeField(_("sent at"), default=timezone.now)
 
     class Meta:

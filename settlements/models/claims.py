@@ -230,7 +230,7 @@ class ContractDocument(models.Model):
     contract = models.ForeignKey(
         Contract, verbose_name=_("contract"), on_delete=models.CASCADE, related_name="documents"
     )
-    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    kind = models.CharField(_("what the document is"), max_length=20, choices=Kind.choices)
     invoice = models.ForeignKey(
         Invoice,
         verbose_name=_("invoice"),

@@ -297,11 +297,13 @@ def test_an_administrator_starts_a_claim_sees_the_arithmetic_and_submits() -> No
 
 def test_what_stands_in_the_way_is_listed_before_submission_and_refuses_it() -> None:
     today = timezone.localdate()
-    world = build(
+    world = build()
+    # A draft started while claims were taken; the window has closed since.
+    claim = claim_on(world, make_contract(world, documents=False))
+    Program.objects.filter(pk=world.program.pk).update(
         claim_opens_on=today - datetime.timedelta(days=30),
         claim_closes_on=today - datetime.timedelta(days=1),
     )
-    claim = claim_on(world, make_contract(world, documents=False))
     client = client_for(world.admin)
     url = reverse("claim_detail", args=[claim.pk])
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
+import subprocess
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -502,6 +504,16 @@ def test_the_claims_payment_notice_pdf_is_printed_for_the_enterprise(
     assert "¥100,000.00" in text  # paid
     assert "¥200,000.00" in text  # outstanding after it
     assert f"#{p.claim.pk}" in text
+    # One page in either language (the English notice once spilled its footer).
+    pdf = tmp_path / "notice.pdf"
+    pdf.write_bytes(content)
+    pdfinfo = shutil.which("pdfinfo")
+    if pdfinfo is None:  # poppler-utils comes with scripts/setup
+        return
+    info = subprocess.run(  # noqa: S603 (a fixed local tool on a file we wrote)
+        [pdfinfo, str(pdf)], capture_output=True, text=True, check=True
+    )
+    assert "Pages:           1" in info.stdout
 
 
 def test_the_notice_of_a_batch_payment_shows_the_payee_the_batch_recorded(
@@ -528,9 +540,6 @@ def test_the_notice_of_a_batch_payment_shows_the_payee_the_batch_recorded(
 
 def _pdf_text(content: bytes, tmp_path: Any) -> str | None:
     """The PDF's text through pdftotext, or None where poppler is not installed."""
-    import shutil
-    import subprocess
-
     tool = shutil.which("pdftotext")
     if tool is None:
         return None

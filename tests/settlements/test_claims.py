@@ -453,12 +453,18 @@ def test_only_the_side_the_program_names_may_claim() -> None:
 
 
 def _submit(world, contract, **kw):  # type: ignore[no-untyped-def]
-    claim = services.claim_create(
-        actor=actor(world.admin), program=world.program, contract=contract
-    )
+    """Start a claim on ``contract`` and submit it (when called): a closed
+    window already refuses the start."""
     fields = {"declaration": True, "payee_bank": "中国银行", "payee_account": "6216610200016589"}
     fields.update(kw)
-    return lambda: services.claim_submit(actor=actor(world.admin), claim=claim, **fields)
+
+    def start_and_submit():  # type: ignore[no-untyped-def]
+        claim = services.claim_create(
+            actor=actor(world.admin), program=world.program, contract=contract
+        )
+        return services.claim_submit(actor=actor(world.admin), claim=claim, **fields)
+
+    return start_and_submit
 
 
 def test_contract_signed_before_the_programs_date_is_refused() -> None:
@@ -601,3 +607,22 @@ def test_payout_mode_is_fixed_once_a_claim_exists() -> None:
             changes={"payout_mode": Program.PayoutMode.DEDUCT_AT_PLATFORM},
         )
     assert refusal.value.field == "payout_mode"
+
+
+def test_no_draft_is_started_once_the_window_has_closed_and_the_program_is_not_offered() -> None:
+    from settlements.claim_views import _claim_programs
+
+    today = timezone.localdate()
+    world = build(
+        claim_opens_on=today - datetime.timedelta(days=60),
+        claim_closes_on=today - datetime.timedelta(days=1),
+    )
+    refused(
+        lambda: services.claim_create(
+            actor=actor(world.admin), program=world.program, contract=make_contract(world)
+        ),
+        containing="claims closed",
+    )
+    assert world.program not in _claim_programs()
+    still_open = build(claim_closes_on=today)
+    assert still_open.program in _claim_programs()
