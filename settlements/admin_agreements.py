@@ -31,7 +31,6 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts.duties import duties_conflict
 from accounts.models import User
 from accounts.scoping import scoped
 from common.formatting import amount, rate
@@ -51,46 +50,12 @@ from .admin_pages import (
     run_step_form,
     step_page,
     text_field,
-    transition_allowed,
 )
-from .models import Obligation, PerformanceAgreement, Repayment, is_finance_officer_of
+from .models import Obligation, PerformanceAgreement, Repayment
+from .selectors import agreement_steps, receivable_steps
 
 AGREEMENT_STEPS = {"assign": _("Give to an assessor"), "decide": _("Decide the outcome")}
 RECEIVABLE_STEPS = {"repay": _("Record a repayment"), "write_off": _("Write off")}
-
-
-# --- What this official may do now --------------------------------------------
-
-
-def agreement_steps(agreement: PerformanceAgreement, user: Any) -> list[str]:
-    """Give to an assessor (a program manager, once the assessment date has
-    come) and decide (a program manager other than the one who assigned it)."""
-    from .agreements import agreements_due
-
-    if duties_conflict(user=user, enterprise_id=agreement.enterprise_id):
-        return []
-    steps = []
-    if (
-        transition_allowed(agreement.assign, user)
-        and agreements_due().filter(pk=agreement.pk).exists()
-    ):
-        steps.append("assign")
-    if transition_allowed(agreement.decide, user):
-        steps.append("decide")
-    return steps
-
-
-def receivable_steps(receivable: Receivable | None, user: Any) -> list[str]:
-    """Repayments and write-offs: a finance officer of the program's district,
-    while something is outstanding. The write-off service also refuses the
-    officials who raised or decided the clawback, with its reason."""
-    if receivable is None or receivable.status != Receivable.Status.OPEN:
-        return []
-    if not is_finance_officer_of(user, receivable.program.district_id):
-        return []
-    if duties_conflict(user=user, enterprise_id=receivable.enterprise_id):
-        return []
-    return ["repay", "write_off"]
 
 
 def agreement_next_step(agreement: PerformanceAgreement) -> str:

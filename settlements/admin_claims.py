@@ -32,7 +32,6 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts.duties import duties_conflict
 from accounts.models import User
 from audit.services import Actor
 from common.errors import BusinessError
@@ -53,7 +52,6 @@ from .admin_pages import (
     serve_document,
     step_page,
     text_field,
-    transition_allowed,
 )
 from .claim_rules import arithmetic_lines
 from .claims import (
@@ -66,6 +64,7 @@ from .claims import (
     claim_start_check,
 )
 from .models import Claim, Contract, ContractDocument, Invoice, PerformanceAgreement
+from .selectors import claim_steps
 
 CLAIM_STEPS = {
     "start_check": _("Take it up for the district's check"),
@@ -81,38 +80,6 @@ CLAIM_STEPS = {
 #: Steps taken with one button; the others ask for a reason, findings or a payment.
 CLAIM_BUTTONS = ("start_check", "approve")
 CLAIM_FORMS = ("exclude_invoice", "return_for_changes", "reject", "pass_on", "record_payment")
-
-
-# --- What this official may do now --------------------------------------------
-
-
-def claim_steps(claim: Claim, user: Any) -> list[str]:
-    """The steps ``user`` may take on ``claim`` now, as the model answers them;
-    the services ask the same again (and the separation of duties) when taken."""
-    conflict = duties_conflict(user=user, enterprise_id=claim.enterprise_id)
-    steps = []
-    if transition_allowed(claim.start_check, user) and not conflict:
-        steps.append("start_check")
-    if (
-        claim.status == Claim.Status.CHECKING
-        and claim.may_review(user)
-        and claim.claimed_invoices.filter(excluded=False).exists()
-    ):
-        steps.append("exclude_invoice")
-    if transition_allowed(claim.return_for_changes, user):
-        steps.append("return_for_changes")
-    if transition_allowed(claim.pass_to_assessor, user) or transition_allowed(
-        claim.pass_to_finance, user
-    ):
-        steps.append("pass_on")
-    if transition_allowed(claim.reject, user):
-        steps.append("reject")
-    approval = claim.approval_step()
-    if transition_allowed(getattr(claim, approval), user) and not conflict:
-        steps.append(approval)
-    if claim.may_pay(user) and claim.takes_manual_payment():
-        steps.append("record_payment")
-    return steps
 
 
 def claim_step_label(claim: Claim, step: str) -> str:

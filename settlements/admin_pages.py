@@ -20,7 +20,6 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from django_fsm import can_proceed, has_transition_perm
 
 from accounts.admin_scoping import ScopedInline
 from accounts.models import Membership, User
@@ -62,11 +61,6 @@ EVENT_LABELS = {
     events.RECEIVABLE_WRITTEN_OFF: _("Written off"),
     events.RECEIVABLE_REMINDED: _("Reminder sent"),
 }
-
-
-def transition_allowed(transition: Any, user: Any) -> bool:
-    """The transition is possible now and ``user`` may take it (the model says both)."""
-    return bool(can_proceed(transition) and has_transition_perm(transition, user))
 
 
 def text_field(label: Any, help_text: Any = "", *, required: bool = True) -> forms.CharField:

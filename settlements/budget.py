@@ -10,7 +10,7 @@ from django.db.models import Q, Sum
 from programs.budget import register_figure
 from programs.models import Program
 
-from .models import Settlement
+from .models import Claim, Settlement
 
 
 def settlement_figures(program: Program) -> dict[str, Decimal]:
@@ -32,9 +32,17 @@ def claim_figures(program: Program) -> dict[str, Decimal]:
     program that pays through platforms: it takes no claims)."""
     if program.payout_mode == Program.PayoutMode.DEDUCT_AT_PLATFORM:
         return {}
-    from .claims import claims_paid_in
-
-    return claims_paid_in(program)
+    # A redemption draws on a contract voucher: its money is the voucher's.
+    rows = Claim.objects.filter(program=program).exclude(stage=Claim.Stage.REDEMPTION)
+    totals = rows.aggregate(
+        pending=Sum(
+            "claimed_amount",
+            filter=Q(status__in=[s for s in Claim.LIVE if s not in Claim.DECIDED]),
+        ),
+        approved=Sum("approved_amount", filter=Q(status__in=Claim.DECIDED)),
+        paid=Sum("paid_amount"),
+    )
+    return {name: totals[name] or Decimal("0") for name in ("pending", "approved", "paid")}
 
 
 def register_figures() -> None:

@@ -14,9 +14,19 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_fsm import can_proceed, has_transition_perm
 
+from accounts.duties import duties_conflict
 from accounts.models import ComputePlatform
+from vouchers.models import Receivable
 
-from .models import ZERO, Payment, Settlement, SettlementLine
+from .models import (
+    ZERO,
+    Claim,
+    Payment,
+    PerformanceAgreement,
+    Settlement,
+    SettlementLine,
+    is_finance_officer_of,
+)
 from .periods import parse_period
 
 
@@ -174,7 +184,7 @@ def settlement_steps(settlement: Settlement, user: Any) -> list[str]:
     the services ask the same again when the step is taken."""
 
     def allowed(transition: Any) -> bool:
-        return bool(can_proceed(transition) and has_transition_perm(transition, user))
+        return transition_allowed(transition, user)
 
     steps = []
     if settlement.may_review(user) and can_proceed(settlement.start_review):
@@ -193,3 +203,71 @@ def settlement_steps(settlement: Settlement, user: Any) -> list[str]:
     if settlement.may_pay(user) and settlement.takes_manual_payment():
         steps.append("record_payment")
     return steps
+
+
+# --- What an official may do now (the admin offers these; the services ask again)
+
+
+def transition_allowed(transition: Any, user: Any) -> bool:
+    """The transition is possible now and ``user`` may take it (the model says both)."""
+    return bool(can_proceed(transition) and has_transition_perm(transition, user))
+
+
+def claim_steps(claim: Claim, user: Any) -> list[str]:
+    """The steps ``user`` may take on ``claim`` now, as the model answers them;
+    the services ask the same again (and the separation of duties) when taken."""
+    conflict = duties_conflict(user=user, enterprise_id=claim.enterprise_id)
+    steps = []
+    if transition_allowed(claim.start_check, user) and not conflict:
+        steps.append("start_check")
+    if (
+        claim.status == Claim.Status.CHECKING
+        and claim.may_review(user)
+        and claim.claimed_invoices.filter(excluded=False).exists()
+    ):
+        steps.append("exclude_invoice")
+    if transition_allowed(claim.return_for_changes, user):
+        steps.append("return_for_changes")
+    if transition_allowed(claim.pass_to_assessor, user) or transition_allowed(
+        claim.pass_to_finance, user
+    ):
+        steps.append("pass_on")
+    if transition_allowed(claim.reject, user):
+        steps.append("reject")
+    approval = claim.approval_step()
+    if transition_allowed(getattr(claim, approval), user) and not conflict:
+        steps.append(approval)
+    if claim.may_pay(user) and claim.takes_manual_payment():
+        steps.append("record_payment")
+    return steps
+
+
+def agreement_steps(agreement: PerformanceAgreement, user: Any) -> list[str]:
+    """Give to an assessor (a program manager, once the assessment date has
+    come) and decide (a program manager other than the one who assigned it)."""
+    from .agreements import agreements_due
+
+    if duties_conflict(user=user, enterprise_id=agreement.enterprise_id):
+        return []
+    steps = []
+    if (
+        transition_allowed(agreement.assign, user)
+        and agreements_due().filter(pk=agreement.pk).exists()
+    ):
+        steps.append("assign")
+    if transition_allowed(agreement.decide, user):
+        steps.append("decide")
+    return steps
+
+
+def receivable_steps(receivable: Receivable | None, user: Any) -> list[str]:
+    """Repayments and write-offs: a finance officer of the program's district,
+    while something is outstanding. The write-off service also refuses the
+    officials who raised or decided the clawback, with its reason."""
+    if receivable is None or receivable.status != Receivable.Status.OPEN:
+        return []
+    if not is_finance_officer_of(user, receivable.program.district_id):
+        return []
+    if duties_conflict(user=user, enterprise_id=receivable.enterprise_id):
+        return []
+    return ["repay", "write_off"]

@@ -27,7 +27,6 @@ from .review import (
     claim_reject,
     claim_return,
     claim_start_check,
-    claims_paid_in,
 )
 from .submission import (
     CLAIM_MODES,
@@ -56,7 +55,6 @@ __all__ = [
     "claim_start_check",
     "claim_submit",
     "claim_withdraw",
-    "claims_paid_in",
     "contract_document_add",
     "contract_record",
     "invoice_record",

@@ -10,7 +10,6 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
@@ -340,17 +339,3 @@ def claim_payment_record(
     if claim.status == Claim.Status.PAID:
         _audit(claim, actor, events.CLAIM_PAID, before=before)
     return payment
-
-
-def claims_paid_in(program: Program) -> dict[str, Decimal]:
-    """The program's claims: asked for (live, undecided), approved and paid."""
-    rows = Claim.objects.filter(program=program).exclude(stage=Claim.Stage.REDEMPTION)
-    totals = rows.aggregate(
-        pending=Sum(
-            "claimed_amount",
-            filter=Q(status__in=[s for s in Claim.LIVE if s not in Claim.DECIDED]),
-        ),
-        approved=Sum("approved_amount", filter=Q(status__in=Claim.DECIDED)),
-        paid=Sum("paid_amount"),
-    )
-    return {key: value or ZERO for key, value in totals.items()}

@@ -162,7 +162,7 @@ def check_the_claim_stories() -> None:
     today = timezone.localdate()
     claims = Claim.objects.select_related("contract", "program")
     for claim in claims:
-        assert claim.created_at.date() < today  # made at past moments
+        assert timezone.localdate(claim.created_at) < today  # made at past moments
         kinds = set(claim.contract.documents.values_list("kind", flat=True))
         assert ContractDocument.Kind.CONTRACT in kinds
         if claim.submitted_at and claim.stage != Claim.Stage.PREAPPROVAL:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
@@ -105,7 +106,7 @@ class ClaimMachine(RuleBasedStateMachine):
                 actor=actor(self.world.finance),
                 claim=claim,
                 amount=amount,
-                paid_on=claim.approved_at.date() if claim.approved_at else claim.created_at.date(),
+                paid_on=timezone.localdate(claim.approved_at or claim.created_at),
                 payer_account="保定市财政局",
                 bank_reference=f"BK-{self.refs}",
             )
