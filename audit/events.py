@@ -32,6 +32,9 @@ VOUCHER_CLAWED_BACK = "voucher.clawed_back"
 VOUCHER_REMINDED = "voucher.reminded"
 VOUCHERS_BULK_ISSUED = "voucher.bulk_issued"
 LEDGER_ENTRY_RECORDED = "ledger.entry_recorded"
+# A usage batch's ledger entries, committed by one event (a Merkle root over
+# their leaves, audit.commitments) instead of one LEDGER_ENTRY_RECORDED each.
+RECORDS_COMMITTED = "ledger.entries_committed"
 RECEIVABLE_CREATED = "receivable.created"
 PROGRAM_RATE_STEPPED = "program.rate_stepped"
 PROGRAM_CLOSED_AT_EXIT = "program.closed_at_exit"

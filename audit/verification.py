@@ -3,8 +3,9 @@
 :func:`audit_verify` reads every seal in sequence order with its event,
 recomputes the entry hash from the event's columns, the chain link and the
 Merkle tree, and checks every checkpoint (stored or published) against the
-recomputed head and its Ed25519 signature. It stops at the first mismatch
-and names the event there.
+recomputed head and its Ed25519 signature, then every record that a batch
+event commits (``audit.commitments``) against the event's leaves. It stops
+at the first mismatch and names the event (and the record) there.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from django.utils import timezone
 
 from . import canonical, signing
+from .commitments import commitments_verify
 from .merkle import Frontier
 from .models import AuditArchive, AuditCheckpoint, AuditEvent, AuditSeal
 from .services import checkpoint_message
@@ -34,6 +36,9 @@ class VerificationResult:
     unsealed: int = 0
     checkpoints: int = 0
     archived_up_to: int = 0
+    # Records committed by batch events (audit.commitments), and those events.
+    committed_records: int = 0
+    commitments: int = 0
     problem: str = ""
     event_id: int | None = None
     seq: int | None = None
@@ -230,6 +235,13 @@ def audit_verify(
             event_id=last_seen_event,
             seq=seq + 1,
         )
+    # The records that batch events commit (a usage batch's ledger entries):
+    # each recomputed from its row against the event's leaves, and every
+    # record of a committed kind covered exactly once.
+    check = commitments_verify(since=archive.before if archive is not None else None)
+    result.commitments, result.committed_records = check.events, check.records
+    if not check.ok:
+        return result.fail(check.problem, event_id=check.event_id, seq=None)
     unsealed = AuditEvent.objects.filter(seal__isnull=True)
     result.unsealed = unsealed.count()
     stale = unsealed.filter(occurred_at__lt=timezone.now() - STALE_AFTER).count()

@@ -66,6 +66,29 @@ def evidence_verify(
             raise EvidenceInvalid("the body does not match the signed Content-Digest") from exc
 
 
+def is_reference(evidence: Any) -> bool:
+    """Whether a row's ``request_evidence`` only names its request (a usage
+    batch's rows): the key and the body's hash, the evidence kept once with
+    the body (:class:`platforms.models.SignedRequestBody`)."""
+    return (
+        isinstance(evidence, dict)
+        and not evidence.get("signature")
+        and isinstance(evidence.get("body_sha256"), str)
+    )
+
+
+def full_evidence(evidence: Any, stored: Any) -> Any:
+    """The whole evidence of a row: its own, or — when it only names its
+    request — the evidence kept with the body ``stored`` (None if not kept)."""
+    if not is_reference(evidence):
+        return evidence
+    if stored is None or not isinstance(stored.evidence, dict):
+        return None
+    if stored.evidence.get("key_id") != evidence.get("key_id"):
+        return None
+    return {**stored.evidence, "body_sha256": stored.sha256}
+
+
 def _signed_record(body: Any, reference: str) -> Mapping[str, Any] | None:
     """The charge with ``reference`` in a signed body: the body itself, or one batch record."""
     if isinstance(body, dict) and body.get("reference") == reference:
@@ -120,6 +143,9 @@ def redemption_evidence_verify(redemption: Any) -> dict[str, Any]:
     from .models import PlatformKey, SignedRequestBody
 
     evidence = redemption.request_evidence
+    sha = evidence.get("body_sha256") if isinstance(evidence, dict) else None
+    stored = SignedRequestBody.objects.filter(sha256=sha or "").first()
+    evidence = full_evidence(evidence, stored)
     if not isinstance(evidence, dict) or not evidence.get("signature"):
         raise EvidenceInvalid("no signed request is stored with this redemption")
     key = PlatformKey.objects.filter(
@@ -127,7 +153,6 @@ def redemption_evidence_verify(redemption: Any) -> dict[str, Any]:
     ).first()
     if key is None:
         raise EvidenceInvalid(f"key {evidence.get('key_id')!r} is not a key of this platform")
-    stored = SignedRequestBody.objects.filter(sha256=evidence.get("body_sha256") or "").first()
     if stored is None:
         raise EvidenceInvalid("the signed body is not stored")
     body = bytes(stored.body)

@@ -200,7 +200,8 @@ class IdempotencyRecord(models.Model):
 
 
 class SignedRequestBody(models.Model):
-    """The exact body bytes of an accepted signed request that changed a voucher.
+    """The exact body bytes of an accepted signed request that changed a voucher,
+    with the request's evidence.
 
     Kept beside the evidence stored with the ledger entries (signature base,
     signature, key id), keyed by the body's SHA-256, so that a usage report
@@ -214,6 +215,10 @@ class SignedRequestBody(models.Model):
         ComputePlatform, on_delete=models.PROTECT, related_name="+", verbose_name=_("platform")
     )
     body = models.BinaryField(_("body"))
+    # The signed request's evidence (signature base, signature, key id), kept
+    # once here for a usage batch: its redemptions name it by the body's hash
+    # rather than each carrying a copy. Empty for bodies stored before.
+    evidence = models.JSONField(_("request evidence"), null=True, blank=True)
     received_at = models.DateTimeField(_("received at"), default=timezone.now)
 
     class Meta:

@@ -50,7 +50,7 @@ from .catalog import usage_to_points
 from .idempotency import in_idempotent_transaction
 from .models import SignedRequestBody
 from .selectors import CatalogSnapshot
-from .serializers import RedemptionRequestSerializer
+from .serializers import MAX_USAGE_LINES, RedemptionRequestSerializer
 from .signatures import VerifiedRequest
 
 
@@ -84,13 +84,23 @@ class SignedCall:
             self.verified.key_id, source_ip=self.source_ip, evidence=self.evidence()
         )
 
+    def reference(self) -> dict[str, Any]:
+        """What names this request in each row it causes when the request is
+        kept whole once (a usage batch): the key and the body's hash, under
+        which :meth:`store_body` keeps the body and the evidence."""
+        return {"key_id": self.verified.key_id, "body_sha256": self.body_sha256}
+
     def store_body(self) -> None:
-        """Keep the signed body (once per request; a no-op when already kept)."""
+        """Keep the signed body and the request's evidence (once per request; a
+        no-op when already kept)."""
         if self._body_stored:
             return
         insert_one(
             SignedRequestBody(
-                sha256=self.body_sha256, platform_id=self.platform.pk, body=self.body
+                sha256=self.body_sha256,
+                platform_id=self.platform.pk,
+                body=self.body,
+                evidence=self.evidence(),
             ),
             ignore_conflicts=True,
         )
@@ -192,14 +202,10 @@ def redeem_batch(call: SignedCall, records: list[Any]) -> list[dict[str, Any]]:
     """
     results: list[dict[str, Any] | None] = [None] * len(records)
     valid: list[tuple[int, dict[str, Any]]] = []
-    # One serializer checks every record: DRF deep-copies a serializer's
-    # fields for each new instance, which cost more than the checks
-    # themselves. run_validation() is what is_valid() calls, and what a
-    # ListSerializer does with its one child for each item.
-    checker = RedemptionRequestSerializer()
+    checker = _RecordChecker()
     for index, record in enumerate(records):
         try:
-            valid.append((index, dict(checker.run_validation(record))))
+            valid.append((index, checker.check(record)))
         except ValidationError as invalid:
             field, message = first_validation_error(invalid.detail)
             results[index] = error_body(Code.VALIDATION_ERROR, message, field)
@@ -235,6 +241,7 @@ def redeem_batch(call: SignedCall, records: list[Any]) -> list[dict[str, Any]]:
             platform=call.platform,
             items=[item for _index, item in charged],
             request_evidence=call.evidence(),
+            request_reference=call.reference(),
         )
         if any(isinstance(o, RedemptionResult) and not o.replayed for o in outcomes):
             call.store_body()
@@ -253,6 +260,100 @@ def redeem_batch(call: SignedCall, records: list[Any]) -> list[dict[str, Any]]:
             result = {"reference": _reference_of(records[index]), "status": "rejected", **result}
         answers.append(result)
     return answers
+
+
+class _RecordChecker:
+    """Checks a usage batch's records as :class:`RedemptionRequestSerializer`
+    does, and gives the same values — in a few microseconds for a record in
+    the usual form rather than ~90 for DRF's serializer machinery.
+
+    The usual form: an object whose texts (reference, voucher, usage
+    models) are plain ASCII without surrounding spaces or NUL, within their
+    lengths; token counts JSON integers in range; ``allow_partial`` a JSON
+    boolean; ``currency`` "CNY". Amounts and times go through the
+    serializer's own fields, so they are parsed by the same code. Anything
+    else — including every record the serializer would refuse — is checked
+    by the serializer itself, so refusals and their messages are its own.
+    One serializer serves every record: DRF deep-copies a serializer's fields
+    for each new instance, which cost more than the checks themselves."""
+
+    def __init__(self) -> None:
+        self.serializer = RedemptionRequestSerializer()
+        fields = self.serializer.fields
+        self.occurred_at = fields["occurred_at"]
+        self.billed_amount = fields["billed_amount"]
+
+    def check(self, record: Any) -> dict[str, Any]:
+        """The checked record (``ValidationError`` as the serializer raises it)."""
+        checked = self._usual(record) if type(record) is dict else None
+        if checked is None:
+            # run_validation() is what is_valid() calls, and what a
+            # ListSerializer does with its one child for each item.
+            checked = dict(self.serializer.run_validation(record))
+        return checked
+
+    def _usual(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        reference, voucher = record.get("reference"), record.get("voucher")
+        if not (_plain_text(reference, 255) and _plain_text(voucher, 64)):
+            return None
+        try:
+            checked: dict[str, Any] = {
+                "reference": reference,
+                "occurred_at": self.occurred_at.run_validation(record.get("occurred_at")),
+            }
+            if "billed_amount" in record:
+                checked["billed_amount"] = self.billed_amount.run_validation(
+                    record["billed_amount"]
+                )
+        except ValidationError:
+            return None
+        if "currency" in record:
+            if record["currency"] != "CNY":
+                return None
+            checked["currency"] = "CNY"
+        if "usage" in record:
+            lines = _usual_usage(record["usage"])
+            if lines is None:
+                return None
+            checked["usage"] = lines
+        allow_partial = record.get("allow_partial", True)
+        if type(allow_partial) is not bool:
+            return None
+        checked["allow_partial"] = allow_partial
+        checked["voucher"] = voucher
+        return checked
+
+
+_MAX_TOKENS = 10**12
+
+
+def _plain_text(value: Any, longest: int) -> bool:
+    """A text a StrictCharField takes as it is: ASCII, no NUL, nothing to strip."""
+    return (
+        type(value) is str
+        and 0 < len(value) <= longest
+        and value.isascii()
+        and value == value.strip()
+        and "\x00" not in value
+    )
+
+
+def _usual_usage(lines: Any) -> list[dict[str, Any]] | None:
+    """Usage lines in the usual form, as UsageLineSerializer gives them, or None."""
+    if type(lines) is not list or len(lines) > MAX_USAGE_LINES:
+        return None
+    checked = []
+    for line in lines:
+        if type(line) is not dict or not _plain_text(line.get("model"), 200):
+            return None
+        tokens = [line.get("input_tokens", 0), line.get("output_tokens", 0)]
+        for count in tokens:
+            if type(count) is not int or not 0 <= count <= _MAX_TOKENS:
+                return None
+        checked.append(
+            {"model": line["model"], "input_tokens": tokens[0], "output_tokens": tokens[1]}
+        )
+    return checked
 
 
 def _reference_of(record: Any) -> str | None:

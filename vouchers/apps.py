@@ -9,7 +9,9 @@ class VouchersConfig(AppConfig):
     def ready(self) -> None:
         from . import roles  # noqa: F401  (grants this app's permissions to roles)
         from .budget import register_figures
+        from .commitments import register as register_commitments
         from .facts import register_facts
 
         register_figures()
         register_facts()
+        register_commitments()

@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 
 from django.db import transaction
 from django.db.models import Exists, Model, OuterRef, QuerySet
+from django.db.models.expressions import RawSQL
 
 from common.compiled_query import CompiledQuery
 from programs.models import Program
@@ -114,8 +115,17 @@ def lock_voucher(
 def lock_vouchers(*, platform_id: int, codes: Iterable[str]) -> list[Voucher]:
     """The vouchers with these codes, locked in id order (a usage batch's
     vouchers, each locked once), with ``platform_bound`` but without their
-    programs: a batch reads each program once for all its vouchers."""
-    return list(_vouchers_for_update(platform_id).filter(code__in=set(codes)).order_by("pk"))
+    programs: a batch reads each program once for all its vouchers.
+
+    On PostgreSQL the codes go as one array parameter: as ``IN (%s, …)``
+    psycopg spent ~7 ms of Python splitting the query text of 1,000 codes."""
+    wanted = sorted(set(codes))
+    vouchers = _vouchers_for_update(platform_id)
+    if transaction.get_connection().vendor == "postgresql":
+        vouchers = vouchers.filter(code__in=RawSQL("SELECT unnest(%s::text[])", [wanted]))
+    else:
+        vouchers = vouchers.filter(code__in=wanted)
+    return list(vouchers.order_by("pk"))
 
 
 def voucher_for_lookup(*, platform_id: int, code: str) -> Voucher | None:
@@ -205,14 +215,18 @@ def save_amounts(vouchers: list[Voucher]) -> None:
     if connection.vendor != "postgresql":
         Voucher.objects.bulk_update(vouchers, ["balance", "held"])
         return
-    rows = ", ".join(["(%s, %s::numeric, %s::numeric)"] * len(vouchers))
-    params: list[Any] = []
-    for voucher in vouchers:
-        params += [voucher.pk, voucher.balance, voucher.held]
+    # Three array parameters, whatever the number of vouchers: one VALUES
+    # row of placeholders per voucher cost psycopg ~7 ms of query splitting
+    # for a batch's 1,000.
     with connection.cursor() as cursor:
         cursor.execute(
-            f'UPDATE "{Voucher._meta.db_table}" AS v '  # noqa: S608 - placeholders only
+            f'UPDATE "{Voucher._meta.db_table}" AS v '  # noqa: S608 - the model's table only
             "SET balance = d.balance, held = d.held "
-            f"FROM (VALUES {rows}) AS d(id, balance, held) WHERE v.id = d.id",
-            params,
+            "FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[]) AS d(id, balance, held) "
+            "WHERE v.id = d.id",
+            [
+                [v.pk for v in vouchers],
+                [v.balance for v in vouchers],
+                [v.held for v in vouchers],
+            ],
         )

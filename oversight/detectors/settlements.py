@@ -39,7 +39,13 @@ from oversight.detectors.base import (
     thresholds_or_default,
 )
 from oversight.models import AnomalyFlag
-from platforms.evidence import EvidenceInvalid, evidence_verify, signed_record_mismatch
+from platforms.evidence import (
+    EvidenceInvalid,
+    evidence_verify,
+    full_evidence,
+    is_reference,
+    signed_record_mismatch,
+)
 from platforms.models import PlatformKey, SignedRequestBody
 from settlements.models import Settlement, SettlementLine
 
@@ -130,12 +136,18 @@ class EvidenceChecker:
         }
         self._requests: dict[tuple[int, str, str, str], _Request] = {}
         self._bodies: dict[str, bytes | None] = {}
+        self._stored: dict[str, SignedRequestBody] = {}
 
-    @staticmethod
-    def evidence_of(line: SettlementLine) -> Any:
+    def evidence_of(self, line: SettlementLine) -> Any:
+        """The line's evidence, whole: a usage batch's lines name their request,
+        whose evidence is kept once with its body (fetched by :meth:`prepare`)."""
         if line.kind == SettlementLine.Kind.REVERSAL and line.reversal is not None:
-            return line.reversal.request_evidence
-        return line.redemption.request_evidence
+            evidence = line.reversal.request_evidence
+        else:
+            evidence = line.redemption.request_evidence
+        if is_reference(evidence):
+            return full_evidence(evidence, self._stored.get(evidence["body_sha256"]))
+        return evidence
 
     def prepare(self, lines: Iterable[SettlementLine]) -> None:
         """Fetch the signed bodies a chunk of ``lines`` names, forgetting the
@@ -144,16 +156,19 @@ class EvidenceChecker:
         however many lines a window holds."""
         self._requests = {}
         self._bodies = {}
+        self._stored = {}
         wanted = set()
         for line in lines:
-            evidence = self.evidence_of(line)
+            if line.kind == SettlementLine.Kind.REVERSAL and line.reversal is not None:
+                evidence = line.reversal.request_evidence
+            else:
+                evidence = line.redemption.request_evidence
             sha = evidence.get("body_sha256") if isinstance(evidence, dict) else None
             if isinstance(sha, str):
                 wanted.add(sha)
-        for sha, body in SignedRequestBody.objects.filter(sha256__in=wanted).values_list(
-            "sha256", "body"
-        ):
-            self._bodies[sha] = bytes(body)
+        for stored in SignedRequestBody.objects.filter(sha256__in=wanted):
+            self._stored[stored.sha256] = stored
+            self._bodies[stored.sha256] = bytes(stored.body)
 
     def _request(self, platform_id: int, evidence: dict[str, Any]) -> _Request:
         key_id = str(evidence.get("key_id") or "")

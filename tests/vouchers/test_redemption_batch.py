@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts.models import Membership
+from audit.commitments import commitments_verify, ids_of_runs
 from audit.models import AuditEvent
 from audit.services import Actor
 from common.errors import BusinessError
@@ -153,6 +154,9 @@ def test_a_batch_answers_exactly_as_the_same_charges_sent_one_by_one(raw_items) 
             assert outcome.id is not None
             assert LedgerEntry.objects.filter(redemption_id=outcome.id).count() == 1
     assert ledger_differences() == []
+    # Every entry the batch wrote is committed to the audit log, and matches.
+    check = commitments_verify()
+    assert check.ok, check.problem
 
 
 def test_the_exhaustion_event_follows_the_entries_that_exhausted_the_voucher() -> None:
@@ -178,17 +182,21 @@ def test_the_exhaustion_event_follows_the_entries_that_exhausted_the_voucher() -
     ]
     voucher.refresh_from_db()
     assert voucher.status == Voucher.Status.EXHAUSTED
-    kinds = list(
+    events = list(
         AuditEvent.objects.filter(enterprise_id=voucher.enterprise_id)
         .order_by("pk")
-        .values_list("event_type", flat=True)
+        .values_list("event_type", "after")
     )
-    assert kinds[-4:] == [
-        "ledger.entry_recorded",
-        "ledger.entry_recorded",
-        "ledger.entry_recorded",
+    # The three entries are committed by one event, before the exhaustion.
+    assert [kind for kind, _after in events[-2:]] == [
+        "ledger.entries_committed",
         "voucher.exhausted",
     ]
+    committed = events[-2][1]
+    entries = list(LedgerEntry.objects.filter(voucher=voucher, kind="capture").order_by("pk"))
+    assert committed["count"] == 3
+    assert ids_of_runs(committed["ids"]) == [e.pk for e in entries]
+    assert commitments_verify().ok
     assert Redemption.objects.filter(voucher=voucher).count() == 3
 
 

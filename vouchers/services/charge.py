@@ -17,16 +17,19 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts.models import ComputePlatform
-from audit.services import Actor, audit_record_all
-from common.bulk import copy_insert, insert_one
+from audit.services import Actor
+from common.bulk import copy_rows, insert_one
 from common.errors import BusinessError
 from programs.models import Program
 from programs.phasedown import Step, steps_of
 from vouchers import queries
+from vouchers.commitments import entry_content
 from vouchers.models import LedgerEntry, Redemption, Voucher
 from vouchers.services.coverage import (
+    Charge,
     charge_of,
     check_usable,
     covered_of,
@@ -44,8 +47,8 @@ from vouchers.services.inputs import (
     voucher_not_found,
 )
 from vouchers.services.ledger_writes import (
+    commit_entries,
     ledger_entry,
-    ledger_entry_event,
     locked_voucher,
     save_voucher,
     settle_status,
@@ -111,55 +114,276 @@ def _order(item: RedeemInput, *, voucher: Voucher | None = None) -> _Order:
 class _Writes(Protocol):
     """Where a charge's rows go: :class:`_WriteNow` or :class:`_BatchWrites`."""
 
-    def redemption(self, redemption: Redemption) -> None: ...
-
-    def entry(self, entry: LedgerEntry) -> None: ...
+    def charge(
+        self, voucher: Voucher, order: _Order, *, charge: Charge, covered: Decimal
+    ) -> Redemption | _Charged: ...
 
     def flush(self) -> None: ...
 
 
 class _WriteNow:
-    """A single charge's writes: each row inserted as it is decided, with the
-    ledger entry's audit event."""
+    """A single charge's writes: the redemption and its ledger entry inserted
+    as they are decided, with the entry's own audit event."""
 
-    def __init__(self, actor: Actor) -> None:
+    def __init__(
+        self, actor: Actor, platform: ComputePlatform, evidence: dict[str, Any] | None
+    ) -> None:
         self.actor = actor
+        self.platform = platform
+        self.evidence = evidence
 
-    def redemption(self, redemption: Redemption) -> None:
+    def charge(self, voucher: Voucher, order: _Order, *, charge: Charge, covered: Decimal) -> Any:
+        redemption = new_redemption(
+            voucher,
+            platform=self.platform,
+            reference=order.reference,
+            occurred_at=order.occurred_at,
+            charge=charge,
+            covered=covered,
+            usage=order.lines,
+            allow_partial=order.allow_partial,
+            balance_after=voucher.available - covered,
+            fingerprint=order.fingerprint,
+            evidence=self.evidence,
+        )
         insert_one(redemption)
-
-    def entry(self, entry: LedgerEntry) -> None:
-        write_entry(entry, actor=self.actor)
+        write_entry(
+            ledger_entry(
+                voucher,
+                kind=LedgerEntry.Kind.CAPTURE,
+                amount=covered,
+                balance_change=-covered,
+                actor=self.actor,
+                platform=self.platform,
+                redemption=redemption,
+                evidence=self.evidence,
+            ),
+            actor=self.actor,
+        )
+        return redemption
 
     def flush(self) -> None:
         """Nothing waits: every row is already written."""
 
 
+@dataclass(slots=True)
+class _Charged:
+    """A batch's charge, decided and waiting to be written: the redemption's
+    values (what :class:`RedemptionResult` reads) and its ledger entry's.
+    ``pk`` and ``entry_id`` are set when the batch is written."""
+
+    voucher: Voucher
+    reference: str
+    occurred_at: datetime.datetime
+    billed_amount: Decimal | None
+    rate_applied: Decimal | None
+    points_used: int | None
+    covered: Decimal
+    payable_by_enterprise: Decimal
+    usage: list[dict[str, Any]]
+    allow_partial: bool
+    balance_after: Decimal
+    request_fingerprint: str
+    created_at: datetime.datetime
+    entry_balance_after: Decimal
+    entry_held_after: Decimal
+    pk: int | None = None
+    entry_id: int | None = None
+
+
+_REDEMPTION_COLUMNS = (
+    "voucher_id",
+    "platform_id",
+    "reference",
+    "occurred_at",
+    "billed_amount",
+    "rate_applied",
+    "points_used",
+    "covered",
+    "payable_by_enterprise",
+    "reversed_amount",
+    "usage",
+    "allow_partial",
+    "balance_after",
+    "status",
+    "request_fingerprint",
+    "request_evidence",
+    "created_at",
+)
+_ENTRY_COLUMNS = (
+    "voucher_id",
+    "kind",
+    "amount",
+    "balance_change",
+    "held_change",
+    "balance_after",
+    "held_after",
+    "program_return",
+    "redemption_id",
+    "platform_id",
+    "actor_kind",
+    "actor_label",
+    "request_evidence",
+    "note",
+    "created_at",
+)
+_ZERO = Decimal("0.00")
+
+
 class _BatchWrites:
-    """The rows a batch has decided to write, inserted in bulk on :meth:`flush`."""
+    """The charges a batch has decided, written on :meth:`flush` as plain rows:
+    one COPY of redemptions, one of ledger entries, and one audit event that
+    commits the entries (``audit.commitments``: a Merkle root over each
+    entry's leaf) instead of an event per entry. The signed request is kept
+    once (its body and evidence, by the API layer); each redemption names
+    it by ``request_evidence`` (``request_reference``), and its ledger entry
+    by the redemption."""
 
-    def __init__(self, actor: Actor) -> None:
+    def __init__(
+        self,
+        actor: Actor,
+        platform: ComputePlatform,
+        evidence: dict[str, Any] | None,
+        request_reference: dict[str, Any] | None,
+    ) -> None:
         self.actor = actor
-        self.redemptions: list[Redemption] = []
-        self.entries: list[LedgerEntry] = []
+        self.platform = platform
+        self.evidence = evidence
+        self.reference = request_reference if request_reference is not None else evidence
+        self.rows: list[_Charged] = []
 
-    def redemption(self, redemption: Redemption) -> None:
-        self.redemptions.append(redemption)
-
-    def entry(self, entry: LedgerEntry) -> None:
-        self.entries.append(entry)
+    def charge(self, voucher: Voucher, order: _Order, *, charge: Charge, covered: Decimal) -> Any:
+        voucher.balance -= covered
+        row = _Charged(
+            voucher=voucher,
+            reference=order.reference,
+            occurred_at=order.occurred_at,
+            billed_amount=charge.billed_amount,
+            rate_applied=charge.rate,
+            points_used=charge.points_used,
+            covered=covered,
+            payable_by_enterprise=charge.asked - covered,
+            usage=order.lines,
+            allow_partial=order.allow_partial,
+            balance_after=voucher.balance - voucher.held,
+            request_fingerprint=order.fingerprint,
+            created_at=timezone.now(),
+            entry_balance_after=voucher.balance,
+            entry_held_after=voucher.held,
+        )
+        self.rows.append(row)
+        return row
 
     def flush(self) -> None:
-        copy_insert(self.redemptions)
-        for entry in self.entries:
-            # Re-assign the object (now with its id) rather than setting
-            # redemption_id: that would drop the cached redemption, and the
-            # audit event below would fetch each one again.
-            entry.redemption = entry.redemption
-        copy_insert(self.entries)
-        audit_record_all([ledger_entry_event(entry, actor=self.actor) for entry in self.entries])
-        self.redemptions = []
-        self.entries = []
+        rows, self.rows = self.rows, []
+        if not rows:
+            return
+        platform_id = self.platform.pk
+        reference = self.reference
+        ids = copy_rows(
+            Redemption,
+            _REDEMPTION_COLUMNS,
+            [
+                (
+                    r.voucher.pk,
+                    platform_id,
+                    r.reference,
+                    r.occurred_at,
+                    r.billed_amount,
+                    r.rate_applied,
+                    r.points_used,
+                    r.covered,
+                    r.payable_by_enterprise,
+                    _ZERO,
+                    r.usage,
+                    r.allow_partial,
+                    r.balance_after,
+                    Redemption.Status.CAPTURED.value,
+                    r.request_fingerprint,
+                    reference,
+                    r.created_at,
+                )
+                for r in rows
+            ],
+            json_columns=("usage", "request_evidence"),
+        )
+        for r, pk in zip(rows, ids, strict=True):
+            r.pk = pk
+        kind = LedgerEntry.Kind.CAPTURE.value
+        actor_kind, actor_label = self.actor.kind, self.actor.label[:200]
+        entries = [
+            (
+                r.voucher.pk,
+                kind,
+                r.covered,
+                -r.covered,
+                _ZERO,
+                r.entry_balance_after,
+                r.entry_held_after,
+                _ZERO,
+                r.pk,
+                platform_id,
+                actor_kind,
+                actor_label,
+                None,
+                "",
+                r.created_at,
+            )
+            for r in rows
+        ]
+        entry_ids = copy_rows(LedgerEntry, _ENTRY_COLUMNS, entries)
+        for r, pk in zip(rows, entry_ids, strict=True):
+            r.entry_id = pk
+        commit_entries(
+            actor=self.actor,
+            platform_id=platform_id,
+            records=[
+                (pk, _committed_content(entry, r))
+                for pk, entry, r in zip(entry_ids, entries, rows, strict=True)
+            ],
+            vouchers=[r.voucher for r in rows],
+        )
+
+
+def _committed_content(entry: tuple[Any, ...], row: _Charged) -> bytes:
+    """A batch entry's content in its leaf (``vouchers.commitments``), from what
+    was written: the columns of :data:`vouchers.commitments.ENTRY_COLUMNS` in
+    their order (a capture has no hold, reversal or user)."""
+    (voucher_id, kind, amount, balance_change, held_change, balance_after, held_after,
+     program_return, redemption_id, platform_id, actor_kind, actor_label, _evidence, note,
+     created_at) = entry  # fmt: skip
+    return entry_content(
+        (
+            voucher_id,
+            kind,
+            amount,
+            balance_change,
+            held_change,
+            balance_after,
+            held_after,
+            program_return,
+            redemption_id,
+            None,
+            None,
+            platform_id,
+            actor_kind,
+            actor_label,
+            None,
+            note,
+            created_at,
+        ),
+        (
+            row.reference,
+            row.occurred_at,
+            row.billed_amount,
+            row.rate_applied,
+            row.points_used,
+            row.covered,
+            row.payable_by_enterprise,
+            row.balance_after,
+            row.request_fingerprint,
+        ),
+    )
 
 
 def _charge_voucher(
@@ -168,14 +392,14 @@ def _charge_voucher(
     *,
     actor: Actor,
     platform: ComputePlatform,
-    evidence: dict[str, Any] | None,
     writes: _Writes,
     steps: Sequence[Step] | None = None,
-) -> tuple[Redemption, list[str]]:
-    """Judge one charge against a locked voucher and write it: the redemption,
-    the ledger entry (the voucher's amounts change in memory) and its audit
-    event, and the status that follows. Returns the redemption and the
-    voucher's fields to save besides its amounts; the caller saves the voucher.
+) -> tuple[Any, list[str]]:
+    """Judge one charge against a locked voucher and write it (``writes``): the
+    redemption and its ledger entry (the voucher's amounts change in memory),
+    and the status that follows. Returns the redemption (or the batch's row
+    standing for it) and the voucher's fields to save besides its amounts;
+    the caller saves the voucher.
 
     ``steps``: the program's schedule when the caller has it already."""
     fields = check_usable(voucher, platform=platform, occurred_at=order.occurred_at, actor=actor)
@@ -187,32 +411,7 @@ def _charge_voucher(
         steps=steps,
     )
     covered = covered_of(charge, limit=voucher.available, allow_partial=order.allow_partial)
-    redemption = new_redemption(
-        voucher,
-        platform=platform,
-        reference=order.reference,
-        occurred_at=order.occurred_at,
-        charge=charge,
-        covered=covered,
-        usage=order.lines,
-        allow_partial=order.allow_partial,
-        balance_after=voucher.available - covered,
-        fingerprint=order.fingerprint,
-        evidence=evidence,
-    )
-    writes.redemption(redemption)
-    writes.entry(
-        ledger_entry(
-            voucher,
-            kind=LedgerEntry.Kind.CAPTURE,
-            amount=covered,
-            balance_change=-covered,
-            actor=actor,
-            platform=platform,
-            redemption=redemption,
-            evidence=evidence,
-        )
-    )
+    redemption = writes.charge(voucher, order, charge=charge, covered=covered)
     if voucher.available == 0 and voucher.held == 0:
         # The voucher is about to be exhausted: its audit event must follow
         # the ledger entries that exhausted it.
@@ -283,7 +482,7 @@ def _redeem(
         return replay
     voucher = locked_voucher(platform=platform, code=order.code)
     redemption, fields = _charge_voucher(
-        voucher, order, actor=actor, platform=platform, evidence=evidence, writes=_WriteNow(actor)
+        voucher, order, actor=actor, platform=platform, writes=_WriteNow(actor, platform, evidence)
     )
     save_voucher(voucher, fields)
     return RedemptionResult.of(redemption, code=voucher.code, unit=voucher.unit, replayed=False)
@@ -300,6 +499,7 @@ def voucher_redeem_batch(
     platform: ComputePlatform,
     items: Sequence[RedeemInput],
     request_evidence: dict[str, Any] | None = None,
+    request_reference: dict[str, Any] | None = None,
 ) -> list[RedemptionResult | BusinessError]:
     """Charge many redemptions at once (a usage batch): one result per item, in order.
 
@@ -312,11 +512,20 @@ def voucher_redeem_batch(
     batch of 1,000 records cheap. If the bulk write meets a concurrent request
     with one of the same references, the batch is re-run item by item through
     :func:`voucher_redeem`, so the answers are the same either way.
+
+    ``request_evidence`` (the signed request's) goes with the audit event
+    that commits the batch's ledger entries; each redemption keeps
+    ``request_reference`` — what names the request, kept once elsewhere —
+    or, without one, the whole evidence.
     """
     try:
         with transaction.atomic():
             return _redeem_batch(
-                actor=actor, platform=platform, items=items, evidence=request_evidence
+                actor=actor,
+                platform=platform,
+                items=items,
+                evidence=request_evidence,
+                request_reference=request_reference,
             )
     except IntegrityError as exc:
         if not is_reference_clash(exc):
@@ -341,6 +550,7 @@ def _redeem_batch(
     platform: ComputePlatform,
     items: Sequence[RedeemInput],
     evidence: dict[str, Any] | None,
+    request_reference: dict[str, Any] | None,
 ) -> list[RedemptionResult | BusinessError]:
     results: list[RedemptionResult | BusinessError | None] = [None] * len(items)
     orders: list[tuple[int, _Order]] = []
@@ -372,7 +582,7 @@ def _redeem_batch(
         vouchers[v.code] = v
     # Each program's schedule sorted once, not once per record.
     schedules = {pk: steps_of(program) for pk, program in programs.items()}
-    writes = _BatchWrites(actor)
+    writes = _BatchWrites(actor, platform, evidence, request_reference)
     dirty: dict[int, tuple[Voucher, set[str]]] = {}
     for index, order in orders:
         try:
@@ -388,7 +598,6 @@ def _redeem_batch(
                 order,
                 actor=actor,
                 platform=platform,
-                evidence=evidence,
                 writes=writes,
                 steps=schedules.get(voucher.program_id),
             )

@@ -17,11 +17,12 @@ from django.db.models import F
 from django_fsm import can_proceed
 
 from accounts.models import ComputePlatform
-from audit import events
+from audit import commitments, events
 from audit.services import Actor, audit_event, audit_record, audit_record_all
 from common.bulk import insert_one
 from programs.models import Program
 from vouchers import queries
+from vouchers.commitments import BATCH_OBJECT_TYPE, KIND
 from vouchers.models import Hold, LedgerEntry, Redemption, Reversal, Voucher
 from vouchers.services.inputs import voucher_not_found
 
@@ -110,6 +111,40 @@ def ledger_entry_event(entry: LedgerEntry, *, actor: Actor) -> Any:
         platform_id=entry.platform_id,
         note=entry.note,
     )
+
+
+def commit_entries(
+    *,
+    actor: Actor,
+    platform_id: int | None,
+    records: list[tuple[int, bytes]],
+    vouchers: Sequence[Voucher],
+) -> Any:
+    """Commit ledger entries written together (a usage batch's) to the audit
+    chain with one event: ``records`` are (id, content) in id order
+    (:func:`vouchers.commitments.entry_content`). The event names the district
+    and the enterprise when all the entries share one, as an entry's own
+    event would."""
+    if not records:
+        return None
+    districts = {v.program.district_id for v in vouchers}
+    enterprises = {v.enterprise_id for v in vouchers}
+    first, last = records[0][0], records[-1][0]
+    event = audit_event(
+        actor=actor,
+        event_type=events.RECORDS_COMMITTED,
+        obj=None,
+        # Not the entries' own object type: an entry's own event is what
+        # tells the verifier it needs no commitment.
+        object_type=BATCH_OBJECT_TYPE,
+        object_id=str(first),
+        object_repr=f"{len(records)} ledger entries #{first}–#{last}",
+        after=commitments.commitment(KIND, records),
+        district_id=districts.pop() if len(districts) == 1 else None,
+        enterprise_id=enterprises.pop() if len(enterprises) == 1 else None,
+        platform_id=platform_id,
+    )
+    return audit_record_all([event])[0]
 
 
 def record_change(voucher: Voucher, *, actor: Actor, **change: Any) -> LedgerEntry:

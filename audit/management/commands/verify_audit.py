@@ -44,7 +44,8 @@ class Command(BaseCommand):
             self.stderr.write(f"Warning: {warning}")
         self.stdout.write(
             f"Audit log verified: {result.sealed} sealed events, "
-            f"{result.checkpoints} checkpoints, {result.unsealed} events awaiting their seal"
+            f"{result.checkpoints} checkpoints, {result.unsealed} events awaiting their seal, "
+            f"{result.committed_records} records committed by {result.commitments} batch events"
             + (f", archived up to seal {result.archived_up_to}" if result.archived_up_to else "")
             + "."
         )
