@@ -261,7 +261,17 @@ class AuditEventAdmin(ScopedModelAdmin):
 
     @admin.display(description=_("after"))
     def after_pretty(self, obj: AuditEvent) -> str:
-        return format_html("<pre>{}</pre>", _pretty(obj.after))
+        after = obj.after
+        if obj.event_type == events.RECORDS_COMMITTED and isinstance(after, dict):
+            # A batch's leaves are one long base64 text (32 bytes per entry):
+            # shown as what it is, not printed out.
+            leaves = str(after.get("leaves", ""))
+            after = {
+                **after,
+                "leaves": _("%(count)s leaf hashes (%(size)s characters of base64)")
+                % {"count": after.get("count"), "size": len(leaves)},
+            }
+        return format_html("<pre>{}</pre>", _pretty(after))
 
     @admin.display(description=_("request evidence"))
     def evidence_pretty(self, obj: AuditEvent) -> str:

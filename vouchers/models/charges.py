@@ -119,13 +119,17 @@ class Redemption(FSMModelMixin, models.Model):
         # only cost every insert.
         db_index=False,
     )
-    hold = models.OneToOneField(
+    # At most one redemption per hold (a partial unique index in Meta): most
+    # charges have no hold, and a plain unique column would index each of a
+    # usage batch's NULLs.
+    hold = models.ForeignKey(
         Hold,
         verbose_name=_("hold"),
         null=True,
         blank=True,
         on_delete=models.PROTECT,
-        related_name="redemption",
+        related_name="+",
+        db_index=False,
     )
     reference = models.CharField(_("platform reference"), max_length=255)
     occurred_at = models.DateTimeField(_("usage occurred at"))
@@ -159,6 +163,9 @@ class Redemption(FSMModelMixin, models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["platform", "reference"], name="redemption_reference_unique_per_platform"
+            ),
+            models.UniqueConstraint(
+                fields=["hold"], condition=Q(hold__isnull=False), name="redemption_one_per_hold"
             ),
             models.CheckConstraint(condition=Q(covered__gt=0), name="redemption_covered_positive"),
             models.CheckConstraint(
