@@ -153,10 +153,22 @@ class ReversalRequestSerializer(serializers.Serializer):
     reference = StrictCharField(max_length=255)
 
 
+class ParsedJSONField(serializers.JSONField):
+    """Any JSON value of a body already parsed as JSON, taken as it is.
+
+    ``JSONField`` checks a value by encoding it again (``json.dumps``):
+    for a usage batch that was one encoding per record, of values that came
+    out of the JSON parser and so always encode. Each record is checked on
+    its own afterwards (``platforms.usage``)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        return data
+
+
 class UsageBatchRequestSerializer(serializers.Serializer):
     records = serializers.ListField(
         # A null record is a record like any other: rejected alone, in its place.
-        child=serializers.JSONField(allow_null=True),
+        child=ParsedJSONField(allow_null=True),
         min_length=1,
         max_length=MAX_BATCH_RECORDS,
         help_text="Up to 1,000 redemption bodies; each stands or falls alone.",
