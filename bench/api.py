@@ -32,14 +32,20 @@ What it does, in order:
    127.0.0.1 on a free port, development mode with DEBUG=false,
    ALLOWED_HOSTS=127.0.0.1, ``CONN_MAX_AGE`` as in ``deploy/env.example``,
    worker recycling off) and drives it from separate client processes signing
-   with the stock ``requests-http-signature`` client:
+   with the stock ``requests-http-signature`` client; each client builds,
+   serializes and signs its requests before the phase starts, so that the
+   timed loop only sends them (their signing no longer takes the server's
+   cores):
    (b) ``redemptions``: single ``POST /api/v1/redemptions`` at 1, 8 and 32
    clients, with req/s, p50, p99 and the ratio to (a) at the same concurrency;
    (c) ``usage_batches``: ``POST /api/v1/usage-batches`` of 1,000 records,
    captured records/s and the ratio to ``batch_sql_limit``, with an
    ``Idempotency-Key`` (as the reference client ``cv_client``
    sends them) from 1 and from ``--batch-clients`` clients, and without one
-   from 1 client;
+   from 1 client; then ``batch_write``: what one batch of 1,000 records
+   writes, from 3 batches sent one at a time with nothing else running
+   (``bench/write_cost.py``: WAL bytes, rows and index entries per table,
+   function calls, PostgreSQL and server CPU, per record);
    (d) ``hot_spot``: 32 clients on 5 vouchers, then ``manage.py check_ledger``;
    (e) ``gunicorn_rss``: VmRSS of each worker after all that load.
 5. Stops gunicorn (also on an error, Ctrl-C or SIGTERM).
@@ -57,9 +63,12 @@ gunicorn log are summed up at the end.
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime
+import gc
 import hashlib
 import json
+import math
 import multiprocessing
 import os
 import re
@@ -88,6 +97,21 @@ BILLED = "10.00"
 HOT_VOUCHERS = 5
 KEYS = 32
 FORK = multiprocessing.get_context("fork")
+# How many requests an API client signs before its phase starts (api_client):
+# single redemptions at up to 800 per second and client, usage batches at up
+# to 25,000 records per second and client (25 batches of 1,000).
+PRESIGN_REQUESTS_PER_SECOND = 800
+PRESIGN_RECORDS_PER_SECOND = 25_000
+# platforms/signatures.py accepts a signature whose ``created`` is at most
+# PLATFORM_SIGNATURE_MAX_AGE = 300 s old (and at most
+# PLATFORM_SIGNATURE_MAX_FUTURE = 30 s ahead of the server's clock; ours are
+# never ahead: same machine, same clock). Pre-signing takes seconds (about a
+# minute for 32 clients of a 10 s phase on 2 cores) and a phase lasts
+# --duration seconds, so what is sent is well inside 300 s; a client still
+# leaves its pre-signed requests unsent once the oldest is PRESIGNED_FRESH_FOR
+# old and signs in the loop instead (the phase's line then says so).
+PRESIGNED_FRESH_FOR = 240.0
+BARRIER_TIMEOUT = 600.0  # pre-signing under load; PRESIGNED_FRESH_FOR guards the age
 
 
 # ---------------------------------------------------------------------------
@@ -151,6 +175,7 @@ class PhaseResult:
     machine_cpu: float = 0.0
     server_cpu: float = 0.0
     db_cpu: float = 0.0
+    signed_in_loop: int = 0
     server_label: ClassVar[str] = "gunicorn"
 
     @property
@@ -168,6 +193,11 @@ class PhaseResult:
         other = self.machine_cpu - sum(v for _k, v in parts)
         text = " + ".join(f"{k} {v / self.window:.2f}" for k, v in parts)
         return f" (cpu cores: {self.machine_cpu / self.window:.2f} = {text} + other {other / self.window:.2f})"
+
+    def signing(self) -> str:
+        """The requests the clients had to sign inside the timed loop (their
+        pre-signed ones ran out, or got too old), if any."""
+        return f", {self.signed_in_loop} signed in the loop" if self.signed_in_loop else ""
 
     def errors(self) -> str:
         bad = {k: v for k, v in self.statuses.items() if not k.startswith("2")}
@@ -213,7 +243,9 @@ def run_clients(
                 last[i][pid] = used
 
     try:
-        barrier.wait(timeout=60)
+        # The API clients sign their requests before the barrier (api_client):
+        # 32 clients of a 10 s phase take about a minute of a 2-core machine.
+        barrier.wait(timeout=BARRIER_TIMEOUT)
         t0 = time.perf_counter()
         busy0 = machine_busy()
         poll(at_start=True)
@@ -236,6 +268,7 @@ def run_clients(
             result.records.update(report.get("records", {}))
             result.client_cpu += report["cpu"]
             result.db_cpu += report.get("db_cpu", 0.0)
+            result.signed_in_loop += report.get("signed_in_loop", 0)
             result.samples.extend(report["samples"][: max(0, 3 - len(result.samples))])
         poll()
         result.elapsed = finished - t0
@@ -296,6 +329,9 @@ _INSERT_COLUMNS = re.compile(r'^INSERT INTO "\w+" \(([^)]*)\) VALUES', re.S)
 _COLUMN_BEFORE = re.compile(r'"(\w+)"\s*=\s*$')
 # An UPDATE ... FROM (VALUES (%s, ...)) AS d(id, balance, held): the columns of the values.
 _VALUES_COLUMNS = re.compile(r"FROM \(VALUES \(.*\)\) AS \w+\(([^)]*)\)", re.S)
+# Or ... FROM unnest(%s::bigint[], %s::numeric[], ...) AS d(id, balance, held):
+# one array parameter per column (vouchers.queries.save_amounts).
+_UNNEST_COLUMNS = re.compile(r"FROM unnest\([^)]*\) AS \w+\(([^)]*)\)", re.S)
 
 
 def _plain(value: Any) -> Any:
@@ -358,7 +394,7 @@ def build_template(calls: list[tuple[str, Any]], captured: dict[str, Any]) -> Te
         verb, table = _verb_and_table(sql)
         params = list(params or [])
         inserted = _INSERT_COLUMNS.match(sql)
-        values = _VALUES_COLUMNS.search(sql)
+        values = _VALUES_COLUMNS.search(sql) or _UNNEST_COLUMNS.search(sql)
         if verb == "INSERT" and inserted:
             cols: list[str | None] = list(re.findall(r'"(\w+)"', inserted.group(1)))
         elif verb == "UPDATE" and values:
@@ -399,6 +435,9 @@ def fresh_value(role: str, value: Any, state: dict[str, Any], now: datetime.date
     for its role (``_role``) from ``state`` (code, reference, ids, amounts)."""
     from psycopg.types.json import Jsonb
 
+    if isinstance(value, list) and role != "keep":
+        # An array parameter of one element per row (unnest): this row's.
+        return [fresh_value(role, value[0] if value else None, state, now)]
     if role == "keep":
         tagged = isinstance(value, tuple) and value[:1] == ("__jsonb__",)
         return Jsonb(value[1]) if tagged else value
@@ -554,10 +593,17 @@ def _batch_statements(template: Template) -> dict[str, Any]:
         if step.verb == "INSERT":
             columns = re.findall(r'"(\w+)"', _INSERT_COLUMNS.match(step.sql).group(1))
             rows[step.table] = (["id", *columns], step.params)
+    # A signed body as a batch's: 1,000 records with their own references
+    # (kept once per batch, TOAST-compressed as the app's are).
+    records = [
+        redemption_body(f"CODE{secrets.token_hex(7)}", uuid.uuid4().hex) for _ in range(1000)
+    ]
     return {
         "lock": (lock_sql, [value for _role, value in lock.params]),
         "steps": [step for step in template.steps if step.verb == "SELECT" and not step.locks],
         "rows": rows,
+        "commit": _commit_rows(template) if COMMIT_SHAPE else None,
+        "body": json.dumps({"records": records}).encode(),
     }
 
 
@@ -624,6 +670,182 @@ def replay_batch(
     return len(codes)
 
 
+# The app's batch write since issue 18 (audit.commitments present): each
+# record a redemption and a ledger entry, both by COPY; one audit event per
+# batch committing the entries (a Merkle root over their leaves); the signed
+# request kept once. Older checkouts write one audit event per record
+# (replay_batch above), which the "before" run of a comparison replays.
+COMMIT_SHAPE = (ROOT / "audit" / "commitments.py").exists()
+LEAF_BYTES = 32
+
+
+def _copy_text(value: Any) -> str:
+    """A value in COPY's text format (the few types the replayed rows hold)."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    if isinstance(value, tuple) and value[:1] == ("__jsonb__",):
+        value = json.dumps(value[1])
+    elif isinstance(value, dict | list):
+        value = json.dumps(value)
+    text = str(value)
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _commit_rows(template: Template) -> dict[str, Any]:
+    """Per table of the commit shape, its COPY header and, per column, either
+    the constant text of every row or the role to take from the row's state;
+    and the captured audit event's INSERT, replayed once per batch."""
+    rows = {}
+    audit = None
+    for step in template.steps:
+        if step.verb != "INSERT":
+            continue
+        if step.table == "audit_auditevent":
+            audit = step
+            continue
+        columns = re.findall(r'"(\w+)"', _INSERT_COLUMNS.match(step.sql).group(1))
+        cells: list[tuple[str, Any]] = []
+        for column, (role, value) in zip(columns, step.params, strict=True):
+            if column == "request_evidence":
+                # The redemption names its request (key and body hash); the
+                # ledger entry has none: the evidence is kept once per batch.
+                cells.append(
+                    ("evidence", None) if step.table == "vouchers_redemption" else ("const", "\\N")
+                )
+            elif role == "keep":
+                cells.append(("const", _copy_text(value)))
+            else:
+                cells.append((role, None))
+        rows[step.table] = (["id", *columns], cells)
+    if audit is None:
+        raise RuntimeError("the captured redemption wrote no audit event")
+    return {"rows": rows, "audit": audit}
+
+
+def replay_batch_commit(
+    cur: Any, template: Template, batch: dict[str, Any], codes: list[str], name: str
+) -> int:
+    """One usage batch's SQL as the app writes it now: the reference check, the
+    locks, the phase steps, ids from two sequences, two COPYs, one audit event
+    with the batch's commitment (leaves of 32 bytes, base64), the signed body
+    kept once, one UPDATE of the balances. Rows are built from text templates
+    (constants formatted once): the replay's Python stays small beside the
+    server's work. Returns the records written."""
+    from psycopg.types.json import Jsonb
+
+    from vouchers.queries import EXISTING_REFERENCES_SQL
+
+    n = len(codes)
+    references = [f"{name}-{i}" for i in range(n)]
+    reference_step, phase_step = batch["steps"][0], batch["steps"][-1]
+    platform_id = next(v for r, v in reference_step.params if r == "keep")
+    cur.execute(EXISTING_REFERENCES_SQL, [sorted(references), platform_id])
+    cur.fetchall()
+    lock_sql, lock_params = batch["lock"]
+    cur.execute(lock_sql, [*lock_params[:-1], sorted(set(codes))])
+    names = [col.name for col in cur.description]
+    at = {k: names.index(k) for k in ("id", "code", "enterprise_id", "balance", "held")}
+    vouchers = {row[at["code"]]: list(row) for row in cur.fetchall()}
+    cur.execute(phase_step.sql, [value for _role, value in phase_step.params])
+    cur.fetchall()
+    shape = batch["commit"]
+    ids = {}
+    for table in shape["rows"]:
+        cur.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [table, n],
+        )
+        ids[table] = sorted(row[0] for row in cur.fetchall())
+    body_sha = hashlib.sha256(name.encode()).hexdigest()
+    evidence = _copy_text({"key_id": "bench-key", "body_sha256": body_sha})
+    now = _copy_text(datetime.datetime.now(datetime.UTC))
+    covered = template.covered
+    lines: dict[str, list[str]] = {table: [] for table in shape["rows"]}
+    redemption_ids = ids["vouchers_redemption"]
+    for i, (code, reference) in enumerate(zip(codes, references, strict=True)):
+        voucher = vouchers[code]
+        voucher[at["balance"]] -= covered
+        balance, held = voucher[at["balance"]], voucher[at["held"]]
+        state = {
+            "reference": reference,
+            "voucher_id": str(voucher[at["id"]]),
+            "now": now,
+            "held": str(held),
+            "balance_new": str(balance),
+            "available_after": str(balance - held),
+            "fingerprint": hashlib.sha256(reference.encode()).hexdigest(),
+            "returned:vouchers_redemption": str(redemption_ids[i]),
+            "evidence": evidence,
+        }
+        for table, (_columns, cells) in shape["rows"].items():
+            lines[table].append(
+                "\t".join(
+                    [
+                        str(ids[table][i]),
+                        *(text if role == "const" else state[role] for role, text in cells),
+                    ]
+                )
+            )
+    for table, (columns, _cells) in shape["rows"].items():
+        quoted = ", ".join(f'"{c}"' for c in columns)
+        with cur.copy(f'COPY "{table}" ({quoted}) FROM STDIN') as copy:
+            copy.write("\n".join(lines[table]) + "\n")
+    audit = shape["audit"]
+    leaves = secrets.token_bytes(LEAF_BYTES * n)
+    entry_ids = ids["vouchers_ledgerentry"]
+    after = {
+        "kind": "vouchers.ledgerentry",
+        "algorithm": "sha256",
+        "count": n,
+        "ids": [[entry_ids[0], entry_ids[-1]]],
+        "leaves": base64.b64encode(leaves).decode("ascii"),
+        "root": hashlib.sha256(leaves).hexdigest(),
+    }
+    first = vouchers[codes[0]]
+    event_state = {
+        "code": codes[0],
+        "reference": name,
+        "voucher_id": first[at["id"]],
+        "enterprise_id": first[at["enterprise_id"]],
+        "held": first[at["held"]],
+        "balance_new": first[at["balance"]],
+        "available_after": first[at["balance"]] - first[at["held"]],
+        "vouchers_ledgerentry": entry_ids[0],
+        "vouchers_redemption": redemption_ids[0],
+    }
+    params = []
+    for role, value in audit.params:
+        if role == "audit_after":
+            params.append(json.dumps(after) if isinstance(value, str) else Jsonb(after))
+        else:
+            params.append(
+                fresh_value(role, value, event_state, datetime.datetime.now(datetime.UTC))
+            )
+    cur.execute(audit.sql, params)
+    # The signed body, kept once per batch (a body of ~170 bytes per record).
+    cur.execute(
+        "INSERT INTO platforms_signedrequestbody (sha256, platform_id, body, evidence, "
+        "received_at) VALUES (%s, %s, %s, %s, now())",
+        [body_sha, platform_id, batch["body"], Jsonb({"key_id": "bench-key", "sig": name})],
+    )
+    changed = list(vouchers.values())
+    cur.execute(
+        'UPDATE "vouchers_voucher" AS v SET balance = d.balance, held = d.held '
+        "FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[]) AS d(id, balance, held) "
+        "WHERE v.id = d.id",
+        [
+            [v[at["id"]] for v in changed],
+            [v[at["balance"]] for v in changed],
+            [v[at["held"]] for v in changed],
+        ],
+    )
+    return n
+
+
 def batch_sql_client(
     dsn: str,
     template: Template,
@@ -640,7 +862,8 @@ def batch_sql_client(
 
     def run(cur: Any, n: int) -> int:
         picked = [secrets.choice(codes) for _ in range(batch_size)]
-        return replay_batch(cur, template, batch, picked, f"{name}-{n}")
+        replay = replay_batch_commit if COMMIT_SHAPE else replay_batch
+        return replay(cur, template, batch, picked, f"{name}-{n}")
 
     _replay_client(dsn, run, barrier, queue, duration)
 
@@ -660,6 +883,37 @@ def redemption_body(code: str, reference: str) -> dict[str, Any]:
     }
 
 
+def batch_body(codes: list[str], prefix: str, batch_size: int) -> dict[str, Any]:
+    """A usage batch of ``batch_size`` records on random vouchers of ``codes``,
+    references ``{prefix}-0`` ... (unique per record)."""
+    return {
+        "records": [
+            redemption_body(secrets.choice(codes), f"{prefix}-{i}") for i in range(batch_size)
+        ]
+    }
+
+
+def signed_request(auth: Any, url: str, body: Any, idempotency_key: bool) -> Any:
+    """``POST url`` with ``body`` serialized to JSON bytes and signed by ``auth``
+    (a stock ``HTTPSignatureAuth``: a fresh nonce and ``created`` each time),
+    with its own ``Idempotency-Key`` when asked: ready for ``Session.send``."""
+    import requests
+
+    headers = {"Content-Type": "application/json"}
+    if idempotency_key:
+        headers["Idempotency-Key"] = uuid.uuid4().hex
+    prepared = requests.Request("POST", url, data=json.dumps(body).encode(), headers=headers)
+    return auth(prepared.prepare())
+
+
+def presign_count(kind: str, duration: float, batch_size: int) -> int:
+    """Requests a client of ``kind`` signs before its phase of ``duration`` s."""
+    per_second = float(PRESIGN_REQUESTS_PER_SECOND)
+    if kind.startswith("batch"):
+        per_second = min(per_second, PRESIGN_RECORDS_PER_SECOND / max(1, batch_size))
+    return math.ceil(duration * per_second)
+
+
 def api_client(
     kind: str,
     base_url: str,
@@ -672,6 +926,11 @@ def api_client(
     queue: Any,
     duration: float,
 ) -> None:
+    """Signed API requests of ``kind`` (``redeem``, ``batch``,
+    ``batch-without-key``) for ``duration`` s. The bodies are built, serialized
+    and signed before the barrier (``presign_count`` of them), so the timed
+    loop only sends them and reads the answers; if they run out (or get too
+    old, PRESIGNED_FRESH_FOR) it signs more itself and reports how many."""
     import requests
     from requests_http_signature import HTTPSignatureAuth, algorithms
 
@@ -682,6 +941,7 @@ def api_client(
         "statuses": Counter(),
         "samples": [],
         "records": Counter(),
+        "signed_in_loop": 0,
     }
     session = requests.Session()
     auth = HTTPSignatureAuth(
@@ -690,26 +950,40 @@ def api_client(
     batch = kind.startswith("batch")
     path = "usage-batches" if batch else "redemptions"
     url = f"{base_url}/api/v1/{path}"
+    with_key = kind != "batch-without-key"
+    n = 0
+
+    def next_request() -> Any:
+        nonlocal n
+        n += 1
+        if batch:
+            body = batch_body(codes, f"{name}-{n}", batch_size)
+        else:
+            body = redemption_body(secrets.choice(codes), f"{name}-{n}")
+        return signed_request(auth, url, body, with_key)
+
     try:
-        barrier.wait()
+        try:
+            signed_at = time.time()
+            presigned = [next_request() for _ in range(presign_count(kind, duration, batch_size))]
+            # Keep the collector from walking these objects during the phase.
+            gc.collect()
+            gc.freeze()
+        finally:
+            barrier.wait()  # also when signing failed: the others run, this one reports
         cpu0, start = cpu_seconds(), time.perf_counter()
         end = start + duration
-        n = 0
+        sent = 0
         while time.perf_counter() < end:
-            n += 1
-            if batch:
-                body: dict[str, Any] = {
-                    "records": [
-                        redemption_body(secrets.choice(codes), f"{name}-{n}-{i}")
-                        for i in range(batch_size)
-                    ]
-                }
+            if sent < len(presigned) and time.time() - signed_at < PRESIGNED_FRESH_FOR:
+                prepared = presigned[sent]
+                sent += 1
             else:
-                body = redemption_body(secrets.choice(codes), f"{name}-{n}")
-            headers = {} if kind == "batch-without-key" else {"Idempotency-Key": uuid.uuid4().hex}
+                prepared = next_request()
+                report["signed_in_loop"] += 1
             t = time.perf_counter()
             try:
-                response = session.post(url, json=body, headers=headers, auth=auth, timeout=120)
+                response = session.send(prepared, timeout=120)
             except requests.RequestException as exc:
                 report["latencies"].append(time.perf_counter() - t)
                 report["statuses"][type(exc).__name__] += 1
@@ -1200,8 +1474,11 @@ def main() -> int:
     if not migrated_database(env, args.pg, args.database):
         return 1
     import psycopg
+    import write_cost  # bench/write_cost.py, next to this script
     from django.conf import settings
     from django.db import connections
+    from psycopg import sql
+    from requests_http_signature import HTTPSignatureAuth, algorithms
 
     from audit.services import audit_seal_pending
     from vouchers.ledger import ledger_differences
@@ -1278,6 +1555,14 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="bench-api-"))
     log = workdir / "gunicorn.log"
     celery = None
+    # Function call counts for batch_write (pg_stat_user_functions); the
+    # sessions gunicorn and the Celery worker open from now on get it.
+    with psycopg.connect(f"{args.pg}/postgres", autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("ALTER DATABASE {} SET track_functions = 'all'").format(
+                sql.Identifier(args.database)
+            )
+        )
     if args.cache:
         import redis
 
@@ -1353,7 +1638,7 @@ def main() -> int:
                 f"redemptions c={c}: {result.rate:.0f} req/s "
                 f"p50={percentile(result.latencies, 0.5) * 1e3:.1f}ms "
                 f"p99={percentile(result.latencies, 0.99) * 1e3:.1f}ms ratio={ratio:.2f}"
-                f"{result.errors()}{result.cpu()}"
+                f"{result.signing()}{result.errors()}{result.cpu()}"
             )
             show_samples(f"redemptions c={c}", result)
 
@@ -1374,15 +1659,46 @@ def main() -> int:
                 f"({result.ok} batches ok, p50={percentile(result.latencies, 0.5):.2f}s "
                 f"p99={percentile(result.latencies, 0.99):.2f}s per batch"
                 + "".join(f", {k}={v}" for k, v in sorted(others.items()))
+                + result.signing()
                 + f"){result.errors()}{result.cpu()}"
             )
             show_samples("usage_batches", result)
+
+        # What one batch writes: a few batches one at a time, nothing else running.
+        key_id, pem = seeded.keys[0]
+        auth = HTTPSignatureAuth(
+            signature_algorithm=algorithms.ED25519, key=pem, key_id=key_id, use_nonce=True
+        )
+        batch_url = f"{base_url}/api/v1/usage-batches"
+        try:
+            written = write_cost.batch_write_line(
+                label=f"batch_write x{args.batch_size}",
+                dsn=database_url,
+                requests=[
+                    signed_request(
+                        auth, batch_url, batch_body(seeded.codes, f"bw-{i}", args.batch_size), True
+                    )
+                    for i in range(3)
+                ],
+                server_pids=lambda: (
+                    worker_pids(proc.pid) + ([celery.pid] if celery is not None else [])
+                ),
+                server_label=PhaseResult.server_label,
+                process_cpu=process_cpu,
+                # The Celery worker seals AUDIT_SEAL_DELAY_SECONDS after the answer.
+                seal_wait=2.0 * settings.AUDIT_SEAL_DELAY_SECONDS if celery is not None else 0.0,
+            )
+        except Exception:  # the other figures still run
+            failed = True
+            written = f"batch_write x{args.batch_size}: failed:\n{traceback.format_exc(limit=4)}"
+        print(written)
 
         result = api("redeem", 32, seeded.hot_codes, "hot", duration)
         print(
             f"hot_spot c=32 on {HOT_VOUCHERS} vouchers: {result.rate:.0f} req/s "
             f"p50={percentile(result.latencies, 0.5) * 1e3:.1f}ms "
-            f"p99={percentile(result.latencies, 0.99) * 1e3:.1f}ms{result.errors()}{result.cpu()}"
+            f"p99={percentile(result.latencies, 0.99) * 1e3:.1f}ms"
+            f"{result.signing()}{result.errors()}{result.cpu()}"
         )
         show_samples("hot_spot", result)
         checked = manage(env, "check_ledger")

@@ -296,15 +296,18 @@ class _RecordChecker:
         reference, voucher = record.get("reference"), record.get("voucher")
         if not (_plain_text(reference, 255) and _plain_text(voucher, 64)):
             return None
+        occurred_at, billed = record.get("occurred_at"), record.get("billed_amount", "")
+        if type(occurred_at) is not str or type(billed) is not str:
+            return None
+        # The fields' own parsing (to_internal_value: neither field has
+        # validators, and a non-empty text is not "empty" to run_validation).
         try:
             checked: dict[str, Any] = {
                 "reference": reference,
-                "occurred_at": self.occurred_at.run_validation(record.get("occurred_at")),
+                "occurred_at": self.occurred_at.to_internal_value(occurred_at),
             }
             if "billed_amount" in record:
-                checked["billed_amount"] = self.billed_amount.run_validation(
-                    record["billed_amount"]
-                )
+                checked["billed_amount"] = self.billed_amount.to_internal_value(billed)
         except ValidationError:
             return None
         if "currency" in record:

@@ -41,7 +41,9 @@ def local_date(moment: datetime.datetime | datetime.date) -> datetime.date:
     if isinstance(moment, datetime.datetime):
         if timezone.is_naive(moment):
             raise ValueError("rate_in_force needs an aware datetime")
-        return timezone.localtime(moment).date()
+        # The programs' zone (settings.TIME_ZONE), never the zone a request
+        # may have activated: and no thread-local look-up per usage record.
+        return moment.astimezone(timezone.get_default_timezone()).date()
     return moment
 
 

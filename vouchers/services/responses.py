@@ -32,7 +32,9 @@ def format_amount(value: Decimal | None, unit: str) -> str | None:
 
 
 def _iso(moment: datetime.datetime) -> str:
-    return timezone.localtime(moment).isoformat()
+    """A time as the contract writes it: ISO 8601 in the platform's zone
+    (settings.TIME_ZONE, Asia/Shanghai; the API activates no other)."""
+    return moment.astimezone(timezone.get_default_timezone()).isoformat()
 
 
 @dataclass(frozen=True)
