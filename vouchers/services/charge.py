@@ -17,17 +17,16 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from accounts.models import ComputePlatform
 from audit.services import Actor
-from common.bulk import copy_rows, insert_one
+from common.bulk import insert_one
 from common.errors import BusinessError
 from programs.models import Program
 from programs.phasedown import Step, steps_of
 from vouchers import queries
-from vouchers.commitments import entry_content
 from vouchers.models import LedgerEntry, Redemption, Voucher
+from vouchers.services.batch_writes import BatchWrites, Charged
 from vouchers.services.coverage import (
     Charge,
     charge_of,
@@ -47,7 +46,6 @@ from vouchers.services.inputs import (
     voucher_not_found,
 )
 from vouchers.services.ledger_writes import (
-    commit_entries,
     ledger_entry,
     locked_voucher,
     save_voucher,
@@ -112,11 +110,12 @@ def _order(item: RedeemInput, *, voucher: Voucher | None = None) -> _Order:
 
 
 class _Writes(Protocol):
-    """Where a charge's rows go: :class:`_WriteNow` or :class:`_BatchWrites`."""
+    """Where a charge's rows go: :class:`_WriteNow` or
+    :class:`vouchers.services.batch_writes.BatchWrites`."""
 
     def charge(
         self, voucher: Voucher, order: _Order, *, charge: Charge, covered: Decimal
-    ) -> Redemption | _Charged: ...
+    ) -> Redemption | Charged: ...
 
     def flush(self) -> None: ...
 
@@ -164,226 +163,6 @@ class _WriteNow:
 
     def flush(self) -> None:
         """Nothing waits: every row is already written."""
-
-
-@dataclass(slots=True)
-class _Charged:
-    """A batch's charge, decided and waiting to be written: the redemption's
-    values (what :class:`RedemptionResult` reads) and its ledger entry's.
-    ``pk`` and ``entry_id`` are set when the batch is written."""
-
-    voucher: Voucher
-    reference: str
-    occurred_at: datetime.datetime
-    billed_amount: Decimal | None
-    rate_applied: Decimal | None
-    points_used: int | None
-    covered: Decimal
-    payable_by_enterprise: Decimal
-    usage: list[dict[str, Any]]
-    allow_partial: bool
-    balance_after: Decimal
-    request_fingerprint: str
-    created_at: datetime.datetime
-    entry_balance_after: Decimal
-    entry_held_after: Decimal
-    pk: int | None = None
-    entry_id: int | None = None
-
-
-_REDEMPTION_COLUMNS = (
-    "voucher_id",
-    "platform_id",
-    "reference",
-    "occurred_at",
-    "billed_amount",
-    "rate_applied",
-    "points_used",
-    "covered",
-    "payable_by_enterprise",
-    "reversed_amount",
-    "usage",
-    "allow_partial",
-    "balance_after",
-    "status",
-    "request_fingerprint",
-    "request_evidence",
-    "created_at",
-)
-_ENTRY_COLUMNS = (
-    "voucher_id",
-    "kind",
-    "amount",
-    "balance_change",
-    "held_change",
-    "balance_after",
-    "held_after",
-    "program_return",
-    "redemption_id",
-    "platform_id",
-    "actor_kind",
-    "actor_label",
-    "request_evidence",
-    "note",
-    "created_at",
-)
-_ZERO = Decimal("0.00")
-
-
-class _BatchWrites:
-    """The charges a batch has decided, written on :meth:`flush` as plain rows:
-    one COPY of redemptions, one of ledger entries, and one audit event that
-    commits the entries (``audit.commitments``: a Merkle root over each
-    entry's leaf) instead of an event per entry. The signed request is kept
-    once (its body and evidence, by the API layer); each redemption names
-    it by ``request_evidence`` (``request_reference``), and its ledger entry
-    by the redemption."""
-
-    def __init__(
-        self,
-        actor: Actor,
-        platform: ComputePlatform,
-        evidence: dict[str, Any] | None,
-        request_reference: dict[str, Any] | None,
-    ) -> None:
-        self.actor = actor
-        self.platform = platform
-        self.evidence = evidence
-        self.reference = request_reference if request_reference is not None else evidence
-        self.rows: list[_Charged] = []
-
-    def charge(self, voucher: Voucher, order: _Order, *, charge: Charge, covered: Decimal) -> Any:
-        voucher.balance -= covered
-        row = _Charged(
-            voucher=voucher,
-            reference=order.reference,
-            occurred_at=order.occurred_at,
-            billed_amount=charge.billed_amount,
-            rate_applied=charge.rate,
-            points_used=charge.points_used,
-            covered=covered,
-            payable_by_enterprise=charge.asked - covered,
-            usage=order.lines,
-            allow_partial=order.allow_partial,
-            balance_after=voucher.balance - voucher.held,
-            request_fingerprint=order.fingerprint,
-            created_at=timezone.now(),
-            entry_balance_after=voucher.balance,
-            entry_held_after=voucher.held,
-        )
-        self.rows.append(row)
-        return row
-
-    def flush(self) -> None:
-        rows, self.rows = self.rows, []
-        if not rows:
-            return
-        platform_id = self.platform.pk
-        reference = self.reference
-        ids = copy_rows(
-            Redemption,
-            _REDEMPTION_COLUMNS,
-            [
-                (
-                    r.voucher.pk,
-                    platform_id,
-                    r.reference,
-                    r.occurred_at,
-                    r.billed_amount,
-                    r.rate_applied,
-                    r.points_used,
-                    r.covered,
-                    r.payable_by_enterprise,
-                    _ZERO,
-                    r.usage,
-                    r.allow_partial,
-                    r.balance_after,
-                    Redemption.Status.CAPTURED.value,
-                    r.request_fingerprint,
-                    reference,
-                    r.created_at,
-                )
-                for r in rows
-            ],
-            json_columns=("usage", "request_evidence"),
-        )
-        for r, pk in zip(rows, ids, strict=True):
-            r.pk = pk
-        kind = LedgerEntry.Kind.CAPTURE.value
-        actor_kind, actor_label = self.actor.kind, self.actor.label[:200]
-        entries = [
-            (
-                r.voucher.pk,
-                kind,
-                r.covered,
-                -r.covered,
-                _ZERO,
-                r.entry_balance_after,
-                r.entry_held_after,
-                _ZERO,
-                r.pk,
-                platform_id,
-                actor_kind,
-                actor_label,
-                None,
-                "",
-                r.created_at,
-            )
-            for r in rows
-        ]
-        entry_ids = copy_rows(LedgerEntry, _ENTRY_COLUMNS, entries)
-        for r, pk in zip(rows, entry_ids, strict=True):
-            r.entry_id = pk
-        commit_entries(
-            actor=self.actor,
-            platform_id=platform_id,
-            records=[
-                (pk, _committed_content(entry, r))
-                for pk, entry, r in zip(entry_ids, entries, rows, strict=True)
-            ],
-            vouchers=[r.voucher for r in rows],
-        )
-
-
-def _committed_content(entry: tuple[Any, ...], row: _Charged) -> bytes:
-    """A batch entry's content in its leaf (``vouchers.commitments``), from what
-    was written: the columns of :data:`vouchers.commitments.ENTRY_COLUMNS` in
-    their order (a capture has no hold, reversal or user)."""
-    (voucher_id, kind, amount, balance_change, held_change, balance_after, held_after,
-     program_return, redemption_id, platform_id, actor_kind, actor_label, _evidence, note,
-     created_at) = entry  # fmt: skip
-    return entry_content(
-        (
-            voucher_id,
-            kind,
-            amount,
-            balance_change,
-            held_change,
-            balance_after,
-            held_after,
-            program_return,
-            redemption_id,
-            None,
-            None,
-            platform_id,
-            actor_kind,
-            actor_label,
-            None,
-            note,
-            created_at,
-        ),
-        (
-            row.reference,
-            row.occurred_at,
-            row.billed_amount,
-            row.rate_applied,
-            row.points_used,
-            row.covered,
-            row.payable_by_enterprise,
-            row.balance_after,
-            row.request_fingerprint,
-        ),
-    )
 
 
 def _charge_voucher(
@@ -582,7 +361,7 @@ def _redeem_batch(
         vouchers[v.code] = v
     # Each program's schedule sorted once, not once per record.
     schedules = {pk: steps_of(program) for pk, program in programs.items()}
-    writes = _BatchWrites(actor, platform, evidence, request_reference)
+    writes = BatchWrites(actor, platform, evidence, request_reference)
     dirty: dict[int, tuple[Voucher, set[str]]] = {}
     for index, order in orders:
         try:
