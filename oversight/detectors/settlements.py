@@ -116,6 +116,14 @@ def _signed_path(evidence: dict[str, Any]) -> str:
     return ""
 
 
+def _stored_evidence(line: SettlementLine) -> Any:
+    """What the line's charge or reversal keeps of its request: the evidence,
+    or (a usage batch's charge) the key and body hash naming it."""
+    if line.kind == SettlementLine.Kind.REVERSAL and line.reversal is not None:
+        return line.reversal.request_evidence
+    return line.redemption.request_evidence
+
+
 class EvidenceChecker:
     """Re-verifies the signed requests behind settlement lines, each request once.
 
@@ -141,10 +149,7 @@ class EvidenceChecker:
     def evidence_of(self, line: SettlementLine) -> Any:
         """The line's evidence, whole: a usage batch's lines name their request,
         whose evidence is kept once with its body (fetched by :meth:`prepare`)."""
-        if line.kind == SettlementLine.Kind.REVERSAL and line.reversal is not None:
-            evidence = line.reversal.request_evidence
-        else:
-            evidence = line.redemption.request_evidence
+        evidence = _stored_evidence(line)
         if is_reference(evidence):
             return full_evidence(evidence, self._stored.get(evidence["body_sha256"]))
         return evidence
@@ -159,10 +164,7 @@ class EvidenceChecker:
         self._stored = {}
         wanted = set()
         for line in lines:
-            if line.kind == SettlementLine.Kind.REVERSAL and line.reversal is not None:
-                evidence = line.reversal.request_evidence
-            else:
-                evidence = line.redemption.request_evidence
+            evidence = _stored_evidence(line)
             sha = evidence.get("body_sha256") if isinstance(evidence, dict) else None
             if isinstance(sha, str):
                 wanted.add(sha)

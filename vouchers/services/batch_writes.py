@@ -19,7 +19,7 @@ from django.utils import timezone
 from accounts.models import ComputePlatform
 from audit.services import Actor
 from common.bulk import copy_rows
-from vouchers.commitments import entry_content
+from vouchers.commitments import ENTRY_COLUMNS, REDEMPTION_COLUMNS, entry_content
 from vouchers.models import LedgerEntry, Redemption, Voucher
 from vouchers.services.coverage import Charge
 from vouchers.services.ledger_writes import commit_entries
@@ -209,40 +209,11 @@ class BatchWrites:
 
 def _committed_content(entry: tuple[Any, ...], row: Charged) -> bytes:
     """A batch entry's content in its leaf (``vouchers.commitments``), from what
-    was written: the columns of :data:`vouchers.commitments.ENTRY_COLUMNS` in
-    their order (a capture has no hold, reversal or user)."""
-    (voucher_id, kind, amount, balance_change, held_change, balance_after, held_after,
-     program_return, redemption_id, platform_id, actor_kind, actor_label, _evidence, note,
-     created_at) = entry  # fmt: skip
+    was written: its COPY columns put in the order of
+    :data:`vouchers.commitments.ENTRY_COLUMNS` (a capture has no hold, reversal
+    or user), and its redemption's in that of ``REDEMPTION_COLUMNS``."""
+    written = dict(zip(_ENTRY_COLUMNS, entry, strict=True))
     return entry_content(
-        (
-            voucher_id,
-            kind,
-            amount,
-            balance_change,
-            held_change,
-            balance_after,
-            held_after,
-            program_return,
-            redemption_id,
-            None,
-            None,
-            platform_id,
-            actor_kind,
-            actor_label,
-            None,
-            note,
-            created_at,
-        ),
-        (
-            row.reference,
-            row.occurred_at,
-            row.billed_amount,
-            row.rate_applied,
-            row.points_used,
-            row.covered,
-            row.payable_by_enterprise,
-            row.balance_after,
-            row.request_fingerprint,
-        ),
+        [written.get(name) for name in ENTRY_COLUMNS],
+        [getattr(row, name) for name in REDEMPTION_COLUMNS],
     )
