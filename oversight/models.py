@@ -153,7 +153,7 @@ class DetectorSettings(models.Model):
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
         help_text=_(
             "A bill differing from the catalog price of its usage lines by more than this "
-            "share is flagged. Default 0.02 (2 %)."
+            "share is flagged. Default 0.02 (2%)."
         ),
     )
     points_tolerance = models.DecimalField(
@@ -164,7 +164,7 @@ class DetectorSettings(models.Model):
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
         help_text=_(
             "Points charged per token on a model drifting from the catalog's rate by more "
-            "than this share is flagged. Default 0.02 (2 %)."
+            "than this share is flagged. Default 0.02 (2%)."
         ),
     )
     drain_days = models.PositiveSmallIntegerField(
@@ -204,7 +204,7 @@ class DetectorSettings(models.Model):
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
         help_text=_(
             "A rejected share below this is never flagged, however it compares with the "
-            "previous settlements. Default 0.05 (5 %)."
+            "previous settlements. Default 0.05 (5%)."
         ),
     )
     claim_near_margin = models.DecimalField(
@@ -216,7 +216,7 @@ class DetectorSettings(models.Model):
         help_text=_(
             "A claim whose eligible spend is at most this share above the minimum spend, or "
             "whose claimed amount (or the enterprise's total for the year) is at most this "
-            "share below a cap, sits near the program's limits. Default 0.05 (5 %)."
+            "share below a cap, sits near the program's limits. Default 0.05 (5%)."
         ),
     )
     claim_near_min_claims = models.PositiveSmallIntegerField(

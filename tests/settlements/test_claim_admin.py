@@ -310,7 +310,7 @@ def test_the_page_shows_the_arithmetic_flags_and_declaration() -> None:
     html = page(admin_client(world.reviewer), claim)
     assert "Findings to look at" in html
     assert claim.flags[0]["message"] in html
-    for words in ("Eligible spend", "Subsidy at 30 %", "Cap per claim", "Subsidy claimed"):
+    for words in ("Eligible spend", "Subsidy at 30%", "Cap per claim", "Subsidy claimed"):
         assert words in html, words
     assert "¥300,000.00" in html
     assert "We declare that the contract" in html
@@ -617,7 +617,7 @@ def test_an_agreement_is_assigned_assessed_decided_and_its_clawback_repaid_in_th
     said = posted(first, agreement_url(agreement, "decide"), back, {"note": "x"}, level="error")
     assert said == "Decide the outcome is not possible for you on this agreement now."
     html = agreement_page(second, agreement)
-    assert "社保缴纳记录核查：15 人。" in html and "25 %" in html
+    assert "社保缴纳记录核查：15 人。" in html and "25%" in html
     form = second.get(agreement_url(agreement, "decide")).content.decode()
     assert "Partly met" in form and "¥37,500.00" in form  # 150,000 × 25 %
     said = posted(second, agreement_url(agreement, "decide"), back, {"note": "按比例追回。"})

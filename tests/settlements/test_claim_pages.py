@@ -259,7 +259,7 @@ def test_an_administrator_starts_a_claim_sees_the_arithmetic_and_submits() -> No
     shown = body(page)
     assert page.status_code == 200
     assert "Eligible spend" in shown
-    assert "Subsidy at 30 %" in shown
+    assert "Subsidy at 30%" in shown
     assert "Cap per claim" in shown
     assert page.context["total"] == ("Subsidy claimed", "", "¥300,000.00")
     assert page.context["refusals"] == []

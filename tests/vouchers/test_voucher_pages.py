@@ -78,7 +78,7 @@ def test_my_vouchers_lists_balance_held_and_the_rate_in_force(voucher) -> None:
     assert voucher.code in html
     assert "¥47,100.00" in html  # 50,000 − 3 × 300 − 2,000 held
     assert "¥2,000.00" in html
-    assert "30 %" in html
+    assert "30%" in html
     assert "2030-01-01" in html  # the coming step
 
 
