@@ -8,6 +8,11 @@ folder's tests are done, so the rest of the suite runs as before.
 Screenshots of every step go to ``artifacts/browser/<journey>-<lang>/`` under
 the project root (or ``$BROWSER_ARTIFACTS``); the folder is printed in the
 terminal summary. A failing test leaves ``failure.png`` there too.
+
+Every page a journey photographs is also checked with axe-core against the
+WCAG 2.1 A and AA rules (``AXE_TAGS``); the violations of all its pages go to
+``a11y.json`` beside the screenshots, and a journey with any fails at its end,
+listing each rule, page and element.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import base64
 import hashlib
 import hmac
 import io
+import json
 import os
 import shutil
 import struct
@@ -51,6 +57,8 @@ MINIMAL_PDF = (
 )
 
 _ARTIFACT_DIRS: list[Path] = []
+# axe-core's rule tags for WCAG 2.0 and 2.1, levels A and AA.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
 def artifacts_root() -> Path:
@@ -142,6 +150,7 @@ class Journey:
         self.contexts: list[Any] = []
         self.current: Any = None
         self.step = 0
+        self.violations: list[dict[str, Any]] = []
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}"
@@ -163,7 +172,40 @@ class Journey:
         self.step += 1
         path = self.folder / f"{self.step:02d}-{name}.png"
         page.screenshot(path=str(path), full_page=True)
+        self.check_accessibility(page, path.stem)
         return path
+
+    def check_accessibility(self, page: Any, name: str) -> None:
+        """Run axe-core's WCAG 2.1 A/AA rules on ``page``; keep what it finds."""
+        from axe_playwright_python.sync_playwright import Axe
+
+        options = {"runOnly": {"type": "tag", "values": AXE_TAGS}, "resultTypes": ["violations"]}
+        results = Axe().run(page, options=options)
+        for violation in results.response["violations"]:
+            self.violations.append(
+                {
+                    "page": name,
+                    "url": page.url.removeprefix(self.base_url),
+                    "rule": violation["id"],
+                    "impact": violation["impact"],
+                    "help": violation["help"],
+                    "elements": [
+                        {"target": node["target"], "summary": node["failureSummary"]}
+                        for node in violation["nodes"]
+                    ],
+                }
+            )
+
+    def accessibility_report(self) -> str:
+        """The violations found, one line per rule, page and element."""
+        lines = []
+        for found in self.violations:
+            for element in found["elements"]:
+                lines.append(
+                    f"{found['page']} ({found['url']}): {found['rule']} [{found['impact']}]"
+                    f" {found['help']}: {element['target']}"
+                )
+        return "\n".join(lines)
 
     def login(self, page: Any, email: str, *, code: bool = False) -> None:
         """Sign in (Enter in the password field), then the TOTP step if asked."""
@@ -216,6 +258,15 @@ def journey(request: Any, chromium: Any, demo: Any, lang: str) -> Iterator[Journ
     yield walk
     report = getattr(request.node, "report_call", None)
     walk.close(failed=report is None or report.failed)
+    (folder / "a11y.json").write_text(
+        json.dumps(walk.violations, ensure_ascii=False, indent=1), encoding="utf-8"
+    )
+    if walk.violations and report is not None and report.passed:
+        pytest.fail(
+            f"axe-core (WCAG 2.1 AA) found violations on the pages of this journey"
+            f" ({folder / 'a11y.json'}):\n{walk.accessibility_report()}",
+            pytrace=False,
+        )
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
