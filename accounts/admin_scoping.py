@@ -13,6 +13,8 @@
 - Admin actions run only when the user may act on every selected row; rows
   the user may only read carry no action checkbox.
 - Sidebar filters on relations list only what the user's rows refer to.
+- A model with work in the officials' work queue gets its "Waiting for you"
+  filter first (:mod:`common.work_queue`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from django.forms import BaseModelForm
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext
+
+from common.work_queue import WaitingFilter, kinds_of
 
 from .models import District, Enterprise
 from .scoping import district_path, scoped, scoped_for_perms
@@ -210,7 +214,7 @@ class ScopedModelAdmin(admin.ModelAdmin):
     # --- Sidebar filters: only what the user's rows refer to ------------------
 
     def get_list_filter(self, request: HttpRequest) -> Any:
-        filters: list[Any] = []
+        filters: list[Any] = [WaitingFilter] if kinds_of(self.model) else []
         for item in super().get_list_filter(request):
             if isinstance(item, str) and self._is_relation(item):
                 filters.append((item, admin.RelatedOnlyFieldListFilter))

@@ -9,5 +9,7 @@ class ApplicationsConfig(AppConfig):
     def ready(self) -> None:
         from . import roles  # noqa: F401  (grants this app's permissions to roles)
         from .budget import register_figures
+        from .queue import register_work
 
         register_figures()
+        register_work()

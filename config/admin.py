@@ -18,12 +18,19 @@ class ComputeVoucherAdminSite(admin.AdminSite):
         return bool(user.is_active and user.is_staff)
 
     def index(self, request: HttpRequest, extra_context: dict | None = None) -> TemplateResponse:
-        from settlements.models import Settlement
-        from settlements.queue import settlement_work_queue
+        from common.work_queue import work_queue
 
-        # The work queue links to the settlements' admin pages.
-        queue = settlement_work_queue(request.user) if Settlement in self._registry else []
-        return super().index(request, {**(extra_context or {}), "work_queue": queue})
+        # What waits for this official, by the roles they hold in each
+        # district (each app registers its own work); lines link to this
+        # site's change lists, so only models it shows.
+        queue = work_queue(request.user, models=self._registry)
+        return super().index(
+            request,
+            {
+                **(extra_context or {}),
+                "work_queue": [item for item in queue if item.count],
+            },
+        )
 
     def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         return secure_admin_login(super().login)(request, extra_context)

@@ -11,3 +11,6 @@ class OversightConfig(AppConfig):
 
     def ready(self) -> None:
         from . import roles  # noqa: F401  (grants this app's permissions to roles)
+        from .queue import register_work
+
+        register_work()

@@ -11,7 +11,9 @@ class VouchersConfig(AppConfig):
         from .budget import register_figures
         from .commitments import register as register_commitments
         from .facts import register_facts
+        from .queue import register_work
 
         register_figures()
+        register_work()
         register_facts()
         register_commitments()

@@ -188,10 +188,13 @@ def spaced(uscc: str) -> str:
     return f" {uscc[:2]} {uscc[2:8]} {uscc[8:17]} {uscc[17:]} "
 
 
-def open_from_queue(journey: Journey, page: Any, who: str, status: str, change_path: str) -> None:
-    """From the admin home's "Waiting for you", if claims in ``status`` are
-    listed there, else from the claims' list; then the claim's page."""
-    queue_link = f"#work-queue-module a[href$='/settlements/claim/?status__exact={status}']"
+def open_from_queue(
+    journey: Journey, page: Any, who: str, status: str, change_path: str, work: str
+) -> None:
+    """From the admin home's "Waiting for you", if its line ``work`` (a kind
+    of work of settlements.queue) lists claims, else from the list of claims
+    in ``status``; then the claim's page."""
+    queue_link = f"#work-queue-module a[href$='/settlements/claim/?waiting=settlements.{work}']"
     if page.locator(queue_link).count():
         click_and_wait(page, queue_link)
     else:
@@ -363,7 +366,7 @@ def test_claim_journey(journey: Journey, lang: str) -> None:
     reviewer.wait_for_url("**/admin/")
     expect(reviewer.locator("html")).to_have_attribute("lang", lang)
     shot(journey, reviewer, "reviewer-admin-index")
-    open_from_queue(journey, reviewer, "reviewer", "submitted", change_path)
+    open_from_queue(journey, reviewer, "reviewer", "submitted", change_path, "claims_submitted")
     expect(reviewer.locator(status_field)).to_have_text(in_lang(lang, Status.SUBMITTED.label))
     shot(journey, reviewer, "reviewer-submitted")
     click_and_wait(reviewer, step_button(pk, "start-check"))
@@ -419,7 +422,7 @@ def test_claim_journey(journey: Journey, lang: str) -> None:
     # 5. The reviewer takes it up again and, leaving nothing out (the storage
     # invoice does not count anyway), passes it on to the assessor.
     reviewer.goto(journey.url("/admin/"))
-    open_from_queue(journey, reviewer, "reviewer", "submitted", change_path)
+    open_from_queue(journey, reviewer, "reviewer", "submitted", change_path, "claims_submitted")
     click_and_wait(reviewer, step_button(pk, "start-check"))
     claim.refresh_from_db()
     assert claim.status == Status.CHECKING
@@ -466,7 +469,7 @@ def test_claim_journey(journey: Journey, lang: str) -> None:
     journey.login(finance, world.finance.email, code=True)
     finance.wait_for_url("**/admin/")
     shot(journey, finance, "finance-admin-index")
-    open_from_queue(journey, finance, "finance", "finance", change_path)
+    open_from_queue(journey, finance, "finance", "finance", change_path, "claims_to_approve")
     expect(finance.locator(".claim-steps")).to_contain_text(amount(expected))
     expect(finance.locator(step_button(pk, "approve"))).to_be_visible()
     shot(journey, finance, "finance-first-approval")
@@ -482,7 +485,9 @@ def test_claim_journey(journey: Journey, lang: str) -> None:
     finance_2 = wide_page(journey)
     journey.login(finance_2, world.finance_2.email, code=True)
     finance_2.wait_for_url("**/admin/")
-    open_from_queue(journey, finance_2, "finance2", "finance", change_path)
+    open_from_queue(
+        journey, finance_2, "finance2", "finance", change_path, "claims_second_approval"
+    )
     shot(journey, finance_2, "finance2-second-approval")
     click_and_wait(finance_2, step_button(pk, "approve"))
     claim.refresh_from_db()

@@ -183,9 +183,13 @@ def test_settlement_journey(journey: Journey, lang: str) -> None:
     reviewer.wait_for_url("**/admin/")
     expect(reviewer.locator("html")).to_have_attribute("lang", lang)
     journey.shot(reviewer, "reviewer-admin-index")
-    waiting = reviewer.locator("#work-queue-module a[href*='status__exact=submitted']")
+    waiting = reviewer.locator(
+        "#work-queue-module a[href$='waiting=settlements.settlements_submitted']"
+    )
     if waiting.count():
-        click_and_wait(reviewer, "#work-queue-module a[href*='status__exact=submitted']")
+        click_and_wait(
+            reviewer, "#work-queue-module a[href$='waiting=settlements.settlements_submitted']"
+        )
     else:
         print("no 'Waiting for you' box: the reviewer opens the list")
         reviewer.goto(journey.url("/admin/settlements/settlement/?status__exact=submitted"))
@@ -244,9 +248,13 @@ def test_settlement_journey(journey: Journey, lang: str) -> None:
     journey.login(finance, FINANCE, code=True)
     finance.wait_for_url("**/admin/")
     journey.shot(finance, "finance-admin-index")
-    waiting = finance.locator("#work-queue-module a[href*='status__exact=under_review']")
+    waiting = finance.locator(
+        "#work-queue-module a[href$='waiting=settlements.settlements_to_approve']"
+    )
     if waiting.count():
-        click_and_wait(finance, "#work-queue-module a[href*='status__exact=under_review']")
+        click_and_wait(
+            finance, "#work-queue-module a[href$='waiting=settlements.settlements_to_approve']"
+        )
     else:
         print("no 'Waiting for you' box: the finance officer opens the list")
         finance.goto(journey.url("/admin/settlements/settlement/?status__exact=under_review"))

@@ -68,3 +68,26 @@ def test_the_admin_home_shows_the_queue() -> None:
     response = client_for(with_mfa(world.reviewer)).get("/admin/")
     assert response.status_code == 200
     assert "Settlements submitted, to take up" in response.content.decode()
+
+
+def test_each_line_links_to_exactly_the_settlements_it_counts() -> None:
+    world = build(threshold=Decimal("100"))
+    settlement = submitted(world)
+    settlement = settlement_start_review(actor=actor(world.reviewer), settlement=settlement)
+    settlement = settlement_pass_on(actor=actor(world.reviewer), settlement=settlement)
+    settlement_approve(actor=actor(world.finance), settlement=settlement)
+    # Under review, passed to finance and approved once: the reviewer has
+    # nothing left to do with it, the second finance officer has it to approve.
+    expected = {
+        world.reviewer: {"Settlements under review, to pass on or return": 0},
+        world.finance: {"Settlements passed to finance, to approve": 0},
+        world.finance_2: {"Settlements passed to finance, to approve": 1},
+    }
+    for user, lines in expected.items():
+        client = client_for(with_mfa(user))
+        for item in settlement_work_queue(user):
+            if item.label in lines:
+                assert item.count == lines[item.label]
+            response = client.get(item.url)
+            assert response.status_code == 200
+            assert response.context["cl"].result_count == item.count, item.label
