@@ -72,7 +72,7 @@ def test_the_centre_reads_in_chinese() -> None:
     client = client_for(reader)
     client.cookies["django_language"] = "zh-hans"
     page = client.get(CENTRE).content.decode()
-    assert "江汉区算力券券 ABCDEF-123456-GHJKMN 已发放，面值 ¥1,000.00。" in page
+    assert "券 ABCDEF-123456-GHJKMN（江汉区算力券）已发放，面值 ¥1,000.00。" in page
     assert "Jianghan compute voucher" not in page
     assert "1 条未读" in page and "全部标为已读" in page
 
