@@ -7,15 +7,34 @@ from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.authentication import get_authentication_records
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import translation
 
+from common.mail import sender
 from config.client_ip import client_ip
 
 from .middleware import user_has_mfa
-from .models import Membership
+from .models import Membership, User
+
+
+def greeting_name_of(user: Any) -> str:
+    """Whom an e-mail to ``user`` greets: their name, else their enterprise's
+    name, else nobody by name (never their e-mail address)."""
+    if user is None:
+        return ""
+    if user.full_name:
+        return str(user.full_name)
+    membership = (
+        Membership.objects.filter(user=user, enterprise__isnull=False)
+        .select_related("enterprise")
+        .order_by("pk")
+        .first()
+    )
+    return str(membership.enterprise.name) if membership and membership.enterprise else ""
+
 
 # An official who has just typed their password is not asked for it again
 # before the compulsory TOTP set-up that follows the login.
@@ -46,6 +65,28 @@ class AccountAdapter(DefaultAccountAdapter):
         if not ip:
             raise PermissionDenied("Unable to determine client IP address")
         return ip
+
+    def get_from_email(self) -> str:
+        """The platform's name as the sender, in the reader's language."""
+        return sender()
+
+    def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
+        """allauth's e-mails (confirmation, password reset, …) in the
+        recipient's preferred language, greeting them by name (or their
+        enterprise's), never by their address."""
+        user: Any = context.get("user")
+        if not isinstance(user, User):
+            user = User.objects.filter(email__iexact=email).first()
+        language = (
+            user.preferred_language if user is not None else translation.get_language()
+        ) or settings.LANGUAGE_CODE
+        context = {
+            **context,
+            "greeting_name": greeting_name_of(user),
+            "site_url": settings.SITE_URL,
+        }
+        with translation.override(language):
+            super().send_mail(template_prefix, email, context)
 
     def save_user(self, request: HttpRequest, user: Any, form: Any, commit: bool = True) -> Any:
         user.preferred_language = translation.get_language() or user.preferred_language

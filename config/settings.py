@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "platforms.apps.PlatformsConfig",
     "settlements.apps.SettlementsConfig",
     "audit.apps.AuditConfig",
+    "notices.apps.NoticesConfig",
     "oversight.apps.OversightConfig",
     "demo.apps.DemoConfig",
     "config.apps.ComputeVoucherAdminConfig",
@@ -123,6 +124,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.membership",
+                "notices.context_processors.unread_notifications",
             ],
             # The amount filters' library by the names templates have always
             # loaded it under (it lived in vouchers as voucher_tags and money).

@@ -19,6 +19,7 @@ urlpatterns = [
     ),
     path("", include("applications.urls")),
     path("claims/", include("settlements.claim_urls")),
+    path("notifications/", include("notices.urls")),
     path("", include("vouchers.urls")),
     path("accounts/", include("allauth.urls")),
     path("i18n/setlang/", set_language, name="set_language"),

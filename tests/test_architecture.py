@@ -18,6 +18,7 @@ def test_accounts_imports_no_other_app() -> None:
         text = path.read_text(encoding="utf-8")
         for app in (
             "audit",
+            "notices",
             "eligibility",
             "programs",
             "vouchers",
@@ -40,6 +41,7 @@ APPS = (
     "common",
     "accounts",
     "audit",
+    "notices",
     "eligibility",
     "programs",
     "vouchers",

@@ -34,6 +34,8 @@ from django.utils import timezone
 from accounts.scoping import scoped
 from applications.models import BulkIssuance
 from config import legacy_admin
+from notices.models import Notification
+from notices.services import notify
 from tests.accounts.factories import add_totp
 from tests.applications.factories import application as make_application
 from tests.settlements.factories import settlement_of_last_month
@@ -98,6 +100,7 @@ class Objects:
     settlement: Any = None
     payment: Any = None
     claims: Any = None  # ClaimObjects: district X's claims, agreements and a receivable
+    notification: Any = None  # enterprise X's administrator's notice of the voucher
 
 
 # -- rules -------------------------------------------------------------------------
@@ -215,6 +218,16 @@ RULES: dict[str, Rule] = {
         {**_everyone(DENY), "ent_admin_x": ALLOW},
     ),
     "applications/": signed_in("/applications/"),
+    # The notification centre: every signed-in person opens it and reads only
+    # the notifications addressed to them, of enterprises they belong to
+    # (test_only_the_person_told_reads_or_marks_a_notification). Marking is
+    # POST-only: a GET is refused to everyone.
+    "notifications/": signed_in("/notifications/"),
+    "notifications/read-all/": lambda r, o: ("/notifications/read-all/", _everyone(DENY)),
+    "notifications/<int:pk>/read/": lambda r, o: (
+        f"/notifications/{o.notification.pk}/read/",
+        _everyone(DENY),
+    ),
     "vouchers/": signed_in("/vouchers/"),
     # Any signed-in person may read a program's application page (an
     # enterprise outside the district sees why it does not qualify); the
@@ -580,11 +593,18 @@ def objects(settings: Any, tmp_path: Any) -> Objects:
         ],
         total="1000.00",
     )
+    notices = notify(
+        enterprise=w.ent_jianghan,
+        kind=Notification.Kind.VOUCHER_ISSUED,
+        params={"voucher_id": voucher.pk, "code": voucher.code, "program": "x", "amount": "1"},
+        url=f"/vouchers/{voucher.pk}/",
+    )
     return Objects(
         world=w,
         application=application,
         document=document,
         voucher=voucher,
+        notification=next(n for n in notices if n.recipient == w.ent_admin_x),
         settlement=settlement_of_last_month(w.prog_jianghan, w.platform_x, w.ent_jianghan),
         payment=_payment_to_platform_x(w),
         claims=_claims_of_x(w),
@@ -934,6 +954,29 @@ def test_the_old_admin_addresses_of_moved_models_redirect_to_their_new_app(
                 direct = client.get(new, follow=True)
                 assert followed.redirect_chain == [(new, 301), *direct.redirect_chain]
                 assert followed.status_code == direct.status_code
+
+
+def test_only_the_person_told_reads_or_marks_a_notification(objects: Objects) -> None:
+    notification = objects.notification
+    for role in ROLES:
+        if role == "ent_admin_x":
+            continue
+        client = _client(role, objects)
+        # Enterprise X's other member has a copy of their own, never this one.
+        page = client.get("/notifications/").content.decode()
+        assert f"/notifications/{notification.pk}/read/" not in page, role
+        response = client.post(f"/notifications/{notification.pk}/read/")
+        assert response.status_code in (302, 404), (role, response.status_code)
+        client.post("/notifications/read-all/")
+        notification.refresh_from_db()
+        assert notification.read_at is None, role
+    owner = _client("ent_admin_x", objects)
+    assert (
+        f"/notifications/{notification.pk}/read/" in owner.get("/notifications/").content.decode()
+    )
+    assert owner.post(f"/notifications/{notification.pk}/read/").status_code == 302
+    notification.refresh_from_db()
+    assert notification.read_at is not None
 
 
 @pytest.mark.parametrize("who", ["ent_admin_y", "official_x", "operator_x"])

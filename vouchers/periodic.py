@@ -10,16 +10,11 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
-from urllib.parse import urlencode
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Q
-from django.template.loader import render_to_string
-from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django_fsm import can_proceed
 
 from accounts.models import Membership
@@ -30,6 +25,7 @@ from programs.models import Program
 from programs.phasedown import exit_date, steps_of
 
 from .models import Hold, Voucher, VoucherReminder
+from .notifications import notify_reminder
 from .services import hold_expire, voucher_activate, voucher_expire
 
 LOW_BALANCE_SHARE = Decimal("0.10")
@@ -136,7 +132,8 @@ def _recipients(voucher: Voucher) -> list[tuple[str, str]]:
 
 @transaction.atomic
 def reminder_deliver(*, reminder_id: int) -> None:
-    """E-mail one recorded reminder to its recipients, each in their language.
+    """Notify the voucher's enterprise of one recorded reminder: a
+    notification and an e-mail each, in the reader's language.
 
     Idempotent: the reminder is locked and marked as sent in the same
     transaction, so once that has committed a task that runs again (its
@@ -152,26 +149,7 @@ def reminder_deliver(*, reminder_id: int) -> None:
     )
     if reminder is None:
         return
-    templates = (
-        ("vouchers/email/voucher_issued_subject.txt", "vouchers/email/voucher_issued.txt")
-        if reminder.kind == VoucherReminder.Kind.ISSUED
-        else ("vouchers/voucher_reminder_subject.txt", "vouchers/voucher_reminder_email.txt")
-    )
-    for address, language in reminder.recipients:
-        with translation.override(language):
-            context: dict[str, Any] = {
-                "voucher": reminder.voucher,
-                "kind": reminder.kind,
-                "voucher_url": site_url(reverse("voucher_detail", args=[reminder.voucher_id])),
-                "certificate_url": site_url(
-                    reverse("voucher_certificate", args=[reminder.voucher_id])
-                    + "?"
-                    + urlencode({"lang": language})
-                ),
-            }
-            subject = render_to_string(templates[0], context).strip()
-            body = render_to_string(templates[1], context)
-        send_mail(subject, body, None, [address])
+    notify_reminder(reminder=reminder)
     reminder.sent_at = timezone.now()
     reminder.save(update_fields=["sent_at"])
 
@@ -180,11 +158,6 @@ def _deliver_later(reminder_id: int) -> None:
     from .tasks import deliver_voucher_reminder
 
     deliver_voucher_reminder.delay(reminder_id)
-
-
-def site_url(path: str) -> str:
-    """``path`` as an absolute link for an e-mail (``settings.SITE_URL``)."""
-    return str(getattr(settings, "SITE_URL", "")).rstrip("/") + path
 
 
 def voucher_issued_notice_send(*, voucher_id: int) -> None:

@@ -20,6 +20,7 @@ from accounts.scoping import scope_for
 from audit import events
 from audit.services import Actor
 from common.formatting import amount as format_amount
+from notices.models import Notification
 from programs.models import Program
 from vouchers.models import LedgerEntry
 from vouchers.services import voucher_issue
@@ -34,6 +35,7 @@ from ..models import (
 )
 from ..records import payment_checked
 from .contracts import _refuse, _text, _today
+from .notices import notify_claimant
 from .submission import _audit, _check, _locked, claim_compute
 
 # --- Review in tiers -------------------------------------------------------------
@@ -103,6 +105,7 @@ def claim_return(*, actor: Actor, claim: Claim, reason: Any) -> Claim:
     claim.save()
     ClaimedInvoice.objects.filter(claim=claim).update(excluded=False, exclusion_reason="")
     _audit(claim, actor, events.CLAIM_RETURNED, before=before, note=reason)
+    notify_claimant(claim=claim, kind=Notification.Kind.CLAIM_RETURNED, note=reason)
     return claim
 
 
@@ -117,6 +120,7 @@ def claim_reject(*, actor: Actor, claim: Claim, reason: Any) -> Claim:
     claim.save()
     ClaimedInvoice.objects.filter(claim=claim).delete()
     _audit(claim, actor, events.CLAIM_REJECTED, before=before, note=reason)
+    notify_claimant(claim=claim, kind=Notification.Kind.CLAIM_REJECTED, note=reason)
     return claim
 
 
@@ -219,6 +223,10 @@ def claim_approve(*, actor: Actor, claim: Claim, note: str = "") -> Claim:
     _audit(claim, actor, event, before=before, note=note)
     if claim.status == Claim.Status.APPROVED:
         _open_agreement(claim, actor)
+    if claim.status in Claim.DECIDED:  # approved (or settled at approval: nothing to pay)
+        notify_claimant(
+            claim=claim, kind=Notification.Kind.CLAIM_APPROVED, amount=claim.approved_amount
+        )
     return claim
 
 
@@ -338,4 +346,5 @@ def claim_payment_record(
     )
     if claim.status == Claim.Status.PAID:
         _audit(claim, actor, events.CLAIM_PAID, before=before)
+        notify_claimant(claim=claim, kind=Notification.Kind.CLAIM_PAID, amount=claim.paid_amount)
     return payment

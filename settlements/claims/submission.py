@@ -16,6 +16,7 @@ from django_fsm import can_proceed
 from audit import events
 from audit.services import Actor
 from common.errors import Code
+from notices.models import Notification
 from programs.models import Program
 from vouchers.models import Voucher
 
@@ -31,6 +32,7 @@ from ..models import (
 from ..records import _check as check_transition
 from ..records import audit_step
 from .contracts import DECLARATION, _refuse, _require_admin, _text, _today
+from .notices import notify_claimant
 
 Priority = Program.ClaimPriority
 CLAIM_MODES = (Program.PayoutMode.REIMBURSE, Program.PayoutMode.CONTRACT_VOUCHER)
@@ -361,6 +363,7 @@ def claim_submit(
     except IntegrityError as exc:
         raise _refuse(_clash_message(claim, exc), "contract") from exc
     _audit(claim, actor, events.CLAIM_SUBMITTED, before=before)
+    notify_claimant(claim=claim, kind=Notification.Kind.CLAIM_SUBMITTED)
     return claim
 
 
