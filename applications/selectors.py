@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
+from accounts.duties import duties_conflict
 from accounts.models import Enterprise
 from eligibility.duplicates import (
     Flag,
@@ -18,7 +21,11 @@ from eligibility.duplicates import (
 from eligibility.evaluator import Decision, evaluate
 from eligibility.facts import Context
 from programs.models import Program
-from programs.selectors import program_is_accepting, program_list_public
+from programs.selectors import (
+    program_is_accepting,
+    program_list_public,
+    program_not_accepting_reason,
+)
 from vouchers.selectors import vouchers_funded_in_year
 
 from .models import Application
@@ -35,9 +42,20 @@ def program_eligibility(*, program: Program, enterprise: Enterprise) -> Decision
     return evaluate(program.rule_set, enterprise, context=context)
 
 
-def program_list_for_enterprise(*, enterprise: Enterprise) -> list[dict[str, Any]]:
-    """Open programs with, for each, the enterprise's decision and live application."""
+def program_list_for_enterprise(*, enterprise: Enterprise | None) -> list[dict[str, Any]]:
+    """Open programs with, for each, the enterprise's decision and live application
+    (without an enterprise, as anyone sees them: no decision, no application)."""
     programs = program_list_public().select_related("rule_set").prefetch_related("rule_set__nodes")
+    if enterprise is None:
+        return [
+            {
+                "program": program,
+                "decision": None,
+                "accepting": program_is_accepting(program),
+                "application": None,
+            }
+            for program in programs
+        ]
     live = {
         a.program_id: a
         for a in Application.objects.filter(enterprise=enterprise, status__in=Application.LIVE)
@@ -51,6 +69,37 @@ def program_list_for_enterprise(*, enterprise: Enterprise) -> list[dict[str, Any
         }
         for program in programs
     ]
+
+
+@dataclass(frozen=True)
+class ApplyState:
+    """Where an enterprise stands with one program: its decision row by row,
+    its live application, and why it may not apply now (empty: it may)."""
+
+    decision: Decision
+    application: Application | None
+    refusal: str
+
+    @property
+    def may_apply(self) -> bool:
+        return self.application is None and not self.refusal
+
+
+def program_apply_state(*, program: Program, enterprise: Enterprise, user: Any) -> ApplyState:
+    """Whether ``enterprise`` (acted for by ``user``) may apply to ``program``
+    today, with the reason when not: the checks of the apply page, in its order."""
+    decision = program_eligibility(program=program, enterprise=enterprise)
+    application = Application.objects.filter(
+        enterprise=enterprise, program=program, status__in=Application.LIVE
+    ).first()
+    refusal = ""
+    if application is None:
+        refusal = program_not_accepting_reason(program)
+        if not refusal and not decision.eligible:
+            refusal = gettext("You can apply once every condition marked ✘ is met.")
+        if not refusal:
+            refusal = duties_conflict(user=user, enterprise_id=enterprise.pk) or ""
+    return ApplyState(decision=decision, application=application, refusal=refusal)
 
 
 def application_list_for_enterprise(*, enterprise: Enterprise) -> QuerySet[Application]:

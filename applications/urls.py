@@ -6,6 +6,7 @@ from . import views
 
 urlpatterns = [
     path("programs/", views.program_list, name="program_list"),
+    path("programs/<int:program_id>/", views.program_detail, name="program_detail"),
     path("programs/<int:program_id>/apply/", views.application_apply, name="application_apply"),
     path("applications/", views.application_list, name="application_list"),
     path("applications/<int:pk>/", views.application_detail, name="application_detail"),

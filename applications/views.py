@@ -17,9 +17,14 @@ from accounts.models import Enterprise
 from accounts.scoping import scope_for, scoped
 from audit.services import Actor, client_ip
 from common.errors import BusinessError
-from eligibility.evaluator import record_rows
+from eligibility.evaluator import record_rows, requirement_rows
 from programs.models import Program
-from programs.selectors import program_is_accepting
+from programs.phasedown import schedule_periods
+from programs.selectors import (
+    program_get_published,
+    program_is_accepting,
+    program_not_accepting_reason,
+)
 
 from .documents import download_name
 from .forms import ApplicationForm
@@ -27,6 +32,7 @@ from .models import Application, ApplicationDocument
 from .selectors import (
     application_get_with_history,
     application_list_for_enterprise,
+    program_apply_state,
     program_eligibility,
     program_list_for_enterprise,
 )
@@ -61,16 +67,51 @@ def _own_application(request: HttpRequest, pk: int) -> Application:
         raise Http404 from None
 
 
-@login_required
 def program_list(request: HttpRequest) -> HttpResponse:
-    """Open programs, each with the explanation of whether the enterprise qualifies."""
-    enterprise = _enterprise(request)
-    if enterprise is None:
-        return redirect("enterprise_register")
+    """Open programs, each with the explanation of whether the enterprise qualifies.
+
+    Public, like the programs themselves: a visitor (or a signed-in person
+    who acts for no enterprise) sees the programs with a prompt to sign in
+    or register instead of a result.
+    """
+    enterprise = _enterprise(request) if request.user.is_authenticated else None
     return render(
         request,
         "vouchers/program_list.html",
         {"enterprise": enterprise, "items": program_list_for_enterprise(enterprise=enterprise)},
+    )
+
+
+def program_detail(request: HttpRequest, program_id: int) -> HttpResponse:
+    """One published program as an enterprise reads it: what it funds, its
+    rules, rates and phase-down, deadlines, platforms and how to apply.
+
+    Public (a government portal shows its programs to everyone); a
+    signed-in enterprise also sees its own result row by row and whether it
+    may apply now, with the reason when not. A draft is no program yet: 404.
+    """
+    try:
+        program = program_get_published(pk=program_id)
+    except Program.DoesNotExist:
+        raise Http404 from None
+    enterprise = _enterprise(request) if request.user.is_authenticated else None
+    state = (
+        program_apply_state(program=program, enterprise=enterprise, user=request.user)
+        if enterprise is not None
+        else None
+    )
+    return render(
+        request,
+        "vouchers/program_detail.html",
+        {
+            "program": program,
+            "enterprise": enterprise,
+            "state": state,
+            "requirements": requirement_rows(program.rule_set) if state is None else [],
+            "not_accepting": program_not_accepting_reason(program),
+            "periods": schedule_periods(program),
+            "platforms": list(program.platforms.all()),
+        },
     )
 
 

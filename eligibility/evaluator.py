@@ -267,6 +267,38 @@ def _evaluate(
     return passed
 
 
+def requirement_rows(rule_set: RuleSet | None) -> list[dict[str, Any]]:
+    """The rule set's groups and conditions with what each requires, for a
+    reader who is not checked against them (no enterprise: nothing found,
+    nothing passed); the same texts as :meth:`Decision.rows`."""
+    if rule_set is None:
+        return []
+    lines: list[Line] = []
+
+    def walk(node: dict[str, Any], path: str, depth: int) -> None:
+        for kind in GROUPS:
+            if kind in node:
+                lines.append(Line(path=path, depth=depth, kind=kind, passed=False))
+                for i, child in enumerate(node[kind], start=1):
+                    walk(child, f"{path}.{i}" if path else str(i), depth + 1)
+                return
+        fact, op, _value = check_condition(node["fact"], node["op"], node.get("value"))
+        lines.append(
+            Line(
+                path=path,
+                depth=depth,
+                kind="condition",
+                passed=False,
+                fact=fact.key,
+                op=op.key,
+                value=node.get("value"),
+            )
+        )
+
+    walk(rule_set.definition(), "", 0)
+    return [{"line": line, **line.texts()} for line in lines]
+
+
 def evaluate_definition(
     definition: dict[str, Any],
     enterprise: Enterprise,

@@ -133,3 +133,51 @@ def schedule_problems(base_rate: Decimal, steps: Sequence[Step]) -> list[str]:
             _("No step may follow the exit (rate 0) on %(date)s.") % {"date": exit_on.isoformat()}
         )
     return problems
+
+
+@dataclass(frozen=True)
+class Period:
+    """A stretch of the schedule with one rate, as the program page lists it.
+
+    ``ends_on`` is the last day of the period (None: open-ended); an exit
+    period has rate 0 and no end. ``current`` marks the period ``today``
+    falls in (Asia/Shanghai dates throughout).
+    """
+
+    starts_on: datetime.date
+    ends_on: datetime.date | None
+    rate: Decimal
+    is_exit: bool
+    current: bool
+
+
+def schedule_periods(program: Program, *, today: datetime.date | None = None) -> list[Period]:
+    """The program's rates from its opening to its exit, one period per rate.
+
+    The base rate runs from the day applications open until the day before
+    the first step (left out when a step starts on or before that day); each
+    step runs until the day before the next one. The period in force on
+    ``today`` is the one :func:`rate_in_force` reads.
+    """
+    today = today or timezone.localdate()
+    steps = steps_of(program)
+    starts = list(steps)
+    if not steps or steps[0].starts_on > program.application_opens_on:
+        starts.insert(0, Step(program.application_opens_on, program.base_rate))
+    periods: list[Period] = []
+    for index, step in enumerate(starts):
+        following = starts[index + 1] if index + 1 < len(starts) else None
+        ends_on = following.starts_on - datetime.timedelta(days=1) if following else None
+        in_period = step.starts_on <= today and (ends_on is None or today <= ends_on)
+        periods.append(
+            Period(
+                starts_on=step.starts_on,
+                ends_on=ends_on,
+                rate=step.rate,
+                is_exit=step.rate == 0,
+                current=in_period,
+            )
+        )
+        if step.rate == 0:
+            break
+    return periods

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import District
 
@@ -42,6 +43,36 @@ def program_is_accepting(program: Program, *, today: Any = None) -> bool:
         program.status == Program.Status.OPEN
         and program.application_opens_on <= today <= program.application_closes_on
     )
+
+
+def program_get_published(*, pk: int) -> Program:
+    """A program enterprises may read (any but a draft), with what its page
+    shows; ``Program.DoesNotExist`` for a draft or an unknown id."""
+    return (
+        Program.objects.exclude(status=Program.Status.DRAFT)
+        .select_related("district", "rule_set")
+        .prefetch_related("platforms", "phase_steps", "rule_set__nodes")
+        .get(pk=pk)
+    )
+
+
+def program_not_accepting_reason(program: Program, *, today: Any = None) -> str:
+    """Why the program takes no applications today; empty when it does
+    (the same test as :func:`program_is_accepting`)."""
+    today = today or timezone.localdate()
+    if program.status == Program.Status.PAUSED:
+        return _("The district has paused this program; it takes no applications for now.")
+    if program.status != Program.Status.OPEN:
+        return _("This program is closed; it takes no more applications.")
+    if today < program.application_opens_on:
+        return _("Applications open on %(date)s.") % {
+            "date": program.application_opens_on.isoformat()
+        }
+    if today > program.application_closes_on:
+        return _("Applications closed on %(date)s.") % {
+            "date": program.application_closes_on.isoformat()
+        }
+    return ""
 
 
 @dataclass(frozen=True)

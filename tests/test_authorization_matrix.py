@@ -38,6 +38,7 @@ from notices.models import Notification
 from notices.services import notify
 from tests.accounts.factories import add_totp
 from tests.applications.factories import application as make_application
+from tests.programs.factories import ProgramFactory
 from tests.settlements.factories import settlement_of_last_month
 from tests.vouchers.factories import issue
 from tests.world import World, build_world
@@ -182,7 +183,10 @@ RULES: dict[str, Rule] = {
     # redirect for those already signed in).
     "": public("/"),
     "i18n/setlang/": public("/i18n/setlang/"),
-    "programs/": public("/programs/"),
+    "programs/": lambda r, o: ("/programs/", _everyone(ALLOW)),
+    # A published program's page is public (a government portal shows its
+    # programs); a draft answers 404 to everyone: test_a_draft_program_page_*.
+    "programs/<int:program_id>/": lambda r, o: ("/programs/{prog}/", _everyone(ALLOW)),
     "accounts/login/": public("/accounts/login/"),
     "accounts/signup/": public("/accounts/signup/"),
     "accounts/inactive/": public("/accounts/inactive/"),
@@ -827,6 +831,13 @@ def test_each_role_gets_what_the_matrix_says_on_every_url(role: str, objects: Ob
                 f"{role}: {route} → GET {path}: wanted {want}, got {got} ({response.status_code})"
             )
     assert wrong == [], "\n".join(wrong)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_draft_program_page_is_not_found_for_every_role(role: str, objects: Objects) -> None:
+    draft = ProgramFactory(district=objects.world.jianghan, draft=True)
+    response = _client(role, objects).get(f"/programs/{draft.pk}/")
+    assert response.status_code == 404
 
 
 def _claim_posts(o: Objects) -> dict[str, tuple[str, dict[str, Any], set[str]]]:
