@@ -29,7 +29,7 @@ SENTENCES: dict[str, Any] = {
     ),
     Kind.VOUCHER_ISSUED: _("Voucher %(code)s of %(program)s is issued for %(amount)s."),
     Kind.VOUCHER_EXPIRING: _("Voucher %(code)s of %(program)s is valid until %(until)s."),
-    Kind.VOUCHER_LOW_BALANCE: _("Less than 10 %% of voucher %(code)s (%(program)s) is left."),
+    Kind.VOUCHER_LOW_BALANCE: _("Less than 10%% of voucher %(code)s (%(program)s) is left."),
     Kind.CLAIM_SUBMITTED: _("Claim #%(number)s to %(program)s for %(amount)s was submitted."),
     Kind.CLAIM_RETURNED: _("Claim #%(number)s to %(program)s was returned for changes."),
     Kind.CLAIM_REJECTED: _("Claim #%(number)s to %(program)s was rejected."),

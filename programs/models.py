@@ -127,7 +127,7 @@ class Program(FSMModelMixin, models.Model):
         max_digits=5,
         decimal_places=4,
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
-        help_text=_("Share of a bill the voucher covers, e.g. 0.30 for 30 %."),
+        help_text=_("Share of a bill the voucher covers, e.g. 0.30 for 30%."),
     )
     application_opens_on = models.DateField(_("applications open on"))
     application_closes_on = models.DateField(_("applications close on"))

@@ -242,7 +242,7 @@ class VoucherReminder(models.Model):
     class Kind(models.TextChoices):
         EXPIRY_30 = "expiry_30", _("30 days before expiry")
         EXPIRY_7 = "expiry_7", _("7 days before expiry")
-        LOW_BALANCE = "low_balance", _("Balance under 10 %")
+        LOW_BALANCE = "low_balance", _("Balance under 10%")
         ISSUED = "issued", _("Voucher issued")
 
     voucher = models.ForeignKey(
