@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 
@@ -51,3 +52,30 @@ def money(value: Any) -> str:
         return f"{Decimal(value):,.2f}"
     except (InvalidOperation, ValueError, TypeError):
         return str(value)
+
+
+def round_amount(value: Any) -> str:
+    """A stated sum in yuan as officials read it: "¥5,000,000" in English; in
+    Chinese from ten thousand up in 万元 ("500 万元", "123.45 万元"), below it
+    "3,000 元". Fen only when there are any."""
+    if value is None or value == "":
+        return "—"
+    number = Decimal(value)
+    sign = "−" if number < 0 else ""
+    number = abs(number)
+    chinese = (translation.get_language() or "").lower().startswith("zh")
+    if chinese and number >= 10_000:
+        wan = number / 10_000
+        text = f"{wan:,.4f}".rstrip("0").rstrip(".")
+        return _("%(n)s ten-thousand yuan") % {"n": sign + text}
+    whole = number == number.to_integral()
+    text = f"{number:,.0f}" if whole else f"{number:,.2f}"
+    if chinese:
+        return _("%(n)s yuan") % {"n": sign + text}
+    return f"{sign}¥{text}"
+
+
+def unit_name(unit: str) -> str:
+    """A unit code as a word in a heading: "CNY" → "yuan" (元), "POINTS" → "points" (点数)."""
+    names = {"CNY": _("yuan"), "POINTS": _("points")}
+    return names.get(unit, unit)
