@@ -11,6 +11,7 @@ from django.utils.translation import gettext
 
 from accounts.duties import duties_conflict
 from accounts.models import Enterprise
+from common.formatting import amount
 from eligibility.duplicates import (
     Flag,
     FundedElsewhere,
@@ -139,7 +140,7 @@ def application_duplicate_flags(*, application: Application) -> list[Flag]:
         FundedElsewhere(
             district_name=v.program.district.display_name,
             program_name=v.program.display_name,
-            amount=f"{v.face_value:,.2f} {v.unit}",
+            amount=amount(v.face_value, v.unit),
         )
         for v in vouchers_funded_in_year(enterprise=enterprise, year=year, kind=program.kind)
         .exclude(program__district=program.district)

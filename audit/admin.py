@@ -28,6 +28,7 @@ from common.csv_safe import safe_writer
 # admin_accounts registers the audited admins of people and organisations
 # (the anomaly queue and the detector thresholds are oversight.admin's).
 from . import admin_accounts, events  # noqa: F401
+from .event_labels import event_label
 from .models import AuditEvent
 from .object_types import model_for, object_type_of
 from .services import Actor, audit_record, client_ip
@@ -128,6 +129,28 @@ class DateRangeFilter(admin.ListFilter):
         }
 
 
+class EventTypeFilter(admin.SimpleListFilter):
+    """Events of one type, offered by their labels (the types found in the
+    events this official may see)."""
+
+    title = _("event type")
+    parameter_name = "event_type"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        types = (
+            model_admin.get_queryset(request)
+            .order_by()
+            .values_list("event_type", flat=True)
+            .distinct()
+        )
+        return sorted(((t, event_label(t)) for t in types), key=lambda pair: pair[1])
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value():
+            return queryset.filter(event_type=self.value())
+        return queryset
+
+
 class ActorFilter(admin.ListFilter):
     """Events by one actor: part of an e-mail address, key id or task name."""
 
@@ -192,14 +215,14 @@ class AuditEventAdmin(ScopedModelAdmin):
     change_list_template = "admin/audit/auditevent/change_list.html"
     list_display = [
         "occurred_at",
-        "event_type",
+        "event",
         "actor_label",
         "source_ip",
         "object_link",
         "sealed",
     ]
     list_filter = [
-        ("event_type", admin.AllValuesFieldListFilter),
+        EventTypeFilter,
         DateRangeFilter,
         ActorFilter,
         "actor_kind",
@@ -210,7 +233,7 @@ class AuditEventAdmin(ScopedModelAdmin):
     show_full_result_count = False
     fields = (
         "occurred_at",
-        "event_type",
+        "event",
         "actor_kind",
         "actor_label",
         "source_ip",
@@ -239,6 +262,10 @@ class AuditEventAdmin(ScopedModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description=_("event type"), ordering="event_type")
+    def event(self, obj: AuditEvent) -> str:
+        return obj.event_label
 
     @admin.display(description=_("object"))
     def object_link(self, obj: AuditEvent) -> str:

@@ -104,7 +104,14 @@ class AuditEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.event_type} {self.object_type}:{self.object_id}"
+        return f"#{self.pk} {self.event_label}"
+
+    @property
+    def event_label(self) -> str:
+        """What happened, as an official reads it ("Voucher issued")."""
+        from .event_labels import event_label
+
+        return event_label(self.event_type)
 
     @classmethod
     def scope_q(cls, scope: Scope) -> Q:

@@ -172,3 +172,9 @@ def moment(value: Any) -> str:
 def period(start: Any, end: Any) -> str:
     """A span of days: "2026年1月1日 – 2026年12月31日" / "1 Jan 2026 – 31 Dec 2026"."""
     return f"{date(start)} – {date(end)}"
+
+
+def unit_name(unit: str) -> str:
+    """A unit code as a word in a heading: "CNY" → "yuan" (元), "POINTS" → "points" (点数)."""
+    names = {"CNY": _("yuan"), "POINTS": _("points")}
+    return names.get(unit, unit)

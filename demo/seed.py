@@ -462,7 +462,8 @@ def seed() -> dict[str, Any]:
 
     for slug, platform in platforms.items():
         email = f"operator@{slug}.example.com"
-        user = _user(email, f"{platform.name} operator")
+        # A stored name, in the demo's language like the officials' ("江汉区科经局 王芳").
+        user = _user(email, f"{platform.name} 运营专员")
         Membership.objects.get_or_create(
             user=user, role=Membership.Role.PLATFORM_OPERATOR, platform=platform
         )

@@ -39,6 +39,7 @@ from common.errors import BusinessError
 from .evaluator import OPERATORS, RuleError, check_condition, operator_choices
 from .facts import FACTS, fact_choices
 from .models import ROW_FIELDS, RuleNode, RuleSet, definition_to_rows, row_problems
+from .rules_html import rules_in_words
 from .selectors import rule_set_draft_of, rule_set_preview, rule_set_versions
 from .services import (
     RULE_FIELDS,
@@ -190,7 +191,16 @@ def _actor(request: HttpRequest) -> Actor:
 @admin.register(RuleSet)
 class RuleSetAdmin(AuditedModelAdmin):
     form = RuleSetForm
-    list_display = ["name", "version", "status", "name_en", "district", "in_use", "updated_at"]
+    list_display = [
+        "name",
+        "version",
+        "status",
+        "name_en",
+        "district",
+        "rules_in_words",
+        "in_use",
+        "updated_at",
+    ]
     list_filter = ["status", "district"]
     search_fields = ["name", "name_en"]
     fields = [
@@ -202,8 +212,9 @@ class RuleSetAdmin(AuditedModelAdmin):
         "status",
         "version_facts",
         "combinator",
+        "rules_in_words",
     ]
-    readonly_fields = ["status", "version_facts"]
+    readonly_fields = ["status", "version_facts", "rules_in_words"]
     inlines = [RuleNodeInline]
     actions = ["publish"]
     change_form_template = "eligibility/admin/ruleset_change_form.html"
@@ -213,6 +224,7 @@ class RuleSetAdmin(AuditedModelAdmin):
             super()
             .get_queryset(request)
             .select_related("district", "based_on", "published_by")
+            .prefetch_related("nodes")
             .annotate(program_count=Count("programs"))
         )
 
@@ -237,6 +249,13 @@ class RuleSetAdmin(AuditedModelAdmin):
         if obj is not None and obj.is_published():
             return False
         return super().has_delete_permission(request, obj) and self._manages(request, obj)
+
+    @admin.display(description=_("rules"))
+    def rules_in_words(self, obj: RuleSet) -> Any:
+        """The saved rules as nested sentences, as an official reads them."""
+        if not obj.pk:
+            return "—"
+        return rules_in_words(obj)
 
     @admin.display(description=_("used by programs"))
     def in_use(self, obj: RuleSet) -> int:

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.utils import translation
-from django.utils.translation import gettext
+from django.utils.text import capfirst
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import District, Enterprise
@@ -49,7 +50,7 @@ def _within(found: Any, prefixes: list[str]) -> bool:
     return any(str(found).startswith(District(code=p).division_prefix) for p in prefixes)
 
 
-NUMERIC = (FactType.NUMBER, FactType.MONEY)
+NUMERIC = (FactType.NUMBER, FactType.MONEY, FactType.PERCENT)
 OPERATORS: dict[str, Operator] = {
     op.key: op
     for op in [
@@ -71,6 +72,46 @@ OPERATORS: dict[str, Operator] = {
     ]
 }
 GROUPS = {"all": _("All of the following"), "any": _("At least one of the following")}
+
+
+# How each operator reads as a sentence; the fact's label comes first.
+SENTENCES = {
+    "gte": pgettext_lazy("rule condition", "%(fact)s is at least %(value)s"),
+    "gt": pgettext_lazy("rule condition", "%(fact)s is more than %(value)s"),
+    "lte": pgettext_lazy("rule condition", "%(fact)s is at most %(value)s"),
+    "lt": pgettext_lazy("rule condition", "%(fact)s is less than %(value)s"),
+    "eq": pgettext_lazy("rule condition", "%(fact)s is %(value)s"),
+    "ne": pgettext_lazy("rule condition", "%(fact)s is not %(value)s"),
+    "in": pgettext_lazy("rule condition", "%(fact)s is one of: %(value)s"),
+    "not_in": pgettext_lazy("rule condition", "%(fact)s is none of: %(value)s"),
+    "within": pgettext_lazy("rule condition", "%(fact)s is within %(value)s"),
+    "not_within": pgettext_lazy("rule condition", "%(fact)s is outside %(value)s"),
+}
+# A yes/no fact reads as the answer it requires.
+YES_NO_SENTENCES = {
+    True: pgettext_lazy("rule condition", "%(fact)s: yes"),
+    False: pgettext_lazy("rule condition", "%(fact)s: no"),
+}
+
+
+def condition_sentence(fact_key: str, op_key: str, raw_value: Any) -> str:
+    """A condition as one sentence in the active language, with the fact's
+    label and the value formatted per its unit: "Prior-year revenue is at
+    least ¥5,000,000" / "上年度营业收入 不少于 500 万元".
+
+    Every page that shows a rule to a person (the rule editor, the preview of
+    who qualifies, the decision tables) renders it through this function. A
+    condition that does not check (an unknown fact or operator, a value of
+    the wrong type) reads as it is stored, so nothing is hidden."""
+    try:
+        fact, op, value = check_condition(fact_key, op_key, raw_value)
+    except RuleError:
+        return " ".join(str(part) for part in (fact_key, op_key, raw_value) if part)
+    label = capfirst(str(fact.label))
+    if fact.type == FactType.BOOLEAN:
+        wanted = value if op.key == "eq" else not value
+        return str(YES_NO_SENTENCES[bool(wanted)]) % {"fact": label}
+    return str(SENTENCES[op.key]) % {"fact": label, "value": fact.show(value)}
 
 
 def operator_choices() -> list[tuple[str, str]]:
@@ -144,11 +185,17 @@ class Line:
     def texts(self) -> dict[str, str]:
         """The line in the active language: what was tested, found and required."""
         if self.kind in GROUPS:
-            return {"label": str(GROUPS[self.kind]), "found": "", "required": ""}
+            label = str(GROUPS[self.kind])
+            return {"label": label, "found": "", "required": "", "condition": label}
         fact = get_fact(self.fact)
         op = OPERATORS[self.op]
         if fact is None:
-            return {"label": self.fact, "found": str(self.found), "required": str(self.value)}
+            return {
+                "label": self.fact,
+                "found": str(self.found),
+                "required": str(self.value),
+                "condition": condition_sentence(self.fact, self.op, self.value),
+            }
         parsed = fact.parse(self.value)
         if fact.type == FactType.BOOLEAN:
             # "equal to yes" says no more than "yes": a yes/no fact requires
@@ -157,7 +204,12 @@ class Line:
             required = fact.show(wanted)
         else:
             required = f"{op.label} {fact.show(parsed)}"
-        return {"label": str(fact.label), "found": fact.show(self.found), "required": required}
+        return {
+            "label": str(fact.label),
+            "found": fact.show(self.found),
+            "required": required,
+            "condition": condition_sentence(self.fact, self.op, self.value),
+        }
 
 
 @dataclass
@@ -177,7 +229,7 @@ class Decision:
 
     def failed_reasons(self) -> list[str]:
         return [
-            gettext("%(label)s: found %(found)s, required %(required)s") % line.texts()
+            gettext("%(condition)s (found: %(found)s)") % line.texts()
             for line in self.lines
             if line.kind == "condition" and not line.passed
         ]
@@ -223,7 +275,15 @@ def record_rows(record: dict[str, Any] | None) -> list[dict[str, Any]]:
     language = translation.get_language() or settings.LANGUAGE_CODE
     rows = []
     for line in record.get("lines", []):
-        text = line["text"].get(language) or next(iter(line["text"].values()))
+        text = dict(line["text"].get(language) or next(iter(line["text"].values())))
+        if line.get("kind") == "condition" and get_fact(line.get("fact", "")) is not None:
+            # The sentence is made from the frozen fact, operator and value, so
+            # records frozen before sentences existed read the same way.
+            text["condition"] = condition_sentence(line["fact"], line["op"], line["value"])
+        elif "condition" not in text:
+            text["condition"] = " ".join(
+                part for part in (text.get("label", ""), text.get("required", "")) if part
+            )
         rows.append({**line, **text})
     return rows
 

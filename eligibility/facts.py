@@ -18,11 +18,12 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.functional import Promise
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts.divisions import locality_code
-from accounts.models import Enterprise
+from accounts.divisions import division, locality_code
+from accounts.models import District, Enterprise
+from common.formatting import compact_amount, rate
 
 
 class FactType:
@@ -31,6 +32,8 @@ class FactType:
     BOOLEAN = "boolean"
     DIVISION = "division"
     CHOICE = "choice"
+    # A share in percent: the rule's value "30" means 30 %.
+    PERCENT = "percent"
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ class Fact:
 
     def parse(self, raw: Any) -> Any:
         """Turn a rule's stored value into the fact's type; ValueError when it cannot."""
-        if self.type in (FactType.NUMBER, FactType.MONEY):
+        if self.type in (FactType.NUMBER, FactType.MONEY, FactType.PERCENT):
             if isinstance(raw, list):
                 raise ValueError(gettext("Give one number, not a list."))
             try:
@@ -96,11 +99,15 @@ class Fact:
         if value is None:
             return gettext("unknown")
         if isinstance(value, list):
-            return ", ".join(self.show(v) for v in value)
+            return list_separator().join(self.show(v) for v in value)
         if self.type == FactType.BOOLEAN:
             return gettext("yes") if value else gettext("no")
         if self.type == FactType.MONEY:
-            return gettext("%(amount)s yuan") % {"amount": f"{Decimal(value):,.0f}"}
+            return compact_amount(value, "CNY")
+        if self.type == FactType.PERCENT:
+            return rate(Decimal(value) / 100)
+        if self.type == FactType.DIVISION:
+            return division_name(str(value))
         if self.type == FactType.NUMBER:
             number = Decimal(value)
             text = f"{number:,.0f}" if number == number.to_integral() else f"{number:,}"
@@ -111,6 +118,21 @@ class Fact:
             labels = dict(self.choices)
             return f"{labels.get(value, value)} ({value})"
         return str(value)
+
+
+def list_separator() -> str:
+    """What joins the items of a list in the active language: ", " or "、"."""
+    return pgettext("separator between listed items", ", ")
+
+
+def division_name(code: str) -> str:
+    """A division code as its name: the district's own (translated) name when
+    the platform has one, else the GB/T 2260 name, else the code itself."""
+    district = District.objects.filter(code=code).only("name", "name_en").first()
+    if district is not None:
+        return district.display_name
+    found = division(code)
+    return f"{found.name} ({code})" if found is not None else code
 
 
 def _as_list(raw: Any) -> list[str]:
@@ -146,6 +168,10 @@ def _years(count: int, text: str) -> str:
     return ngettext("%(number)s year", "%(number)s years", count) % {"number": text}
 
 
+def _people(count: int, text: str) -> str:
+    return ngettext("%(number)s person", "%(number)s people", count) % {"number": text}
+
+
 def today() -> datetime.date:
     return timezone.localdate()
 
@@ -157,7 +183,7 @@ for _fact in [
         FactType.MONEY,
         lambda e, c: e.prior_year_revenue,
     ),
-    Fact("headcount", _("headcount"), FactType.NUMBER, lambda e, c: e.headcount, unit=_("people")),
+    Fact("headcount", _("headcount"), FactType.NUMBER, lambda e, c: e.headcount, counted=_people),
     Fact(
         "registered_division",
         _("registered division (from the USCC)"),

@@ -243,7 +243,15 @@ class RuleNode(models.Model):
     def __str__(self) -> str:
         if self.kind != self.Kind.CONDITION:
             return f"{self.path} {self.get_kind_display()}"
-        return f"{self.path} {self.fact} {self.operator} {self.value}"
+        return f"{self.path} {self.sentence()}"
+
+    def sentence(self) -> str:
+        """The condition as a sentence in the active language (a group: its kind)."""
+        from .evaluator import condition_sentence
+
+        if self.kind != self.Kind.CONDITION:
+            return str(self.get_kind_display())
+        return condition_sentence(self.fact, self.operator, self.value)
 
     def as_row(self) -> dict[str, str]:
         return {

@@ -30,12 +30,15 @@ from audit.admin_mixins import AuditedModelAdmin
 from audit.services import Actor, client_ip
 from common.errors import BusinessError
 from common.formatting import amount as format_unit_amount
+from common.formatting import unit_name
+from programs.models import Program
 from settlements.models import Settlement
 
 from .detectors import flag_summary, shown_value
 from .detectors.summary import evidence_check_text
 from .flags import flag_actions_for, flag_confirm, flag_decision_refusal, flag_dismiss
 from .models import AnomalyFlag, DetectorSettings
+from .subjects import PART_LABELS, subject_text
 
 #: Evidence keys that hold an amount in the flag's unit.
 AMOUNT_KEYS = {
@@ -247,6 +250,12 @@ def _cell(key: str, value: Any, unit: str) -> Any:
         return ", ".join(str(v) for v in value) or "—"
     if key == "check" and value:
         return evidence_check_text(str(value))
+    if key == "kind" and value:
+        return str(dict(Program.Kind.choices).get(value, value))
+    if key == "unit" and value:
+        return unit_name(str(value))
+    if key == "shared" and value in PART_LABELS:
+        return str(PART_LABELS[value])
     if key == "settlement_status" and value:
         return str(dict(Settlement.Status.choices).get(value, value))
     if key in AMOUNT_KEYS and value is not None:
@@ -342,7 +351,7 @@ class AnomalyFlagAdmin(ScopedModelAdmin):
         "enterprise",
         "voucher",
         "platform",
-        "subject",
+        "subject_display",
         "period",
         "measured",
         "evidence_display",
@@ -362,6 +371,10 @@ class AnomalyFlagAdmin(ScopedModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description=_("subject"))
+    def subject_display(self, obj: AnomalyFlag) -> str:
+        return subject_text(obj.subject)
 
     @admin.display(description=_("summary"))
     def summary(self, obj: AnomalyFlag) -> str:

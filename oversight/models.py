@@ -442,7 +442,9 @@ class AnomalyFlag(FSMModelMixin, models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_detector_display()} · {self.subject} · {self.period_start}"
+        from .subjects import subject_text
+
+        return f"{self.get_detector_display()} · {subject_text(self.subject)} · {self.period_start}"
 
     @transition(field=status, source=DECIDABLE, target=Status.CONFIRMED, permission=may_decide_flag)
     def confirm(self, *, by: Any, at: Any, note: str, action: str) -> None:

@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from accounts.models import ComputePlatform, Enterprise
+from common.formatting import amount
 from eligibility.duplicates import FundedElsewhere, funded_elsewhere_flags, shared_contact_flags
 from oversight.detectors.base import (
     PATTERN_WINDOW_DAYS,
@@ -158,7 +159,7 @@ def detect_multi_district_funding(
                     FundedElsewhere(
                         district_name=v.program.district.display_name,
                         program_name=v.program.display_name,
-                        amount=f"{v.face_value:,.2f} {v.unit}",
+                        amount=amount(v.face_value, v.unit),
                     )
                     for v in elsewhere
                 )

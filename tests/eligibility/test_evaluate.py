@@ -63,8 +63,8 @@ def test_a_one_person_company_fails_the_threshold_and_the_explanation_says_why()
     with translation.override("en"):
         reasons = decision.failed_reasons()
     assert reasons == [
-        "prior-year revenue: found 310,000 yuan, required at least 5,000,000 yuan",
-        "headcount: found 1 people, required at least 20 people",
+        "Prior-year revenue is at least ¥5 million (found: ¥310,000)",
+        "Headcount is at least 20 people (found: 1 person)",
     ]
 
 
@@ -75,8 +75,9 @@ def test_locality_is_read_from_the_uscc_not_declared() -> None:
     line = decision.lines[1]
     with translation.override("en"):
         texts = line.texts()
-    assert texts["found"] == "420106"
-    assert texts["required"] == "inside division 420103"
+    # The division is named (a district of the platform by its own name).
+    assert texts["found"] == "武昌区 (420106)"
+    assert texts["required"] == "inside division 江汉区 (420103)"
     assert not line.passed
 
 
@@ -136,6 +137,7 @@ def test_boolean_facts_and_the_one_person_company_track() -> None:
             "label": "one-person company",
             "found": "yes",
             "required": "yes",
+            "condition": "One-person company: yes",
         }
 
 
@@ -233,7 +235,8 @@ def test_the_frozen_record_carries_the_text_in_both_languages(jianghan: Any) -> 
     assert revenue["fact"] == "prior_year_revenue"
     assert revenue["found"] == "0"
     assert set(revenue["text"]) == {"zh-hans", "en"}
-    assert revenue["text"]["en"]["required"] == "at least 5,000,000 yuan"
+    assert revenue["text"]["en"]["required"] == "at least ¥5 million"
+    assert revenue["text"]["zh-hans"]["required"] == "不少于 500 万元"
 
 
 def test_no_rule_set_admits_everyone() -> None:
