@@ -1,4 +1,5 @@
-"""Officials' sessions: two-factor authentication first, and bounded lifetimes."""
+"""Officials' and platform operators' sessions: two-factor authentication
+first, and (officials) bounded lifetimes."""
 
 from __future__ import annotations
 
@@ -16,9 +17,14 @@ from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 
+from .scoping import scope_for
+
 # Paths an official without MFA may still reach: the MFA set-up itself,
 # signing out, the language switch and static files.
 ALLOWED_PREFIXES = ("/accounts/", "/i18n/", "/static/")
+# The platform operators' pages: settlements and payments, money. The signed
+# machine API (/api/v1/) uses HTTP signatures, not sessions, and is not here.
+OPERATOR_PREFIX = "/operator/"
 
 
 def user_has_mfa(user: Any) -> bool:
@@ -26,27 +32,39 @@ def user_has_mfa(user: Any) -> bool:
     return Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
 
 
+def is_platform_operator(user: Any) -> bool:
+    """True when the user operates a compute platform (the platform_operator role)."""
+    return bool(scope_for(user).platform_ids)
+
+
 class OfficialMFARequiredMiddleware:
-    """Send an official (or superuser) without TOTP to set it up, and nowhere else."""
+    """Send an official (or superuser) without TOTP to set it up, and nowhere
+    else; and a platform operator without TOTP who opens an operator page.
+
+    Operators handle money (settlement statements, payments), so their pages
+    ask for the same second factor as the officials' admin; the rest of the
+    site (their portal, an enterprise they also belong to) does not.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
-        if (
-            user is not None
-            and user.is_authenticated
-            and user.is_staff
-            and not request.path.startswith(ALLOWED_PREFIXES)
-            and not user_has_mfa(user)
-        ):
-            messages.warning(
-                request,
-                _("Officials must set up two-factor authentication before continuing."),
+        if user is None or not user.is_authenticated or request.path.startswith(ALLOWED_PREFIXES):
+            return self.get_response(request)
+        if user.is_staff:
+            reason = _("Officials must set up two-factor authentication before continuing.")
+        elif request.path.startswith(OPERATOR_PREFIX) and is_platform_operator(user):
+            reason = _(
+                "Platform operators must set up two-factor authentication before continuing."
             )
-            return HttpResponseRedirect(reverse("mfa_activate_totp"))
-        return self.get_response(request)
+        else:
+            return self.get_response(request)
+        if user_has_mfa(user):
+            return self.get_response(request)
+        messages.warning(request, reason)
+        return HttpResponseRedirect(reverse("mfa_activate_totp"))
 
 
 class OfficialSessionTimeoutMiddleware:

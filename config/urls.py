@@ -37,3 +37,9 @@ urlpatterns = [
     path("operator/", include("settlements.operator_urls")),
     path("operator/", include("platforms.operator_urls")),
 ]
+
+# Error pages in the site's look and language; JSON under /api/ (config/errors.py).
+handler400 = "config.errors.bad_request"
+handler403 = "config.errors.permission_denied"
+handler404 = "config.errors.page_not_found"
+handler500 = "config.errors.server_error"

@@ -23,12 +23,12 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -40,6 +40,7 @@ from accounts.models import District
 from audit import events
 from audit.services import Actor, audit_record, checkpoint_body, client_ip
 from common.csv_safe import safe_writer
+from common.languages import requested_language
 from config.db_router import reporting_reads
 from programs.models import Program
 
@@ -313,18 +314,18 @@ def program_report_pdf(program: Program, *, period: reports.Period, language: st
     return HTML(string=html).write_pdf()
 
 
-def _language(request: HttpRequest) -> str:
-    """The report's language: ``?lang=`` if it is one of the site's, else the page's."""
-    wanted = request.GET.get("lang", "")
-    codes = [code for code, _name in settings.LANGUAGES]
-    return wanted if wanted in codes else (get_language() or codes[0])
-
-
 def program_report_view(request: HttpRequest, pk: int) -> HttpResponse:
     """The program report PDF; printing it is recorded in the audit log."""
     program = _program(request, pk)
-    _form, period = _period_form(request)
-    language = _language(request)
+    form, period = _period_form(request)
+    if form.is_bound and not form.is_valid():
+        # Never print another period than the one asked for: back to the
+        # dashboard, which shows the form's error beside the dates.
+        query = request.GET.copy()
+        query["district"] = str(program.district_id)
+        query.pop("lang", None)
+        return redirect(f"{reverse('audit_dashboard')}?{query.urlencode()}")
+    language = requested_language(request)
     with reporting_reads():
         checkpoint = overview.latest_checkpoint()
         pdf = program_report_pdf(program, period=period, language=language)

@@ -24,7 +24,7 @@ from typing import Any
 from django import db
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import SuspiciousOperation
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -266,3 +266,26 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         error_body(INTERNAL_ERROR, _("Something went wrong on our side; it has been logged.")),
         status=500,
     )
+
+
+def http_error_response(status: int) -> JsonResponse:
+    """The contract's error body for a failure Django answers before or
+    outside an API view (a path under ``/api/`` that matches no view, a
+    refused request, a fault in a middleware): 400, 403, 404 or 500.
+
+    ``config.errors`` answers with it for every path under ``/api/``, so a
+    platform's client never gets an HTML page; the messages are those of
+    :func:`api_exception_handler` for the same failures.
+    """
+    if status == 400:
+        body = error_body(Code.VALIDATION_ERROR, _("The request was refused as malformed."))
+    elif status == 403:
+        body = error_body(FORBIDDEN, _("You may not do this."))
+    elif status == 404:
+        body = error_body(NOT_FOUND, _("There is no such endpoint or object."))
+    else:
+        status = 500
+        body = error_body(
+            INTERNAL_ERROR, _("Something went wrong on our side; it has been logged.")
+        )
+    return JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False})

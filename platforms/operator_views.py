@@ -14,13 +14,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
-from django.utils.translation import get_language
 from django.views.decorators.http import require_GET
 
 from accounts.models import ComputePlatform
 from audit import events
 from audit.services import Actor, audit_record, client_ip
 from common.csv_safe import safe_writer
+from common.languages import requested_language
 
 from .selectors import operator_activity, operator_platforms, settlement_statement
 
@@ -112,7 +112,8 @@ def _audit_export(request: HttpRequest, platform: ComputePlatform, month: str, k
 @login_required
 @require_GET
 def operator_settlement(request: HttpRequest, slug: str, month: str, fmt: str) -> HttpResponse:
-    """The settlement statement of one month as a page, CSV or PDF."""
+    """The settlement statement of one month as a page, CSV or PDF (in the
+    page's language or ``?lang=``)."""
     if fmt not in FORMATS:
         raise Http404
     platform = _platform_or_denied(request, slug)
@@ -164,8 +165,9 @@ def operator_settlement(request: HttpRequest, slug: str, month: str, fmt: str) -
         return response
     from weasyprint import HTML
 
-    with translation.override(get_language()):
-        html = render_to_string("pdf/settlement.html", {**context, "language": get_language()})
+    language = requested_language(request)
+    with translation.override(language):
+        html = render_to_string("pdf/settlement.html", {**context, "language": language})
     pdf = HTML(string=html).write_pdf()
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'

@@ -7,21 +7,21 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.models import ComputePlatform
 from audit import events
 from audit.services import Actor, audit_record, client_ip
 from common.errors import BusinessError
+from common.languages import requested_language
 from platforms.selectors import operator_platforms
 
 from .documents import payment_notice_pdf, statement_pdf
@@ -75,13 +75,6 @@ def _settlement_or_404(platform: ComputePlatform, pk: int) -> Settlement:
     if settlement is None:
         raise Http404
     return settlement
-
-
-def _language(request: HttpRequest) -> str:
-    """The PDF's language: ``?lang=`` when it is one of ours, else the page's."""
-    languages = {code for code, _name in settings.LANGUAGES}
-    language = request.GET.get("lang") or get_language() or settings.LANGUAGE_CODE
-    return language if language in languages else settings.LANGUAGE_CODE
 
 
 def _audit_export(
@@ -214,7 +207,7 @@ def settlement_statement_pdf(request: HttpRequest, slug: str, pk: int) -> HttpRe
     """The settlement statement as PDF, in the page's language or ``?lang=``."""
     platform = _platform_or_denied(request, slug)
     settlement = _settlement_or_404(platform, pk)
-    language = _language(request)
+    language = requested_language(request)
     content = statement_pdf(settlement, language=language)
     _audit_export(request, settlement, "statement", language)
     return _pdf(content, f"settlement-{platform.slug}-{settlement.period}-{language}")
@@ -230,7 +223,7 @@ def payment_notice(request: HttpRequest, slug: str, pk: int, payment_id: int) ->
     if payment is None or payment.settlement is None:
         raise Http404
     settlement = payment.settlement
-    language = _language(request)
+    language = requested_language(request)
     content = payment_notice_pdf(payment, language=language)
     _audit_export(request, settlement, "payment_notice", language, payment=payment.pk)
     return _pdf(content, f"payment-{platform.slug}-{settlement.period}-{payment.pk}")

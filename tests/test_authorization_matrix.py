@@ -579,7 +579,16 @@ def test_every_url_has_a_rule() -> None:
 def objects(settings: Any, tmp_path: Any) -> Objects:
     settings.PRIVATE_MEDIA_ROOT = str(tmp_path)
     w = build_world()
-    for user in (w.official_x, w.official_wuhan, w.official_y, w.superuser, w.finance_x):
+    # Officials and platform operators (on the operator pages) need TOTP set up.
+    for user in (
+        w.official_x,
+        w.official_wuhan,
+        w.official_y,
+        w.superuser,
+        w.finance_x,
+        w.operator_x,
+        w.operator_y,
+    ):
         add_totp(user)
     application = make_application(w.ent_jianghan, w.prog_jianghan)
     document = application.documents.get()

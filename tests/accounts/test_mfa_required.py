@@ -1,5 +1,5 @@
-"""Officials and superusers must set up TOTP before anything else; enterprise
-users and platform operators are not forced to."""
+"""Officials and superusers must set up TOTP before anything else, platform
+operators before their operator pages; enterprise users are not forced to."""
 
 from __future__ import annotations
 
@@ -174,3 +174,80 @@ def test_a_stale_login_is_asked_for_the_password_before_the_totp_set_up(world: W
     response = client.get(reverse("mfa_activate_totp"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("account_reauthenticate"))
+
+
+# -- Platform operators: TOTP before the operator pages --------------------------
+
+
+def operator_pages(world: World) -> list[str]:
+    slug = world.platform_x.slug
+    return ["/operator/", f"/operator/{slug}/", f"/operator/{slug}/settlements/"]
+
+
+def test_an_operator_without_totp_is_sent_to_set_it_up_from_every_operator_page(
+    world: World,
+) -> None:
+    client = client_for(world.operator_x)
+    for url in operator_pages(world):
+        response = client.get(url)
+        assert (url, response.status_code, response["Location"]) == (
+            url,
+            302,
+            reverse("mfa_activate_totp"),
+        )
+
+
+def test_an_operator_without_totp_is_told_why(world: World) -> None:
+    client = signed_in(world.operator_x)
+    response = client.get(f"/operator/{world.platform_x.slug}/", follow=True)
+    assert response.redirect_chain[0][0] == reverse("mfa_activate_totp")
+    messages = [str(m) for m in response.context["messages"]]
+    assert "Platform operators must set up two-factor authentication before continuing." in messages
+
+
+def test_an_operator_with_totp_opens_the_operator_pages(world: World) -> None:
+    add_totp(world.operator_x)
+    client = client_for(world.operator_x)
+    for url in operator_pages(world)[1:]:
+        assert client.get(url).status_code == 200, url
+
+
+def test_an_operator_with_totp_is_asked_for_the_code_at_sign_in(world: World) -> None:
+    add_totp(world.operator_x)
+    client = Client()
+    response = client.post(
+        reverse("account_login"), {"login": world.operator_x.email, "password": PASSWORD}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("mfa_authenticate")
+    assert "_auth_user_id" not in client.session
+
+
+def test_an_operator_sets_up_totp_and_then_reaches_the_operator_page(
+    world: World, settings: Any
+) -> None:
+    settings.MFA_TOTP_TOLERANCE = 1  # a code computed just before a 30 s boundary
+    client = signed_in(world.operator_x)
+    page = f"/operator/{world.platform_x.slug}/"
+    response = client.get(page, follow=True)
+    assert response.request["PATH_INFO"] == reverse("mfa_activate_totp")
+    secret = client.session[SECRET_SESSION_KEY]
+    code = format_hotp_value(hotp_value(secret, int(time.time()) // 30))
+    response = client.post(reverse("mfa_activate_totp"), {"code": code})
+    assert response.status_code == 302
+    assert client.get(page).status_code == 200
+
+
+def test_another_users_operator_page_is_not_gated_by_totp_but_refused(world: World) -> None:
+    # An enterprise user is no operator: the page refuses them, it does not
+    # ask them to set up TOTP for a page they may not open anyway.
+    response = client_for(world.ent_admin_x).get(f"/operator/{world.platform_x.slug}/")
+    assert response.status_code == 403
+
+
+def test_the_signed_api_is_not_gated_by_an_operators_session(world: World) -> None:
+    # /api/v1/ authenticates by HTTP signature; a session is no credential and
+    # an operator's missing TOTP does not turn the contract's 401 into a redirect.
+    response = client_for(world.operator_x).get("/api/v1/ping")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "signature_missing"

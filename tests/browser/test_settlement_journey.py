@@ -71,15 +71,16 @@ def draft_settlement() -> Any:
     return draft
 
 
-def finance_officer_with_totp() -> None:
-    """The demo's finance officers set up TOTP at their first sign-in: give
-    Jianghan's the journey's secret, as the fixture does for the officials."""
+def with_totp(email: str) -> None:
+    """The demo's finance officers and platform operators set up TOTP at their
+    first sign-in (operators before their operator pages): give this one the
+    journey's secret, as the fixture does for the officials."""
     from allauth.mfa.models import Authenticator
     from allauth.mfa.totp.internal.auth import TOTP
 
     from accounts.models import User
 
-    user = User.objects.get(email=FINANCE)
+    user = User.objects.get(email=email)
     Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).delete()
     TOTP.activate(user, TOTP_SECRET)
 
@@ -128,14 +129,15 @@ def test_settlement_journey(journey: Journey, lang: str) -> None:
     settlement = draft_settlement()
     pk = settlement.pk
     due = settlement.amount_due
-    finance_officer_with_totp()
+    with_totp(FINANCE)
+    with_totp(OPERATOR)
     detail_path = f"/operator/{PLATFORM}/settlements/{pk}/"
     change_path = f"/admin/settlements/settlement/{pk}/change/"
     status_field = ".field-status .readonly"
 
     # 1. The operator signs in and finds the draft from the platform's page.
     operator = wide_page(journey)
-    journey.login(operator, OPERATOR)
+    journey.login(operator, OPERATOR, code=True)
     operator.wait_for_url("**/portal/")
     expect(operator.locator("html")).to_have_attribute("lang", lang)
     journey.shot(operator, "operator-portal")

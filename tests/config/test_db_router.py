@@ -33,6 +33,7 @@ from tests.accounts.factories import (
     ComputePlatformFactory,
     DistrictFactory,
     EnterpriseFactory,
+    add_totp,
     platform_operator,
 )
 from tests.audit.factories import admin_client, official
@@ -253,8 +254,10 @@ def test_the_disclosure_export_reads_from_the_replica_and_audits_on_default(
 def test_the_settlement_statement_reads_from_the_replica(world: dict[str, Any]) -> None:
     from django.test import Client
 
+    operator = platform_operator(world["platform"])
+    add_totp(operator)  # the operator pages ask for TOTP
     client = Client()
-    client.force_login(platform_operator(world["platform"]))
+    client.force_login(operator)
     month = timezone.localdate().strftime("%Y-%m")
     slug = world["platform"].slug
     url = reverse("operator_settlement", args=[slug, month, "csv"])

@@ -315,6 +315,74 @@ def test_printing_a_report_is_audited(world: World) -> None:
     assert event.after["from"] == "2026-03-01"
 
 
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler-utils")
+@pytest.mark.parametrize(
+    ("accept", "expected", "absent"),
+    [
+        ("en", "Program report", "2026年江汉区算力券"),
+        ("zh-hans", "2026年江汉区算力券", "Program report"),
+    ],
+)
+def test_without_lang_the_report_pdf_follows_the_requests_language(
+    world: World, tmp_path: Any, accept: str, expected: str, absent: str
+) -> None:
+    client = admin_client(official(world.jianghan, Membership.Role.AUDITOR))
+    response = client.get(
+        reverse("audit_program_report", args=[world.program.pk]),
+        {"date_from": "2026-03-01", "date_to": "2026-03-31"},
+        HTTP_ACCEPT_LANGUAGE=accept,
+    )
+    assert response.status_code == 200
+    text = _pdf_text(response.content, tmp_path)
+    assert expected in text
+    assert absent not in text
+    event = AuditEvent.objects.get(event_type=events.PROGRAM_REPORT_PRINTED)
+    assert event.after["language"] == accept
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler-utils")
+def test_lang_wins_over_the_requests_language(world: World, tmp_path: Any) -> None:
+    client = admin_client(official(world.jianghan, Membership.Role.AUDITOR))
+    response = client.get(
+        reverse("audit_program_report", args=[world.program.pk]),
+        {"date_from": "2026-03-01", "date_to": "2026-03-31", "lang": "en"},
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    )
+    assert "Program report" in _pdf_text(response.content, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("accept", "error"), [("en", "The start date is after the end date."), ("zh-hans", "开始日期")]
+)
+def test_a_report_asked_for_a_start_after_its_end_is_not_printed_but_explained(
+    world: World, accept: str, error: str
+) -> None:
+    client = admin_client(official(world.jianghan, Membership.Role.AUDITOR))
+    response = client.get(
+        reverse("audit_program_report", args=[world.program.pk]),
+        {"date_from": "2026-03-31", "date_to": "2026-03-01", "lang": "en"},
+        HTTP_ACCEPT_LANGUAGE=accept,
+    )
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("audit_dashboard") + "?")
+    assert f"district={world.jianghan.pk}" in response["Location"]
+    assert not AuditEvent.objects.filter(event_type=events.PROGRAM_REPORT_PRINTED).exists()
+    page = client.get(response["Location"], HTTP_ACCEPT_LANGUAGE=accept)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert error in html
+    assert 'value="2026-03-31"' in html  # the dates asked for stay in the form
+
+
+def test_a_date_out_of_range_is_shown_beside_the_dates(world: World) -> None:
+    client = admin_client(official(world.jianghan, Membership.Role.AUDITOR))
+    response = client.get(
+        reverse("audit_dashboard"), {"date_from": "1999-12-31"}, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert response.status_code == 200
+    assert "Ensure this value is greater than or equal to 2000-01-01." in response.content.decode()
+
+
 # --- The public disclosure ----------------------------------------------------
 
 

@@ -15,9 +15,15 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.middleware import is_platform_operator, user_has_mfa
 from audit.models import AuditEvent
 from platforms.operator_views import quantize_amount, quantize_billed
-from tests.accounts.factories import ComputePlatformFactory, enterprise_user, platform_operator
+from tests.accounts.factories import (
+    ComputePlatformFactory,
+    add_totp,
+    enterprise_user,
+    platform_operator,
+)
 from tests.programs.factories import ProgramFactory, bind
 from tests.vouchers.factories import issue, platform_actor
 from vouchers.services import redemption_reverse, voucher_redeem
@@ -26,6 +32,10 @@ pytestmark = pytest.mark.django_db
 
 
 def logged_in(user: Any) -> Client:
+    """A client signed in as ``user``; an operator with the TOTP that the
+    operator pages ask for (tests/accounts/test_mfa_required.py)."""
+    if is_platform_operator(user) and not user_has_mfa(user):
+        add_totp(user)
     client = Client()
     client.force_login(user)
     return client

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
+from accounts.middleware import is_platform_operator, user_has_mfa
 from audit.models import AuditEvent
 from settlements.models import Payment, Settlement, SettlementLine
 from settlements.services import (
@@ -57,6 +58,10 @@ needs_pdftotext = pytest.mark.skipif(PDFTOTEXT is None, reason="needs poppler-ut
 
 
 def logged_in(user: Any) -> Client:
+    """A client signed in as ``user``; an operator with the TOTP that the
+    operator pages ask for (tests/accounts/test_mfa_required.py)."""
+    if is_platform_operator(user) and not user_has_mfa(user):
+        add_totp(user)
     client = Client()
     client.force_login(user)
     return client

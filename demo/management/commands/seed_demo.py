@@ -98,7 +98,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  {login['role']:<28} {login['email']:<40} {login['password']}")
         self.stdout.write("")
         self.stdout.write(
-            "Officials and the superuser set up two-factor authentication (TOTP) at first login."
+            "Officials and the superuser set up two-factor authentication (TOTP) at first login,"
+            " platform operators before their first operator page."
         )
         if keys:
             self.stdout.write("")
