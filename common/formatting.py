@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 
@@ -51,3 +52,18 @@ def money(value: Any) -> str:
         return f"{Decimal(value):,.2f}"
     except (InvalidOperation, ValueError, TypeError):
         return str(value)
+
+
+def amount_in_words(value: Any, unit: str = "CNY") -> str:
+    """An amount as a sentence states it: in Chinese, whole 万 of yuan in 万元
+    ("50 万元", "12.5 万元"), as Chinese texts write limits; otherwise as
+    :func:`amount` ("¥500,000.00", "250,000 points")."""
+    if value is None or value == "":
+        return "—"
+    number = Decimal(value)
+    if unit == "CNY" and (get_language() or "").startswith("zh") and number >= 10000:
+        wan = number / 10000
+        if wan == wan.quantize(Decimal("0.01")):
+            text = f"{wan:,.2f}".rstrip("0").rstrip(".")
+            return f"{text} 万元"
+    return amount(number, unit)

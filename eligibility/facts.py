@@ -146,6 +146,10 @@ def _years(count: int, text: str) -> str:
     return ngettext("%(number)s year", "%(number)s years", count) % {"number": text}
 
 
+def _people(count: int, text: str) -> str:
+    return ngettext("%(number)s person", "%(number)s people", count) % {"number": text}
+
+
 def today() -> datetime.date:
     return timezone.localdate()
 
@@ -157,7 +161,13 @@ for _fact in [
         FactType.MONEY,
         lambda e, c: e.prior_year_revenue,
     ),
-    Fact("headcount", _("headcount"), FactType.NUMBER, lambda e, c: e.headcount, unit=_("people")),
+    Fact(
+        "headcount",
+        _("headcount"),
+        FactType.NUMBER,
+        lambda e, c: e.headcount,
+        counted=_people,
+    ),
     Fact(
         "registered_division",
         _("registered division (from the USCC)"),

@@ -267,7 +267,7 @@ def test_an_ineligible_enterprise_cannot_submit_and_is_told_why(
     app = _draft(user, small, program)
     with pytest.raises(BusinessError) as refused:
         application_submit(actor=Actor.for_user(user), application=app)
-    assert "headcount: found 1 people, required at least 20 people" in str(refused.value.message)
+    assert "headcount: found 1 person, required at least 20 people" in str(refused.value.message)
 
 
 def test_a_submission_without_a_document_is_refused(

@@ -75,7 +75,7 @@ def test_a_row_that_fails_the_rules_locality_or_verification_is_refused_and_expl
     assert "verified" in errors[pending.uscc]
     assert errors[good.uscc] == ""
     # The preview explains each row's decision, condition by condition.
-    assert "found 1 people" in body or "1 people" in body
+    assert "found 1 person," in body
     response = client.post(reverse(BULK), {"program": program.pk, "csv_text": text})
     assert "Nothing was issued" in response.content.decode()
     assert not Voucher.objects.exists()

@@ -47,7 +47,7 @@ def test_the_program_list_explains_eligibility(
     body = response.content.decode()
     assert response.status_code == 200
     assert "does not meet the conditions" in body
-    assert "found 1 people" in body or "1 people" in body
+    assert "found 1 person," in body
     assert reverse("application_apply", args=[program.pk]) not in body
 
 

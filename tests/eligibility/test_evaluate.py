@@ -64,7 +64,7 @@ def test_a_one_person_company_fails_the_threshold_and_the_explanation_says_why()
         reasons = decision.failed_reasons()
     assert reasons == [
         "prior-year revenue: found 310,000 yuan, required at least 5,000,000 yuan",
-        "headcount: found 1 people, required at least 20 people",
+        "headcount: found 1 person, required at least 20 people",
     ]
 
 
