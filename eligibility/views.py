@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -9,6 +12,7 @@ from django.forms import BaseForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET
 
 from accounts.duties import duties_conflict
@@ -139,9 +143,14 @@ def enterprise_correct_view(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "form": form,
             "enterprise": enterprise,
-            "verified_labels": [form[name].label for name in VERIFIED_FIELDS],
-            "contact_labels": [
+            "verified_labels": _listed(form[name].label for name in VERIFIED_FIELDS),
+            "contact_labels": _listed(
                 form[name].label for name in CORRECTABLE_FIELDS if name in CONTACT_FIELDS
-            ],
+            ),
         },
     )
+
+
+def _listed(labels: Iterable[Any]) -> str:
+    """Labels as a list in a sentence ("name, headcount"; "名称、从业人数")."""
+    return pgettext("separator between the items of a list", ", ").join(str(x) for x in labels)
