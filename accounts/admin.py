@@ -15,7 +15,24 @@ from django.utils.translation import gettext_lazy as _
 
 from .admin_scoping import ReadOnlyForNonSuperusers, ScopedInline, ScopedModelAdmin
 from .duties import duties_conflict
+from .forms import USCCField
 from .models import Membership
+
+
+class PastedUSCCMixin:
+    """USCC inputs that take a code as pasted (spaces, lower case) and save
+    it normalised, as on the enterprise's own pages."""
+
+    uscc_fields: tuple[str, ...] = ()
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name in self.uscc_fields:
+            return USCCField(
+                label=db_field.verbose_name,
+                required=not db_field.blank,
+                help_text=db_field.help_text,
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)  # type: ignore[misc]
 
 
 class MembershipInline(ScopedInline, admin.TabularInline):
@@ -58,7 +75,8 @@ class DistrictAdmin(ReadOnlyForNonSuperusers, ScopedModelAdmin):
     ordering = ["code"]
 
 
-class EnterpriseAdmin(ScopedModelAdmin):
+class EnterpriseAdmin(PastedUSCCMixin, ScopedModelAdmin):
+    uscc_fields = ("uscc",)
     list_display = [
         "name",
         "uscc",
@@ -125,7 +143,8 @@ class EnterpriseAdmin(ScopedModelAdmin):
         return bool(request.user.is_superuser)
 
 
-class ComputePlatformAdmin(ReadOnlyForNonSuperusers, ScopedModelAdmin):
+class ComputePlatformAdmin(PastedUSCCMixin, ReadOnlyForNonSuperusers, ScopedModelAdmin):
+    uscc_fields = ("operator_uscc",)
     list_display = ["name", "slug", "operator", "on_national_list", "status"]
     list_filter = ["status", "on_national_list"]
     search_fields = ["name", "name_en", "slug", "operator"]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.db.models import Q
+from django.utils.translation import gettext
 
 DATA = Path(__file__).resolve().parent / "data" / "gb2260.tsv"
 
@@ -73,6 +74,39 @@ def division_label(code: str) -> str:
         now = _divisions().get(found.successor)
         label += f" → {found.successor} {now.name if now else ''}".rstrip()
     return label
+
+
+# Placeholder levels of GB/T 2260 ("districts under the city", "counties"),
+# no place a person names.
+_PLACEHOLDERS = frozenset({"市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"})
+
+
+def _path_name(code: str) -> str:
+    """The full name of an existing ``code``: province, prefecture, county."""
+    names: list[str] = []
+    for level in (code[:2] + "0000", code[:4] + "00", code):
+        found = _divisions().get(level)
+        if found is not None and found.name not in _PLACEHOLDERS and found.name not in names:
+            names.append(found.name)
+    return "".join(names)
+
+
+def division_name(code: str) -> str:
+    """The name of the division ``code`` as people read it, without the code:
+    ``420103`` → ``湖北省武汉市江汉区``; a historical code names the division
+    that succeeded it too (``110103`` → ``北京市崇文区（今北京市东城区）``
+    in Chinese, ``北京市崇文区 (now 北京市东城区)`` in English).
+    An unknown code is returned unchanged (nothing better is known of it)."""
+    found = _divisions().get(code)
+    if found is None:
+        return code
+    name = _path_name(code)
+    if found.successor and found.successor in _divisions():
+        name = gettext("%(name)s (now %(successor)s)") % {
+            "name": name,
+            "successor": _path_name(found.successor),
+        }
+    return name
 
 
 @functools.cache

@@ -24,7 +24,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 
-from .divisions import division, division_label, within
+from .divisions import division, division_label, division_name, within
 from .fields import EncryptedCharField
 from .uscc import validate_uscc
 
@@ -297,6 +297,11 @@ class Enterprise(models.Model):
     def division_label(self) -> str:
         """The registered division with its name, and its successor if renumbered."""
         return division_label(self.uscc[2:8])
+
+    @property
+    def division_name(self) -> str:
+        """Where the enterprise is registered, by name (``湖北省武汉市江汉区``), no code."""
+        return division_name(self.uscc[2:8])
 
     @classmethod
     def scope_q(cls, scope: Scope) -> Q:

@@ -32,6 +32,8 @@ GB 32100 check — which a single typo cannot do.
 
 from __future__ import annotations
 
+import unicodedata
+
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
@@ -129,8 +131,10 @@ def uscc_problem(value: str) -> str | None:
 
 
 def normalize_uscc(value: str) -> str:
-    """Strip spaces and upper-case a code as typed."""
-    return "".join(value.split()).upper()
+    """A code as typed or pasted, normalised: full-width characters made
+    ASCII (NFKC), spaces and hyphens dropped, upper-cased."""
+    text = unicodedata.normalize("NFKC", value)
+    return "".join(text.split()).replace("-", "").upper()
 
 
 def validate_uscc(value: str) -> None:

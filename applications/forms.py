@@ -12,6 +12,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from common.formatting import amount as format_amount
+from common.formatting import compact_amount
 from programs.models import Program
 
 from .documents import max_bytes
@@ -26,6 +27,14 @@ class ApplicationForm(forms.Form):
         decimal_places=2,
         min_value=Decimal("0.01"),
         widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
+        error_messages={
+            "required": _("Enter the amount you apply for."),
+            "invalid": _("Enter the amount as a number, e.g. 50000 or 50000.00."),
+            "min_value": _("The amount must be more than zero."),
+            "max_decimal_places": _("Give the amount to the fen at most (two decimals)."),
+            "max_digits": _("This amount is far too large."),
+            "max_whole_digits": _("This amount is far too large."),
+        },
     )
     purpose = forms.CharField(
         label=_("Purpose and usage scenario"),
@@ -34,6 +43,13 @@ class ApplicationForm(forms.Form):
         help_text=_(
             "What you will compute, on which models or data, and what it is for (max. 5,000 characters)."
         ),
+        error_messages={
+            "required": _("Describe what you will compute and what for."),
+            "max_length": _(
+                "The purpose can be at most 5,000 characters long; please shorten it "
+                "(it has %(show_value)s)."
+            ),
+        },
     )
     document = forms.FileField(
         label=_("Add a supporting document"),
@@ -57,6 +73,12 @@ class ApplicationForm(forms.Form):
         from django.core.validators import MaxValueValidator
 
         amount.validators.append(MaxValueValidator(program.per_enterprise_cap))
+        # Said in the program's own terms, not as the stock "Ensure this value
+        # is less than or equal to 500000.00." (the field maps the validator's
+        # code to this message).
+        amount.error_messages["max_value"] = gettext(
+            "The amount cannot exceed this program's cap per enterprise of %(cap)s."
+        ) % {"cap": compact_amount(program.per_enterprise_cap, program.unit)}
         self.fields["document"].help_text = gettext(
             "PDF, PNG or JPEG, up to %(limit)s MB each. Saved with the draft."
         ) % {"limit": max_bytes() // (1024 * 1024)}

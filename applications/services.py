@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.duties import duties_conflict
 from accounts.models import Enterprise
@@ -178,7 +179,12 @@ def application_document_add(
         return already
     if application.documents.count() >= MAX_DOCUMENTS:
         raise _refuse(
-            _("An application holds at most %(count)s documents.") % {"count": MAX_DOCUMENTS},
+            ngettext(
+                "An application holds at most %(count)s document.",
+                "An application holds at most %(count)s documents.",
+                MAX_DOCUMENTS,
+            )
+            % {"count": MAX_DOCUMENTS},
             "document",
         )
     document = ApplicationDocument(

@@ -6,6 +6,8 @@ ENTERPRISE_REGISTERED = "enterprise.registered"
 ENTERPRISE_UPDATED = "enterprise.updated"
 # The enterprise corrected its own registration data: back to verification.
 ENTERPRISE_CORRECTED = "enterprise.corrected"
+# The enterprise changed only its contact details: its verification stands.
+ENTERPRISE_CONTACT_UPDATED = "enterprise.contact_updated"
 MEMBERSHIP_GRANTED = "membership.granted"
 ADMIN_CHANGE = "admin.change"
 ADMIN_ADD = "admin.add"

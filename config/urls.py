@@ -4,7 +4,11 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import set_language
 
-from eligibility.views import enterprise_correct_view, enterprise_register_view
+from eligibility.views import (
+    enterprise_correct_view,
+    enterprise_detail_view,
+    enterprise_register_view,
+)
 
 from .views import home, portal
 
@@ -12,6 +16,7 @@ urlpatterns = [
     path("", home, name="home"),
     path("portal/", portal, name="portal"),
     path("enterprise/register/", enterprise_register_view, name="enterprise_register"),
+    path("enterprise/<int:pk>/", enterprise_detail_view, name="enterprise_detail"),
     path(
         "enterprise/<int:pk>/registration/",
         enterprise_correct_view,

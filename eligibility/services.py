@@ -126,7 +126,7 @@ def enterprise_register(
     return enterprise
 
 
-# What an enterprise may correct of its registration (the registration form's
+# What an enterprise may change of its registration (the registration form's
 # fields), and which of them the audit trail shows by value: contact details
 # are personal data, recorded as "changed" only.
 CORRECTABLE_FIELDS = (
@@ -147,22 +147,42 @@ CORRECTABLE_FIELDS = (
 PERSONAL_FIELDS = frozenset(
     {"legal_representative", "contact_name", "contact_phone", "contact_email"}
 )
+# Whom to call: no part of the business licence, of any eligibility fact or of
+# the district's check, so changing them keeps the enterprise verified.
+CONTACT_FIELDS = frozenset({"contact_name", "contact_phone", "contact_email"})
+# What the district verifies against the business licence and the tax
+# records: the identity (name, USCC — and with it the registration district
+# —, legal representative, registered address) and every value an
+# eligibility fact reads (eligibility/facts.py). A change sends the
+# enterprise back to verification.
+VERIFIED_FIELDS = tuple(name for name in CORRECTABLE_FIELDS if name not in CONTACT_FIELDS)
 
 
 def _audit_value(value: Any) -> Any:
     return value if isinstance(value, bool | int | str) or value is None else str(value)
 
 
+def _shown(values: dict[str, Any]) -> dict[str, Any]:
+    """Values as the audit trail keeps them: personal data only as "…"."""
+    return {
+        name: "…" if name in PERSONAL_FIELDS else _audit_value(value)
+        for name, value in values.items()
+    }
+
+
 @transaction.atomic
 def enterprise_registration_correct(
     *, actor: Actor, enterprise: Enterprise, **changes: Any
 ) -> Enterprise:
-    """Correct an enterprise's registration data; it goes back to verification.
+    """Change an enterprise's registration data; verified data goes back to verification.
 
     ``changes`` are fields of :data:`CORRECTABLE_FIELDS`. Nothing changed is
-    no correction (the status stays). Raises BusinessError with the reason
-    when the enterprise is suspended, the code is invalid or belongs to
-    another registered enterprise.
+    no correction (the status stays). A change of contact details only
+    (:data:`CONTACT_FIELDS`) keeps the status, and is allowed while
+    suspended (the district must be able to reach the enterprise); a change
+    of any of :data:`VERIFIED_FIELDS` sends the enterprise back to
+    verification. Raises BusinessError with the reason when the enterprise is
+    suspended, the code is invalid or belongs to another registered enterprise.
     """
     unknown = set(changes) - set(CORRECTABLE_FIELDS)
     if unknown:
@@ -176,13 +196,14 @@ def enterprise_registration_correct(
         if Enterprise.objects.filter(uscc=code).exclude(pk=locked.pk).exists():
             raise _already_registered()
         changes["uscc"] = code
-    for name in ("name", "legal_representative", "contact_name", "contact_phone"):
+    for name in ("name", "legal_representative", "contact_name", "contact_phone", "address"):
         if isinstance(changes.get(name), str):
             changes[name] = changes[name].strip()
     changed = {name: value for name, value in changes.items() if getattr(locked, name) != value}
     if not changed:
         return locked
-    if not can_proceed(locked.return_to_verification):
+    verified_change = not set(changed) <= CONTACT_FIELDS
+    if verified_change and not can_proceed(locked.return_to_verification):
         raise BusinessError(
             Code.VALIDATION_ERROR,
             _(
@@ -194,33 +215,24 @@ def enterprise_registration_correct(
     previous_status = locked.status
     for name, value in changed.items():
         setattr(locked, name, value)
-    locked.return_to_verification()
+    if verified_change:
+        locked.return_to_verification()
     locked.full_clean(exclude=["division_code", "uscc"])
+    update_fields = [*changed, "status"] if verified_change else list(changed)
     try:
         with transaction.atomic():
-            locked.save(update_fields=[*changed, "status"])
+            locked.save(update_fields=update_fields)
     except IntegrityError as exc:  # a concurrent registration took the code
         raise _already_registered() from exc
     audit_record(
         actor=actor,
-        event_type=events.ENTERPRISE_CORRECTED,
+        event_type=(
+            events.ENTERPRISE_CORRECTED if verified_change else events.ENTERPRISE_CONTACT_UPDATED
+        ),
         obj=locked,
         enterprise_id=locked.pk,
-        before={
-            "status": previous_status,
-            **{
-                name: "…" if name in PERSONAL_FIELDS else _audit_value(value)
-                for name, value in before.items()
-            },
-        },
-        after={
-            "status": locked.status,
-            "changed": sorted(changed),
-            **{
-                name: "…" if name in PERSONAL_FIELDS else _audit_value(value)
-                for name, value in changed.items()
-            },
-        },
+        before={"status": previous_status, **_shown(before)},
+        after={"status": locked.status, "changed": sorted(changed), **_shown(changed)},
     )
     # The division code is computed by the database from the USCC.
     locked.refresh_from_db(fields=["division_code"])

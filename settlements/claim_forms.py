@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts.forms import USCCField
 from applications.documents import max_bytes
 from common.errors import BusinessError
 from programs.models import Program
@@ -44,8 +45,25 @@ def add_refusal(
     form.add_error(field if field in form.fields else None, message)
 
 
+#: Plain words for what Django's stock messages say of a decimal field.
+MONEY_ERRORS = {
+    "invalid": _("Enter the amount in yuan as a number, e.g. 12000 or 12000.50."),
+    "max_decimal_places": _("Give the amount to the fen at most (two decimals)."),
+    "max_digits": _("This amount is far too large; enter it in yuan."),
+    "max_whole_digits": _("This amount is far too large; enter it in yuan."),
+    "min_value": _("The amount cannot be negative."),
+}
+
+
 def _money_field(label: Any, **kwargs: Any) -> forms.DecimalField:
-    return forms.DecimalField(label=label, max_digits=16, decimal_places=2, widget=_MONEY, **kwargs)
+    return forms.DecimalField(
+        label=label,
+        max_digits=16,
+        decimal_places=2,
+        widget=_MONEY,
+        error_messages=MONEY_ERRORS,
+        **kwargs,
+    )
 
 
 class ContractForm(forms.Form):
@@ -58,13 +76,8 @@ class ContractForm(forms.Form):
         widget=forms.RadioSelect,
     )
     number = forms.CharField(label=_("Contract number"), max_length=100)
-    counterparty_uscc = forms.CharField(
-        label=_("Counterparty's Unified Social Credit Code"),
-        # Pasted codes come with spaces; the service strips them and upper-cases.
-        max_length=40,
-        help_text=_("18 characters; spaces and lower case are accepted."),
-        widget=forms.TextInput(attrs={"autocomplete": "off", "class": "mono"}),
-    )
+    # Pasted codes come with spaces and lower case: the field normalises them.
+    counterparty_uscc = USCCField(label=_("Counterparty's Unified Social Credit Code"))
     counterparty_name = forms.CharField(label=_("Counterparty's name"), max_length=200)
     signed_on = forms.DateField(label=_("Signed on"), widget=_DATE)
     service_starts_on = forms.DateField(label=_("Service from"), widget=_DATE)
@@ -95,6 +108,9 @@ class InvoiceForm(forms.Form):
     number = forms.CharField(
         label=_("Invoice number"),
         max_length=40,
+        error_messages={
+            "max_length": _("An invoice number has at most 40 characters; check what was typed.")
+        },
         widget=forms.TextInput(attrs={"autocomplete": "off", "class": "mono"}),
     )
     issued_on = forms.DateField(label=_("Invoice date"), widget=_DATE)
@@ -170,6 +186,11 @@ class ClaimSubmitForm(forms.Form):
     payee_account = forms.CharField(
         label=_("Account number"),
         max_length=60,
+        error_messages={
+            "max_length": _(
+                "A bank account number has at most 60 characters; check what was typed."
+            )
+        },
         required=False,
         help_text=_("The enterprise's own account the subsidy is paid to (digits)."),
         widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),

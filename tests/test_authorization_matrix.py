@@ -215,7 +215,13 @@ RULES: dict[str, Rule] = {
     # The signed-in landing pages.
     "portal/": signed_in("/portal/"),
     "enterprise/register/": signed_in("/enterprise/register/"),
-    # Correcting the registration: enterprise X's administrator only (a plain
+    # The company details: every member of enterprise X reads them (officials
+    # and the superuser read an enterprise in the admin, not here).
+    "enterprise/<int:pk>/": lambda r, o: (
+        f"/enterprise/{o.world.ent_jianghan.pk}/",
+        {**_everyone(DENY), "ent_admin_x": ALLOW, "ent_member_x": ALLOW},
+    ),
+    # Editing the company details: enterprise X's administrator only (a plain
     # member, another enterprise, officials and the superuser are no admins of it).
     "enterprise/<int:pk>/registration/": lambda r, o: (
         f"/enterprise/{o.world.ent_jianghan.pk}/registration/",

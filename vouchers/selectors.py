@@ -9,8 +9,9 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
-from accounts.models import Enterprise
+from accounts.models import Enterprise, Membership, User
 from accounts.scoping import scoped
 from programs.models import PhaseStep
 from programs.phasedown import Step, rate_in_force, steps_of
@@ -84,6 +85,75 @@ def entry_reference(entry: LedgerEntry) -> str:
         if row is not None:
             return row.reference
     return ""
+
+
+#: When a person holds several official roles in the district, the one named.
+_ROLE_ORDER: list[str] = [
+    Membership.Role.REVIEWER,
+    Membership.Role.PROGRAM_MANAGER,
+    Membership.Role.FINANCE_OFFICER,
+    Membership.Role.AUDITOR,
+    Membership.Role.ASSESSOR,
+    Membership.Role.ENTERPRISE_ADMIN,
+    Membership.Role.ENTERPRISE_MEMBER,
+    Membership.Role.PLATFORM_OPERATOR,
+]
+
+
+def _role_at(membership: Membership) -> str:
+    organisation = membership.organisation
+    name = getattr(organisation, "display_name", None) or str(organisation or "")
+    return gettext("%(role)s, %(organisation)s") % {
+        "role": membership.get_role_display(),
+        "organisation": name,
+    }
+
+
+def ledger_actors(entries: list[LedgerEntry], voucher: Voucher) -> dict[int, str]:
+    """Who caused each entry, as the enterprise may read it: a person by role
+    and organisation ("Reviewer, Jianghan District"), a platform by its
+    name, the platform's own tasks as such; never a login e-mail or key id
+    (the admin keeps ``actor_label``). Two queries whatever the page size."""
+    user_ids = {e.actor_user_id for e in entries if e.actor_user_id is not None}
+    memberships: dict[int, list[Membership]] = {}
+    superusers: set[int] = set()
+    if user_ids:
+        for m in Membership.objects.filter(user_id__in=user_ids).select_related(
+            "district", "enterprise", "platform"
+        ):
+            memberships.setdefault(m.user_id, []).append(m)
+        superusers = set(
+            User.objects.filter(pk__in=user_ids, is_superuser=True).values_list("pk", flat=True)
+        )
+    district_id = voucher.program.district_id
+    names: dict[int, str] = {}
+    for entry in entries:
+        if entry.actor_kind == "platform_key":
+            names[entry.pk] = (
+                entry.platform.display_name if entry.platform else gettext("Compute platform")
+            )
+        elif entry.actor_kind == "system":
+            names[entry.pk] = gettext("Automatic, %(district)s") % {
+                "district": voucher.program.district.display_name
+            }
+        elif entry.actor_user_id is not None:
+            held = memberships.get(entry.actor_user_id, [])
+            # The role held in the voucher's own district first, then any other.
+            held.sort(
+                key=lambda m: (
+                    m.district_id != district_id,
+                    _ROLE_ORDER.index(m.role) if m.role in _ROLE_ORDER else len(_ROLE_ORDER),
+                )
+            )
+            if held:
+                names[entry.pk] = _role_at(held[0])
+            elif entry.actor_user_id in superusers:
+                names[entry.pk] = gettext("Platform administrator")
+            else:
+                names[entry.pk] = gettext("Former staff member")
+        else:
+            names[entry.pk] = "—"
+    return names
 
 
 def vouchers_funded_in_year(

@@ -3,6 +3,7 @@ the ledger as CSV and the certificate PDF."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
@@ -20,9 +21,10 @@ from common.csv_safe import safe_writer
 
 from .certificate import certificate_pdf
 from .forms import LedgerFilterForm
-from .models import Voucher
+from .models import LedgerEntry, Voucher
 from .selectors import (
     entry_reference,
+    ledger_actors,
     ledger_for_voucher,
     voucher_get_for_user,
     voucher_list_for_user,
@@ -70,6 +72,8 @@ def voucher_detail(request: HttpRequest, pk: int) -> HttpResponse:
     page = paginator.get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    entries_shown = list(page.object_list)
+    actors = ledger_actors(entries_shown, voucher)
     return render(
         request,
         "vouchers/voucher_detail.html",
@@ -79,7 +83,7 @@ def voucher_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "platforms": list(voucher.program.platforms.all()),
             "form": form,
             "page": page,
-            "entries": [(e, entry_reference(e)) for e in page.object_list],
+            "entries": [(e, entry_reference(e), actors[e.pk]) for e in entries_shown],
             "query": query.urlencode(),
             "languages": settings.LANGUAGES,
         },
@@ -113,24 +117,11 @@ def voucher_ledger_csv(request: HttpRequest, pk: int) -> HttpResponse:
         ]
     )
     count = 0
-    for entry in entries.iterator(chunk_size=500):  # type: ignore[attr-defined]
-        count += 1
-        writer.writerow(
-            [
-                timezone.localtime(entry.created_at).isoformat(),
-                entry.kind,
-                entry.amount,
-                entry.balance_change,
-                entry.held_change,
-                entry.balance_after,
-                entry.held_after,
-                voucher.unit,
-                entry.platform.slug if entry.platform else "",
-                entry_reference(entry),
-                entry.actor_label,
-                entry.note,
-            ]
-        )
+    for chunk in _chunks(entries.iterator(chunk_size=500), 500):  # type: ignore[attr-defined]
+        actors = ledger_actors(chunk, voucher)
+        for entry in chunk:
+            count += 1
+            _write_entry(writer, voucher, entry, actors[entry.pk])
     audit_record(
         actor=Actor.for_user(request.user, source_ip=client_ip(request)),
         event_type=events.LEDGER_EXPORTED,
@@ -140,6 +131,36 @@ def voucher_ledger_csv(request: HttpRequest, pk: int) -> HttpResponse:
         enterprise_id=voucher.enterprise_id,
     )
     return response
+
+
+def _chunks(items: Iterator[LedgerEntry], size: int) -> Iterator[list[LedgerEntry]]:
+    chunk: list[LedgerEntry] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _write_entry(writer: Any, voucher: Voucher, entry: LedgerEntry, caused_by: str) -> None:
+    writer.writerow(
+        [
+            timezone.localtime(entry.created_at).isoformat(),
+            entry.kind,
+            entry.amount,
+            entry.balance_change,
+            entry.held_change,
+            entry.balance_after,
+            entry.held_after,
+            voucher.unit,
+            entry.platform.slug if entry.platform else "",
+            entry_reference(entry),
+            caused_by,
+            entry.note,
+        ]
+    )
 
 
 @login_required

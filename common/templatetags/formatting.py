@@ -25,4 +25,6 @@ register.filter("moment", formatting.moment)
 def until(start: object, end: object) -> str:
     """``{{ start|until:end }}``: a span of days (``formatting.period``)."""
     return formatting.period(start, end)
+
+
 register.filter("unit_name", formatting.unit_name)

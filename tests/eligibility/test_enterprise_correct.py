@@ -68,7 +68,7 @@ def test_the_administrator_corrects_the_data_and_the_enterprise_goes_back_to_ver
     corrected_code = make_uscc("420106", 77)
     response = client.post(url(verified), form_data(verified, uscc=corrected_code, headcount="31"))
     assert response.status_code == 302
-    assert response["Location"] == reverse("portal")
+    assert response["Location"] == reverse("enterprise_detail", args=[verified.pk])
     verified.refresh_from_db()
     assert verified.uscc == corrected_code
     assert verified.division_code == "420106"
@@ -80,7 +80,9 @@ def test_the_administrator_corrects_the_data_and_the_enterprise_goes_back_to_ver
     assert event.after["changed"] == ["headcount", "uscc"]
     assert event.after["uscc"] == corrected_code
     portal = client.get(reverse("portal")).content.decode()
-    assert "420106 武昌区" in portal
+    # The registration district by name, never by its code.
+    assert "湖北省武汉市武昌区" in portal
+    assert "420106" not in portal.replace(corrected_code, "")
     assert url(verified) in portal
 
 
