@@ -30,7 +30,7 @@ from audit.admin_mixins import AuditedModelAdmin
 from audit.services import Actor, client_ip
 from common.errors import BusinessError
 from common.formatting import amount as format_unit_amount
-from common.formatting import unit_name
+from common.formatting import rate, unit_name
 from programs.models import Program
 from settlements.models import Settlement
 
@@ -262,7 +262,7 @@ def _cell(key: str, value: Any, unit: str) -> Any:
         return _amount(value, unit)
     if key in PERCENT_KEYS and value is not None:
         try:
-            return f"{(Decimal(str(value)) * 100).quantize(Decimal('0.01')).normalize():f} %"
+            return rate(Decimal(str(value)).quantize(Decimal("0.0001")))
         except (InvalidOperation, ValueError):
             return str(value)
     return "—" if value in (None, "") else str(value)

@@ -270,7 +270,7 @@ def burn_chart(points: Sequence[BurnPoint], *, unit: str, title: str) -> SafeStr
         )
         body.append(_text(left - 6, y + 4, amount(value, unit), size=10, anchor="end"))
         body.append(
-            _text(left + plot_w + 6, y + 4, f"{25 * k} %", size=10, fill=RATE, opacity=".85")
+            _text(left + plot_w + 6, y + 4, f"{25 * k}%", size=10, fill=RATE, opacity=".85")
         )
     rate_path: list[str] = []
     for i, point in enumerate(points):

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from common.formatting import amount
+from common.formatting import amount, rate
 from oversight.detectors.base import (
     Detector,
 )
@@ -43,7 +43,7 @@ def shown_value(value: Any, detector: str, unit: str) -> str:
     except (ArithmeticError, ValueError):
         return str(value)
     if detector in SHARE_DETECTORS:
-        return f"{(number * 100).quantize(Decimal('0.1')).normalize():f} %"
+        return rate((number * 100).quantize(Decimal("0.1")) / 100)
     if detector in AMOUNT_DETECTORS:
         return amount(number, unit or Program.Unit.CNY)
     return f"{number.normalize():f}"
@@ -71,7 +71,7 @@ def _claim_values(detector: str, ev: dict[str, Any]) -> dict[str, str]:
         margin = _decimal(ev.get("margin"))
         return {
             "name": str(ev.get("name", "")),
-            "margin": f"{(margin * 100).quantize(Decimal('0.1')).normalize():f} %",
+            "margin": rate((margin * 100).quantize(Decimal("0.1")) / 100),
         }
     if detector == Detector.SUPPLIER_AND_BUYER_CLAIM:
         return {

@@ -286,7 +286,7 @@ def test_an_enterprise_with_two_claims_just_inside_the_limits_is_flagged() -> No
     assert rows[high.pk]["near"] == [{"limit": "cap", "limit_amount": "50000", "figure": "48000"}]
     assert summary_of(candidate) == (
         "擦线科技有限公司 claimed 2 contracts just inside the program's limits "
-        "(within 5 % of a minimum or cap) in the past year (limit 2)."
+        "(within 5% of a minimum or cap) in the past year (limit 2)."
     )
 
 

@@ -305,7 +305,7 @@ def test_the_dashboard_and_the_report_show_the_districts_anomaly_flags(
     flags_part = text[text.find("Anomaly flags") :]
     assert "1 awaiting a decision" in flags_part
     assert "Round-number" in flags_part  # the detector (the cell wraps)
-    assert "100 % of the bills are round amounts" in flags_part
+    assert "100% of the bills are round amounts" in flags_part
 
 
 # --- Settlements with the platforms --------------------------------------------
