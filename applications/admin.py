@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpR
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.duties import duties_conflict
@@ -234,7 +234,8 @@ class VoucherBulkIssueAdmin(VoucherAdmin):
             if report.issued:
                 messages.success(
                     request,
-                    _("%(n)d vouchers issued.") % {"n": len(report.rows)},
+                    ngettext("%(n)d voucher issued.", "%(n)d vouchers issued.", len(report.rows))
+                    % {"n": len(report.rows)},
                 )
             elif report.awaiting_second_approval and report.batch is not None:
                 messages.warning(
@@ -372,7 +373,11 @@ class BulkIssuanceAdmin(ReadOnlyAdmin):
                 report = bulk_issuance_confirm(actor=actor, batch=batch, note=note)
                 messages.success(
                     request,
-                    _("Batch #%(batch)s confirmed: %(n)d vouchers issued.")
+                    ngettext(
+                        "Batch #%(batch)s confirmed: %(n)d voucher issued.",
+                        "Batch #%(batch)s confirmed: %(n)d vouchers issued.",
+                        len(report.rows),
+                    )
                     % {"batch": batch.pk, "n": len(report.rows)},
                 )
             else:
