@@ -102,6 +102,15 @@ def test_enterprise_journey(journey: Journey, lang: str) -> None:
     expect(apply).to_be_visible()
     journey.shot(page, "eligibility")
 
+    # 4b. The program's own page: what it funds, my result, rates, how to apply.
+    with page.expect_navigation():
+        card.locator(f"h2 a[href$='/programs/{program.pk}/']").click()
+    with translation.override(lang):
+        expect(page.locator("main h1")).to_contain_text(program.display_name)
+    apply = page.locator(f"main a[href$='/programs/{program.pk}/apply/']").first
+    expect(apply).to_be_visible()
+    journey.shot(page, "program-detail")
+
     # 5. Apply with a PDF and save the draft.
     with page.expect_navigation():
         apply.click()
@@ -138,6 +147,15 @@ def test_enterprise_journey(journey: Journey, lang: str) -> None:
     expect(page.locator(f"a[href$='/applications/{application.pk}/']").first).to_be_visible()
     expect(page.locator("main").get_by_text(submitted).first).to_be_visible()
     journey.shot(page, "my-applications")
+
+    # 7b. The submission is in the notification centre; the company's details
+    # name the district, not its code.
+    page.goto(journey.url("/notifications/"))
+    expect(page.locator("main")).to_contain_text(f"#{application.pk}")
+    journey.shot(page, "notifications")
+    page.goto(journey.url(f"/enterprise/{enterprise.pk}/"))
+    expect(page.locator("main")).not_to_contain_text("420103")
+    journey.shot(page, "company")
 
     # 8. A demo enterprise with an active voucher downloads its certificate.
     demo_enterprise_downloads_its_certificate(journey, lang)
@@ -181,3 +199,11 @@ def demo_enterprise_downloads_its_certificate(journey: Journey, lang: str) -> No
     assert response.status == 200, response.status
     assert response.headers["content-type"].startswith("application/pdf")
     assert response.body().startswith(b"%PDF")
+
+    # An enterprise user who opens the admin gets the site's own 403 page, in
+    # the site's language.
+    response = page.goto(journey.url("/admin/"))
+    assert response is not None and response.status == 403, response and response.status
+    expect(page.locator("html")).to_have_attribute("lang", lang)
+    expect(page.locator("header")).to_be_visible()
+    journey.shot(page, "admin-forbidden")
