@@ -39,12 +39,13 @@ from django.utils.translation import gettext as _
 from accounts.models import District
 from audit import events
 from audit.services import Actor, audit_record, checkpoint_body, client_ip
+from common import charts
 from common.csv_safe import safe_writer
 from common.languages import requested_language
 from config.db_router import reporting_reads
 from programs.models import Program
 
-from . import charts, overview, reports
+from . import overview, reports
 
 # --- The period form -----------------------------------------------------
 

@@ -31,9 +31,10 @@ from django.utils import timezone
 from accounts.models import District, localized
 from accounts.scoping import scope_for, scoped
 from applications.models import Application
+from programs.burn import BurnMonth, add_months, burn_months, month_start
 from programs.models import PhaseStep, Program
 from programs.phasedown import rate_in_force, steps_of
-from programs.selectors import BudgetFigures, ProjectionYear, program_budget, program_projection
+from programs.selectors import BudgetFigures, ProjectionYear, program_budget
 from vouchers.models import Redemption
 
 ZERO = Decimal("0")
@@ -163,16 +164,6 @@ def budget_by_program(
 
 
 @dataclass(frozen=True)
-class BurnMonth:
-    """One month of a program: what was charged (past) or projected (future)."""
-
-    month: datetime.date
-    covered: Decimal | None
-    projected: Decimal | None
-    rate: Decimal
-
-
-@dataclass(frozen=True)
 class Burn:
     program: Program
     months: list[BurnMonth]
@@ -186,19 +177,6 @@ class Burn:
     @property
     def covered_total(self) -> Decimal:
         return sum((m.covered or ZERO for m in self.months), ZERO)
-
-
-def _month_start(day: datetime.date) -> datetime.date:
-    return day.replace(day=1)
-
-
-def _add_months(day: datetime.date, n: int) -> datetime.date:
-    index = day.year * 12 + day.month - 1 + n
-    return datetime.date(index // 12, index % 12 + 1, 1)
-
-
-def _days_in_month(month: datetime.date) -> int:
-    return (_add_months(month, 1) - month).days
 
 
 def monthly_covered(
@@ -224,28 +202,6 @@ def monthly_covered(
     return result
 
 
-def _projected_month(
-    month: datetime.date, rows: list[ProjectionYear], today: datetime.date
-) -> Decimal | None:
-    """The projection's cost for one future month: its year's cost spread
-    evenly over the days the projection counts in that year (from tomorrow)."""
-    for row in rows:
-        if row.year != month.year:
-            continue
-        first = max(datetime.date(row.year, 1, 1), today + datetime.timedelta(days=1))
-        last = datetime.date(row.year, 12, 31)
-        year_days = (last - first).days + 1
-        if year_days <= 0:
-            return None
-        month_first = max(month, first)
-        month_last = min(_add_months(month, 1) - datetime.timedelta(days=1), last)
-        days = (month_last - month_first).days + 1
-        if days <= 0:
-            return None
-        return (row.cost * days / year_days).quantize(Decimal("0.01"))
-    return None
-
-
 def burn_over_time(
     programs: Sequence[Program],
     *,
@@ -256,26 +212,18 @@ def burn_over_time(
     """For each program: net covered per month for the last months, and the
     phase-down projection (``program_projection``) for the coming ones."""
     today = today or timezone.localdate()
-    this_month = _month_start(today)
-    first = _add_months(this_month, -months_back)
+    first = add_months(month_start(today), -months_back)
     period = Period(first, today)
     covered = monthly_covered(programs, period=period)
     burns = []
     for program in programs:
-        steps = steps_of(program)
-        daily, rows = program_projection(program=program, today=today)
-        months = []
-        for offset in range(-months_back, months_ahead + 1):
-            month = _add_months(this_month, offset)
-            past = offset <= 0
-            months.append(
-                BurnMonth(
-                    month=month,
-                    covered=covered.get(program.pk, {}).get(month, ZERO) if past else None,
-                    projected=_projected_month(month, rows, today) if offset >= 0 else None,
-                    rate=rate_in_force(program, on=today if offset == 0 else month, steps=steps),
-                )
-            )
+        daily, rows, months = burn_months(
+            program,
+            covered=covered.get(program.pk, {}),
+            today=today,
+            months_back=months_back,
+            months_ahead=months_ahead,
+        )
         burns.append(Burn(program=program, months=months, daily_uptake=daily, projection=rows))
     return burns
 

@@ -29,6 +29,7 @@ from common.formatting import amount
 from eligibility.models import RuleSet
 from eligibility.selectors import rule_set_draft_of, rule_set_newer_published
 
+from . import charts as program_charts
 from .admin_display import amount_display, own_unit
 from .models import AGREEMENT_TARGET_KINDS, PhaseStep, Program
 from .phasedown import Step, schedule_problems
@@ -224,7 +225,14 @@ class ProgramAdmin(AuditedModelAdmin, ProgramWrites):
     search_fields = ["name", "name_en"]
     inlines = [PhaseStepInline]
     filter_horizontal = ["platforms"]
-    readonly_fields = ["status", "budget_figures", "budget_projection", "rule_set_in_force"]
+    readonly_fields = [
+        "status",
+        "budget_figures",
+        "budget_projection",
+        "budget_burn",
+        "rate_steps",
+        "rule_set_in_force",
+    ]
     change_form_template = "vouchers/admin/program_change_form.html"
     fieldsets = [
         (None, {"fields": ["district", "name", "name_en", "kind", "unit", "status"]}),
@@ -238,6 +246,7 @@ class ProgramAdmin(AuditedModelAdmin, ProgramWrites):
                     "per_charge_cap",
                     "four_eyes_threshold",
                     "budget_figures",
+                    "budget_burn",
                     "budget_projection",
                 ]
             },
@@ -247,6 +256,7 @@ class ProgramAdmin(AuditedModelAdmin, ProgramWrites):
             {
                 "fields": [
                     "base_rate",
+                    "rate_steps",
                     "application_opens_on",
                     "application_closes_on",
                     "voucher_validity_days",
@@ -501,6 +511,18 @@ class ProgramAdmin(AuditedModelAdmin, ProgramWrites):
         return render_to_string(
             "vouchers/admin/_projection.html", {"program": obj, "daily": daily, "rows": rows}
         )
+
+    @admin.display(description=_("Burn over time"))
+    def budget_burn(self, obj: Program) -> Any:
+        if not obj.pk:
+            return "—"
+        return program_charts.burn_figure(obj)
+
+    @admin.display(description=_("Phase-down steps"))
+    def rate_steps(self, obj: Program) -> Any:
+        if not obj.pk:
+            return "—"
+        return program_charts.steps_figure(obj)
 
     def change_view(
         self,

@@ -75,12 +75,15 @@ def _rect(x: float, y: float, w: float, h: float, fill: str, extra: str = "") ->
     )
 
 
-def _svg(width: int, height: int, title: str, body: list[str], *, css: str = "") -> SafeString:
+def _svg(
+    width: int, height: int, title: str, body: list[str], *, css: str = "", desc: str = ""
+) -> SafeString:
+    described = f"<desc>{escape(desc)}</desc>" if desc else ""
     return mark_safe(  # noqa: S308 (every text in ``body`` went through escape())
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart {css}" '
         f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
         f'role="img" font-family="{FONT}" preserveAspectRatio="xMinYMin meet">'
-        f"<title>{escape(title)}</title>{''.join(body)}</svg>"
+        f"<title>{escape(title)}</title>{described}{''.join(body)}</svg>"
     )
 
 
@@ -238,7 +241,7 @@ class BurnPoint:
     current: bool = False
 
 
-def burn_chart(points: Sequence[BurnPoint], *, unit: str, title: str) -> SafeString:
+def burn_chart(points: Sequence[BurnPoint], *, unit: str, title: str, desc: str = "") -> SafeString:
     """Monthly covered amounts (solid) and the phase-down projection for the
     coming months (dashed), with the rate in force as a step line."""
     width, height = 760, 250
@@ -316,4 +319,66 @@ def burn_chart(points: Sequence[BurnPoint], *, unit: str, title: str) -> SafeStr
         body.append(
             f'<path d="{"".join(rate_path)}" fill="none" stroke="{RATE}" stroke-width="2"/>'
         )
-    return _svg(width, height, title, body, css="chart-burn")
+    return _svg(width, height, title, body, css="chart-burn", desc=desc)
+
+
+# --- Phase-down steps: the rate by date --------------------------------------
+
+
+@dataclass(frozen=True)
+class RateStep:
+    """One stretch of a schedule: from ``starts_on`` (already written as a
+    date) at ``rate``; ``title`` is what a screen reader or a hover says."""
+
+    starts_on: str
+    rate: Decimal
+    title: str
+    current: bool = False
+    is_exit: bool = False
+
+
+def step_chart(steps: Sequence[RateStep], *, title: str, desc: str = "") -> SafeString:
+    """The rate as a staircase, one equal column per step (the dates are
+    written under each), the step in force today marked."""
+    width, height = 760, 196
+    left, right, top, bottom = 46, 12, 30, 42
+    plot_w, plot_h = width - left - right, height - top - bottom
+    base_y = top + plot_h
+    n = max(len(steps), 1)
+    slot = plot_w / n
+    body = []
+    for k in range(5):
+        y = base_y - plot_h * k / 4
+        body.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" '
+            f'stroke="currentColor" stroke-opacity="{".35" if k == 0 else ".12"}"/>'
+        )
+        body.append(_text(left - 6, y + 4, f"{25 * k}%", size=10, anchor="end", opacity=".8"))
+    if not steps:
+        body.append(_text(left + 8, top + 18, _("No schedule yet."), opacity=".7"))
+    path: list[str] = []
+    for i, step in enumerate(steps):
+        x = left + i * slot
+        y = base_y - float(step.rate) * plot_h
+        path.append(f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}L{x + slot:.1f},{y:.1f}")
+        parts = [f"<title>{escape(step.title)}</title>"]
+        opacity = ".28" if step.current else ".12"
+        if step.rate > 0:
+            parts.append(_rect(x + 1, y, slot - 2, base_y - y, RATE, f' fill-opacity="{opacity}"'))
+        label = _("exit") if step.is_exit else rate(step.rate)
+        parts.append(
+            _text(x + slot / 2, y - 7, label, size=13, anchor="middle", weight="bold", fill=RATE)
+        )
+        parts.append(
+            _text(x + 4, base_y + 15, _fit(step.starts_on, slot - 8, 11), size=11, opacity=".85")
+        )
+        if step.current:
+            parts.append(_text(x + 4, base_y + 30, _("in force today"), size=10, weight="bold"))
+        parts.append(
+            f'<line x1="{x:.1f}" y1="{base_y:.1f}" x2="{x:.1f}" y2="{base_y + 4:.1f}" '
+            'stroke="currentColor" stroke-opacity=".5"/>'
+        )
+        body.append(f"<g>{''.join(parts)}</g>")
+    if path:
+        body.append(f'<path d="{"".join(path)}" fill="none" stroke="{RATE}" stroke-width="2.5"/>')
+    return _svg(width, height, title, body, css="chart-steps", desc=desc)
