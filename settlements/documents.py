@@ -20,6 +20,7 @@ from .selectors import (
     settlement_rejected_lines,
     settlement_voucher_totals,
 )
+from .statement_detail import LINES_IN_FULL, settlement_statement_detail
 
 
 def masked_account(number: str) -> str:
@@ -50,12 +51,14 @@ def _signatures(settlement: Settlement) -> list[dict[str, Any]]:
             "party": settlement.platform.operator or settlement.platform.display_name,
             "name": settlement.submitted_by,
             "at": settlement.submitted_at,
+            "seal": True,
         },
         {
             "role": "reviewer",
             "party": settlement.program.district.display_name,
             "name": reviewer.get_full_name() if reviewer else "",
             "at": reviewed_at,
+            "seal": False,
         },
     ]
     for officer, at in finance:
@@ -65,8 +68,11 @@ def _signatures(settlement: Settlement) -> list[dict[str, Any]]:
                 "party": settlement.program.district.display_name,
                 "name": officer.get_full_name() if officer else "",
                 "at": at,
+                # The district's seal goes beside its last signature.
+                "seal": False,
             }
         )
+    blocks[-1]["seal"] = True
     return blocks
 
 
@@ -80,9 +86,12 @@ def _render(template: str, context: dict[str, Any], language: str) -> bytes:
     return HTML(string=html).write_pdf()
 
 
-def statement_pdf(settlement: Settlement, *, language: str) -> bytes:
+def statement_pdf(
+    settlement: Settlement, *, language: str, line_limit: int = LINES_IN_FULL
+) -> bytes:
     """The settlement statement: its figures, the lines summed per voucher,
-    the rejected lines with their reasons, the invoice and the signatures."""
+    each line (or, for a long settlement, the lines per day and model), the
+    rejected lines with their reasons, the invoice and the signatures."""
     vouchers = settlement_voucher_totals(settlement)
     return _render(
         "pdf/settlement_statement.html",
@@ -94,6 +103,7 @@ def statement_pdf(settlement: Settlement, *, language: str) -> bytes:
             "vouchers": vouchers,
             "charges": sum(v.charges for v in vouchers),
             "last_day": period_last_day(settlement),
+            "detail": settlement_statement_detail(settlement, limit=line_limit),
             "rejected_lines": list(settlement_rejected_lines(settlement)),
             "payments": list(settlement_payments(settlement)),
             "signatures": _signatures(settlement),
