@@ -19,6 +19,7 @@ EVENT_LABELS: dict[str, Promise] = {
     events.USER_LOGIN_FAILED: _("Sign-in failed"),
     events.ENTERPRISE_REGISTERED: _("Enterprise registered"),
     events.ENTERPRISE_UPDATED: _("Enterprise updated"),
+    events.ENTERPRISE_CONTACT_UPDATED: _("Enterprise contact details updated"),
     events.ENTERPRISE_CORRECTED: _("Enterprise corrected its registration"),
     events.MEMBERSHIP_GRANTED: _("Role granted"),
     events.ADMIN_CHANGE: _("Changed in the admin"),

@@ -28,9 +28,15 @@ def notify(
     params: dict[str, Any],
     url: str,
     email_now: bool = False,
+    addresses: list[tuple[str, str]] | None = None,
 ) -> list[Notification]:
     """Record ``kind`` for every active member of ``enterprise`` (and, for the
     voucher notices, a copy for its contact address) and e-mail each.
+
+    ``addresses`` ((e-mail, language) pairs) replaces that list where the
+    caller recorded whom to tell when the event happened (a voucher
+    reminder keeps its recipients): a member among them gets the notice in
+    the centre too, any other address an e-mail only.
 
     Called inside the transaction of the change it reports: the e-mails go
     by a Celery task once that has committed. A caller that already runs
@@ -46,6 +52,17 @@ def notify(
         .select_related("user")
         .order_by("user_id")
     )
+    if addresses is not None:
+        return _notify_addresses(
+            enterprise,
+            kind,
+            params,
+            url,
+            email_now,
+            addresses,
+            {m.user.email.lower(): m.user for m in members},
+            now,
+        )
     for membership in members:
         user = membership.user
         if user.email.lower() in told:
@@ -70,6 +87,43 @@ def notify(
                 enterprise=enterprise,
                 email=contact,
                 language=settings.LANGUAGE_CODE,
+                kind=kind,
+                params=params,
+                url=url,
+                created_at=now,
+            )
+        )
+    Notification.objects.bulk_create(rows)
+    ids = [row.pk for row in rows]
+    if email_now:
+        notification_emails_send(notification_ids=ids)
+    elif ids:
+        transaction.on_commit(lambda: _send_later(ids))
+    return rows
+
+
+def _notify_addresses(
+    enterprise: Enterprise,
+    kind: str,
+    params: dict[str, Any],
+    url: str,
+    email_now: bool,
+    addresses: list[tuple[str, str]],
+    members: dict[str, Any],
+    now: Any,
+) -> list[Notification]:
+    rows: list[Notification] = []
+    told: set[str] = set()
+    for email, language in addresses:
+        if not email or email.lower() in told:
+            continue
+        told.add(email.lower())
+        rows.append(
+            Notification(
+                enterprise=enterprise,
+                recipient=members.get(email.lower()),
+                email=email,
+                language=language or settings.LANGUAGE_CODE,
                 kind=kind,
                 params=params,
                 url=url,

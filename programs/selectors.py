@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import District
+from common import formatting
 
 from .budget import figure
 from .models import Program
@@ -66,11 +67,11 @@ def program_not_accepting_reason(program: Program, *, today: Any = None) -> str:
         return _("This program is closed; it takes no more applications.")
     if today < program.application_opens_on:
         return _("Applications open on %(date)s.") % {
-            "date": program.application_opens_on.isoformat()
+            "date": formatting.date(program.application_opens_on)
         }
     if today > program.application_closes_on:
         return _("Applications closed on %(date)s.") % {
-            "date": program.application_closes_on.isoformat()
+            "date": formatting.date(program.application_closes_on)
         }
     return ""
 

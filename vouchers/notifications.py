@@ -57,5 +57,8 @@ def notify_reminder(*, reminder: VoucherReminder) -> int:
         params=voucher_params(voucher),
         url=reverse("voucher_detail", args=[voucher.pk]),
         email_now=True,
+        # Whom to tell was recorded with the reminder (and counted in its
+        # audit event): a redelivery tells exactly them.
+        addresses=[(email, language) for email, language in reminder.recipients],
     )
     return len(told)

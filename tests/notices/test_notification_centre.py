@@ -60,7 +60,7 @@ def test_the_centre_lists_my_notifications_newest_first_in_shanghai_time() -> No
         "Voucher ABCDEF-123456-GHJKMN of Jianghan compute voucher is issued for ¥1,000.00."
     )
     assert returned < issued
-    assert "2026-06-01 00:30" in page and "2026-06-02 09:15" in page
+    assert "1 Jun 2026, 00:30" in page and "2 Jun 2026, 09:15" in page
     assert 'href="/vouchers/1/"' not in page  # unread: opened through "mark as read"
     assert "2 unread" in page
 

@@ -277,8 +277,8 @@ def test_the_report_pdf_prints_the_period_figures_and_the_checkpoint(
     for expected in (
         "2026年江汉区算力券",
         "江汉区",
-        "2026-03-01",
-        "2026-03-31",
+        "2026年3月1日",
+        "2026年3月31日",
         yuan(world.march_covered - world.reversed),  # ¥1,030.00 net
         yuan(world.march_covered),  # ¥1,033.65 before reversals
         yuan(world.reversed),

@@ -300,7 +300,7 @@ def test_a_platform_whose_rejected_share_jumps_is_flagged() -> None:
     with translation.override("en"):
         assert flag_summary(flag) == (
             f"Reviewers rejected 10% of the charges in the {settlement.period} settlement, "
-            "against a usual 0 % (limit 5 %)."
+            "against a usual 0% (limit 5%)."
         )
 
 
