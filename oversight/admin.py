@@ -30,7 +30,7 @@ from audit.admin_mixins import AuditedModelAdmin
 from audit.services import Actor, client_ip
 from common.errors import BusinessError
 from common.formatting import amount as format_unit_amount
-from common.formatting import rate, unit_name
+from common.formatting import date, period, rate, unit_name
 from programs.models import Program
 from settlements.models import Settlement
 
@@ -383,8 +383,8 @@ class AnomalyFlagAdmin(ScopedModelAdmin):
     @admin.display(description=_("period"), ordering="period_start")
     def period(self, obj: AnomalyFlag) -> str:
         if obj.period_start == obj.period_end:
-            return obj.period_start.isoformat()
-        return f"{obj.period_start} – {obj.period_end}"
+            return date(obj.period_start)
+        return period(obj.period_start, obj.period_end)
 
     @admin.display(description=_("measured value"), ordering="score")
     def measured(self, obj: AnomalyFlag) -> str:

@@ -17,6 +17,7 @@ from django.db import router
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common import formatting
 from common.compiled_query import CompiledQuery
 
 from .models import PhaseStep, Program
@@ -103,7 +104,7 @@ def schedule_problems(base_rate: Decimal, steps: Sequence[Step]) -> list[str]:
         if step.starts_on in seen:
             problems.append(
                 _("Two steps start on %(date)s; each step needs its own date.")
-                % {"date": step.starts_on.isoformat()}
+                % {"date": formatting.date(step.starts_on)}
             )
         seen.add(step.starts_on)
     previous = base_rate
@@ -130,7 +131,8 @@ def schedule_problems(base_rate: Decimal, steps: Sequence[Step]) -> list[str]:
         )
     elif any(s.starts_on > exit_on for s in ordered):
         problems.append(
-            _("No step may follow the exit (rate 0) on %(date)s.") % {"date": exit_on.isoformat()}
+            _("No step may follow the exit (rate 0) on %(date)s.")
+            % {"date": formatting.date(exit_on)}
         )
     return problems
 

@@ -33,6 +33,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from accounts.scoping import scoped
+from common import formatting
 from common.formatting import amount, rate
 from vouchers.admin import ReadOnlyAdmin
 from vouchers.models import Receivable
@@ -64,12 +65,12 @@ def agreement_next_step(agreement: PerformanceAgreement) -> str:
     if agreement.status == Status.ACTIVE and agreement.assess_on <= timezone.localdate():
         return gettext(
             "Its assessment date, %(date)s, has come: a program manager gives it to an assessor."
-        ) % {"date": agreement.assess_on.isoformat()}
+        ) % {"date": formatting.date(agreement.assess_on)}
     if agreement.status == Status.ACTIVE:
         return gettext(
             "In force until its assessment on %(date)s; then a program manager gives it to an "
             "assessor."
-        ) % {"date": agreement.assess_on.isoformat()}
+        ) % {"date": formatting.date(agreement.assess_on)}
     if agreement.status == Status.ASSESSMENT:
         return gettext("With the assessor %(assessor)s: waiting for the measured values.") % {
             "assessor": agreement.assessor

@@ -30,6 +30,7 @@ from accounts.models import Enterprise
 from accounts.scoping import scope_for
 from audit import events
 from audit.services import Actor, audit_record
+from common import formatting
 from common.errors import BusinessError, Code
 from programs.models import Program
 from vouchers.models import Receivable, Voucher
@@ -255,7 +256,7 @@ def agreement_assign(
     if agreement.assess_on > shanghai_today():
         raise _refuse(
             _("This agreement is assessed from %(date)s.")
-            % {"date": agreement.assess_on.isoformat()},
+            % {"date": formatting.date(agreement.assess_on)},
             "status",
         )
     district_id = agreement.program.district_id

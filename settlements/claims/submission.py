@@ -15,6 +15,7 @@ from django_fsm import can_proceed
 
 from audit import events
 from audit.services import Actor
+from common import formatting
 from common.errors import Code
 from notices.models import Notification
 from programs.models import Program
@@ -126,7 +127,7 @@ def claim_create(*, actor: Actor, program: Program, contract: Contract) -> Claim
         raise _refuse(_("This program is not open."), "program")
     if program.claim_closes_on and _today() > program.claim_closes_on:
         raise _refuse(
-            _("Claims closed on %(date)s.") % {"date": program.claim_closes_on.isoformat()},
+            _("Claims closed on %(date)s.") % {"date": formatting.date(program.claim_closes_on)},
             "program",
         )
     refusal = _side_refusal(program, contract)
@@ -227,11 +228,11 @@ def submission_refusals(claim: Claim) -> list[str]:
         )
     if program.claim_opens_on and today < program.claim_opens_on:
         refusals.append(
-            _("Claims open on %(date)s.") % {"date": program.claim_opens_on.isoformat()}
+            _("Claims open on %(date)s.") % {"date": formatting.date(program.claim_opens_on)}
         )
     if program.claim_closes_on and today > program.claim_closes_on:
         refusals.append(
-            _("Claims closed on %(date)s.") % {"date": program.claim_closes_on.isoformat()}
+            _("Claims closed on %(date)s.") % {"date": formatting.date(program.claim_closes_on)}
         )
     if program.contracts_signed_from and contract.signed_on < program.contracts_signed_from:
         refusals.append(

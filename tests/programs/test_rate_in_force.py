@@ -78,7 +78,7 @@ def test_steps_on_the_same_date_are_refused() -> None:
         Step(datetime.date(2028, 1, 1), Decimal("0")),
     ]
     assert any(
-        "Two steps start on 2027-01-01" in p for p in schedule_problems(Decimal("0.30"), steps)
+        "Two steps start on 1 Jan 2027" in p for p in schedule_problems(Decimal("0.30"), steps)
     )
 
 

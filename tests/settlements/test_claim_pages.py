@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from django.test import RequestFactory
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.adapters import AccountAdapter
 from accounts.models import Membership, User
+from common import formatting
 from programs.models import Program
 from settlements import claims as services
 from settlements.agreements import agreement_assign, agreement_open
@@ -312,7 +313,8 @@ def test_what_stands_in_the_way_is_listed_before_submission_and_refuses_it() -> 
         url, {"declaration": "on", "payee_bank": "中国银行", "payee_account": "6216610200016589"}
     )
 
-    closed = f"Claims closed on {(today - datetime.timedelta(days=1)).isoformat()}."
+    with translation.override("en"):
+        closed = f"Claims closed on {formatting.date(today - datetime.timedelta(days=1))}."
     assert closed in page.context["refusals"]
     assert "Attach the signed contract." in page.context["refusals"]
     assert closed in body(page)

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import ComputePlatform
 from audit.services import Actor
+from common import formatting
 from common.errors import BusinessError, Code
 from programs.models import Program
 from programs.phasedown import Step, rate_in_force
@@ -83,7 +84,7 @@ def check_usable(
         raise BusinessError(
             Code.VOUCHER_NOT_ACTIVE,
             _("This voucher is not valid before %(date)s.")
-            % {"date": timezone.localtime(voucher.valid_from).strftime("%Y-%m-%d %H:%M")},
+            % {"date": formatting.moment(voucher.valid_from)},
             "voucher",
         )
     if occurred_at is not None and occurred_at < voucher.valid_from:
