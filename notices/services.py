@@ -43,75 +43,23 @@ def notify(
     after the commit (a delivery task) passes ``email_now``.
     """
     now = timezone.now()
-    rows: list[Notification] = []
-    told: set[str] = set()
-    members = (
+    members: dict[str, Any] = {}
+    for membership in (
         Membership.objects.filter(
             enterprise=enterprise, role__in=Membership.ENTERPRISE_ROLES, user__is_active=True
         )
         .select_related("user")
         .order_by("user_id")
-    )
-    if addresses is not None:
-        return _notify_addresses(
-            enterprise,
-            kind,
-            params,
-            url,
-            email_now,
-            addresses,
-            {m.user.email.lower(): m.user for m in members},
-            now,
-        )
-    for membership in members:
-        user = membership.user
-        if user.email.lower() in told:
-            continue  # one notice per person, whatever roles they hold
-        told.add(user.email.lower())
-        rows.append(
-            Notification(
-                enterprise=enterprise,
-                recipient=user,
-                email=user.email,
-                language=user.preferred_language or settings.LANGUAGE_CODE,
-                kind=kind,
-                params=params,
-                url=url,
-                created_at=now,
-            )
-        )
-    contact = enterprise.contact_email
-    if kind in COPY_TO_CONTACT and contact and contact.lower() not in told:
-        rows.append(
-            Notification(
-                enterprise=enterprise,
-                email=contact,
-                language=settings.LANGUAGE_CODE,
-                kind=kind,
-                params=params,
-                url=url,
-                created_at=now,
-            )
-        )
-    Notification.objects.bulk_create(rows)
-    ids = [row.pk for row in rows]
-    if email_now:
-        notification_emails_send(notification_ids=ids)
-    elif ids:
-        transaction.on_commit(lambda: _send_later(ids))
-    return rows
-
-
-def _notify_addresses(
-    enterprise: Enterprise,
-    kind: str,
-    params: dict[str, Any],
-    url: str,
-    email_now: bool,
-    addresses: list[tuple[str, str]],
-    members: dict[str, Any],
-    now: Any,
-) -> list[Notification]:
+    ):
+        # one notice per person, whatever roles they hold
+        members.setdefault(membership.user.email.lower(), membership.user)
+    if addresses is None:
+        addresses = [
+            (user.email, user.preferred_language or settings.LANGUAGE_CODE)
+            for user in members.values()
+        ]
+        if kind in COPY_TO_CONTACT and enterprise.contact_email:
+            addresses.append((enterprise.contact_email, settings.LANGUAGE_CODE))
     rows: list[Notification] = []
     told: set[str] = set()
     for email, language in addresses:
@@ -121,6 +69,8 @@ def _notify_addresses(
         rows.append(
             Notification(
                 enterprise=enterprise,
+                # A member gets the notice in the centre too; any other
+                # address (the contact's) an e-mail only.
                 recipient=members.get(email.lower()),
                 email=email,
                 language=language or settings.LANGUAGE_CODE,
