@@ -28,6 +28,7 @@ development mode.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import itertools
@@ -38,6 +39,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +58,32 @@ def _statement_kind(sql: str) -> str:
     if verb in ("SELECT", "SELECT … FOR UPDATE") and ' FROM "' in sql:
         table = sql.split(' FROM "', 1)[1].split('"', 1)[0]
     return f"{verb} {table}".strip()
+
+
+@contextlib.contextmanager
+def _locked_section(held: list[float], kind: str) -> Iterator[None]:
+    """Record, per usage batch, how long its vouchers stay locked: from the
+    lock query (``vouchers.queries.lock_vouchers``) to the end of the
+    transaction's COMMIT, when the row locks are released."""
+    if kind != "batch":
+        yield
+        return
+    from django.db import transaction
+
+    from vouchers import queries
+
+    lock = queries.lock_vouchers
+
+    def timed_lock(**kwargs: Any) -> Any:
+        started = time.perf_counter()
+        transaction.on_commit(lambda: held.append(time.perf_counter() - started))
+        return lock(**kwargs)
+
+    queries.lock_vouchers = timed_lock  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        queries.lock_vouchers = lock  # type: ignore[assignment]
 
 
 def main() -> int:
@@ -159,7 +187,8 @@ def main() -> int:
 
     requests_ = [prepared() for _ in range(args.n)]
     walls = []
-    with connection.execute_wrapper(timed):
+    locked: list[float] = []
+    with connection.execute_wrapper(timed), _locked_section(locked, args.kind):
         for request in requests_:
             t = time.perf_counter()
             send(request)
@@ -172,6 +201,15 @@ def main() -> int:
         f"in psycopg execute {in_db / len(walls) * 1e3:.2f} ms ({in_db / total:.0%}); "
         f"Python {(total - in_db) / len(walls) * 1e3:.2f} ms"
     )
+    if locked:
+        held = statistics.median(locked)
+        print(
+            f"vouchers locked per request: median {held * 1e3:.2f} ms "
+            f"({held / statistics.median(walls):.0%} of the wall time), from the lock "
+            f"query to the end of COMMIT; batches that share vouchers run this part "
+            f"one at a time, so they cannot exceed {args.batch_size / held:,.0f} records/s "
+            f"on any number of cores"
+        )
 
     requests_ = [prepared() for _ in range(args.n)]
     profiler = cProfile.Profile()

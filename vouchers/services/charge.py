@@ -331,7 +331,9 @@ def _redeem_batch(
     evidence: dict[str, Any] | None,
     request_reference: dict[str, Any] | None,
 ) -> list[RedemptionResult | BusinessError]:
-    results: list[RedemptionResult | BusinessError | None] = [None] * len(items)
+    # A new charge's place holds its row (Charged) until the batch is
+    # written and the row has its id.
+    results: list[RedemptionResult | BusinessError | Charged | None] = [None] * len(items)
     orders: list[tuple[int, _Order]] = []
     for index, item in enumerate(items):
         try:
@@ -343,25 +345,27 @@ def _redeem_batch(
     known = queries.redemptions_by_reference(
         platform_id=platform.pk, references={order.reference for _index, order in orders}
     )
-    locked = queries.lock_vouchers(
-        platform_id=platform.pk, codes={order.code for _index, order in orders}
+    codes = {order.code for _index, order in orders}
+    # Everything that does not depend on the vouchers' amounts is read before
+    # they are locked: concurrent batches that share vouchers wait for each
+    # other from the lock to COMMIT, so that part is kept to what needs it.
+    # Each program once, with its schedule, shared by its vouchers (a
+    # voucher's program never changes): joined to each voucher row (and the
+    # district and enterprise with it) it was ~850 program instances and
+    # schedule prefetches per 1,000 records, and 1,700 decryptions of the
+    # enterprises' encrypted fields.
+    programs = Program.objects.order_by().prefetch_related("phase_steps").in_bulk(
+        queries.program_ids_of_codes(codes)
     )
-    # Each program once, with its schedule, shared by its vouchers: joined
-    # to each voucher row (and the district and enterprise with it) it was
-    # ~850 program instances and schedule prefetches per 1,000 records, and
-    # 1,700 decryptions of the enterprises' encrypted fields.
-    programs = (
-        Program.objects.order_by()
-        .prefetch_related("phase_steps")
-        .in_bulk({v.program_id for v in locked})
-    )
+    # Each program's schedule sorted once, not once per record.
+    schedules = {pk: steps_of(program) for pk, program in programs.items()}
+    writes = BatchWrites(actor, platform, evidence, request_reference)
+    writes.reserve(sum(1 for _index, order in orders if order.reference not in known))
+    locked = queries.lock_vouchers(platform_id=platform.pk, codes=codes)
     vouchers: dict[str, Voucher] = {}
     for v in locked:
         v.program = programs[v.program_id]
         vouchers[v.code] = v
-    # Each program's schedule sorted once, not once per record.
-    schedules = {pk: steps_of(program) for pk, program in programs.items()}
-    writes = BatchWrites(actor, platform, evidence, request_reference)
     dirty: dict[int, tuple[Voucher, set[str]]] = {}
     for index, order in orders:
         try:
@@ -386,9 +390,7 @@ def _redeem_batch(
         known[order.reference] = redemption
         _voucher, changed = dirty.setdefault(voucher.pk, (voucher, set()))
         changed.update(fields)
-        results[index] = RedemptionResult.of(
-            redemption, code=voucher.code, unit=voucher.unit, replayed=False
-        )
+        results[index] = redemption
     writes.flush()
     only_amounts = []
     for voucher, changed in dirty.values():
@@ -397,9 +399,12 @@ def _redeem_batch(
         else:
             only_amounts.append(voucher)
     queries.save_amounts(only_amounts)
-    # Results were built before the insert gave the rows their ids.
+    # The results, now that the rows have their ids (a replay of a charge
+    # made earlier in this batch was built before its row had one).
     return [
-        RedemptionResult.of(r.redemption, code=r.voucher, unit=r.unit, replayed=r.replayed)
+        RedemptionResult.of(r, code=r.voucher.code, unit=r.voucher.unit, replayed=False)
+        if isinstance(r, Charged)
+        else RedemptionResult.of(r.redemption, code=r.voucher, unit=r.unit, replayed=r.replayed)
         if isinstance(r, RedemptionResult)
         else r
         for r in results
