@@ -187,6 +187,11 @@ class Voucher(FSMModelMixin, models.Model):
         return self.balance - self.held
 
     @property
+    def has_nothing_left(self) -> bool:
+        """Nothing on the voucher and nothing held: what ``exhaust`` requires."""
+        return _nothing_left(self)
+
+    @property
     def is_points(self) -> bool:
         return self.unit == Program.Unit.POINTS
 

@@ -354,8 +354,10 @@ def _redeem_batch(
     # district and enterprise with it) it was ~850 program instances and
     # schedule prefetches per 1,000 records, and 1,700 decryptions of the
     # enterprises' encrypted fields.
-    programs = Program.objects.order_by().prefetch_related("phase_steps").in_bulk(
-        queries.program_ids_of_codes(codes)
+    programs = (
+        Program.objects.order_by()
+        .prefetch_related("phase_steps")
+        .in_bulk(queries.program_ids_of_codes(codes))
     )
     # Each program's schedule sorted once, not once per record.
     schedules = {pk: steps_of(program) for pk, program in programs.items()}

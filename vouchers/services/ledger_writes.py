@@ -191,11 +191,18 @@ def settle_status(voucher: Voucher, *, actor: Actor) -> list[str]:
     """Move an active voucher that has nothing left to exhausted, and an
     exhausted one that got something back to active. Returns the fields to save."""
     before = voucher.status
-    if voucher.status == Voucher.Status.ACTIVE and can_proceed(voucher.exhaust):
+    # The amounts first: a charge that leaves something on the voucher (all
+    # but its last) settles nothing, and the transition's own checks cost a
+    # usage batch ~10 µs per record.
+    if (
+        before == Voucher.Status.ACTIVE
+        and voucher.has_nothing_left
+        and can_proceed(voucher.exhaust)
+    ):
         voucher.exhaust()
         audit_transition(voucher, actor=actor, event_type=events.VOUCHER_EXHAUSTED, before=before)
         return ["status", "status_reason"]
-    if voucher.status == Voucher.Status.EXHAUSTED and can_proceed(voucher.replenish):
+    if before == Voucher.Status.EXHAUSTED and can_proceed(voucher.replenish):
         voucher.replenish()
         audit_transition(voucher, actor=actor, event_type=events.VOUCHER_REPLENISHED, before=before)
         return ["status", "status_reason"]
