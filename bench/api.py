@@ -25,7 +25,7 @@ What it does, in order:
    parameters bound as the app binds them (server-side, so psycopg prepares
    the statements, unless ``DATABASE_SERVER_SIDE_BINDING=false``); then
    ``batch_sql_limit``: what a 1,000-record usage batch does in the database
-   (stored-reference look-up, phase steps, ids, locks in id order, three
+   (stored-reference look-up, phase steps, locks in id order, ids, three
    COPYs, one UPDATE), rows built from the captured redemption, at 1 and
    ``--batch-clients`` clients.
 4. Starts gunicorn (``deploy/gunicorn.conf.py``, ``--workers`` sync workers,
@@ -730,8 +730,8 @@ def replay_batch_commit(
     cur: Any, template: Template, batch: dict[str, Any], codes: list[str], name: str
 ) -> int:
     """One usage batch's SQL as the app writes it now: the reference check, the
-    phase steps and ids from two sequences (before the locks, as the app), the
-    locks, two COPYs, one audit event
+    phase steps (before the locks, as the app), the locks, ids from two
+    sequences, two COPYs, one audit event
     with the batch's commitment (leaves of 32 bytes, base64), the signed body
     kept once, one UPDATE of the balances. Rows are built from text templates
     (constants formatted once): the replay's Python stays small beside the
@@ -746,10 +746,17 @@ def replay_batch_commit(
     platform_id = next(v for r, v in reference_step.params if r == "keep")
     cur.execute(EXISTING_REFERENCES_SQL, [sorted(references), platform_id])
     cur.fetchall()
-    # As the app does: what does not depend on the vouchers' amounts (the
-    # phase steps, the ids) before the vouchers are locked.
+    # As the app does: the phase steps (they do not depend on the vouchers'
+    # amounts) before the vouchers are locked; the ids only once they are —
+    # a voucher's entries must take their ids in the order they are applied
+    # (``check_ledger`` sums each voucher's entries in id order).
     cur.execute(phase_step.sql, [value for _role, value in phase_step.params])
     cur.fetchall()
+    lock_sql, lock_params = batch["lock"]
+    cur.execute(lock_sql, [*lock_params[:-1], sorted(set(codes))])
+    names = [col.name for col in cur.description]
+    at = {k: names.index(k) for k in ("id", "code", "enterprise_id", "balance", "held")}
+    vouchers = {row[at["code"]]: list(row) for row in cur.fetchall()}
     shape = batch["commit"]
     ids = {}
     for table in shape["rows"]:
@@ -758,11 +765,6 @@ def replay_batch_commit(
             [table, n],
         )
         ids[table] = sorted(row[0] for row in cur.fetchall())
-    lock_sql, lock_params = batch["lock"]
-    cur.execute(lock_sql, [*lock_params[:-1], sorted(set(codes))])
-    names = [col.name for col in cur.description]
-    at = {k: names.index(k) for k in ("id", "code", "enterprise_id", "balance", "held")}
-    vouchers = {row[at["code"]]: list(row) for row in cur.fetchall()}
     body_sha = hashlib.sha256(name.encode()).hexdigest()
     evidence = _copy_text({"key_id": "bench-key", "body_sha256": body_sha})
     now = _copy_text(datetime.datetime.now(datetime.UTC))

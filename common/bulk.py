@@ -104,14 +104,9 @@ def copy_rows(
     *,
     json_columns: Sequence[str] = (),
     using: str | None = None,
-    ids: Sequence[int] | None = None,
 ) -> list[int]:
     """Insert plain rows (values of ``columns``, by attribute name, in that order)
     in one COPY, and return their new ids in row order.
-
-    ``ids``: ids taken from the table's sequence beforehand
-    (:func:`reserve_ids`), ascending, one per row; without them the ids are
-    taken here.
 
     The lean form of :func:`copy_insert` for the hottest path, a usage batch:
     no model instances are built. Values go as they are (Decimals, aware
@@ -128,9 +123,6 @@ def copy_rows(
     opts = model._meta
     if connection.vendor != "postgresql":
         objs = [model(**dict(zip(columns, row, strict=True))) for row in rows]
-        if ids is not None:
-            for obj, pk in zip(objs, ids, strict=True):
-                obj.pk = pk
         model._default_manager.db_manager(alias).bulk_create(objs)
         return [obj.pk for obj in objs]
     by_name = {f.attname: f for f in opts.concrete_fields}
@@ -138,10 +130,11 @@ def copy_rows(
     names = [str(by_name[c].column) for c in columns]
     with connection.wrap_database_errors, connection.cursor() as wrapper:
         cursor = wrapper.cursor
-        if ids is None:
-            ids = _next_ids(cursor, connection, model, len(rows))
-        elif len(ids) != len(rows):
-            raise ValueError(f"{len(ids)} ids for {len(rows)} rows")
+        sequence = _sequence(connection, opts.db_table, str(opts.pk.column))
+        cursor.execute(
+            "SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [sequence, len(rows)]
+        )
+        ids = sorted(row[0] for row in cursor.fetchall())
         quote = connection.ops.quote_name
         header = ", ".join(quote(name) for name in [str(opts.pk.column), *names])
         with cursor.copy(f"COPY {quote(opts.db_table)} ({header}) FROM STDIN") as copy:
@@ -159,29 +152,7 @@ def copy_rows(
                             ),
                         )
                     )
-    return list(ids)
-
-
-def reserve_ids(model: type[models.Model], count: int, *, using: str | None = None) -> list[int]:
-    """``count`` new ids from the table's sequence, ascending, for
-    :func:`copy_rows` later. A usage batch takes them before it locks its
-    vouchers, so that the locked part of its transaction does not wait for
-    them. Ids left unused are gaps, as after any rolled-back insert. Other
-    databases (no sequence to draw from) get an empty list: their rows take
-    ids as they are inserted."""
-    alias = using or router.db_for_write(model)
-    connection = connections[alias]
-    if connection.vendor != "postgresql" or count <= 0:
-        return []
-    with connection.wrap_database_errors, connection.cursor() as wrapper:
-        return _next_ids(wrapper.cursor, connection, model, count)
-
-
-def _next_ids(cursor: Any, connection: Any, model: type[models.Model], count: int) -> list[int]:
-    opts = model._meta
-    sequence = _sequence(connection, opts.db_table, str(opts.pk.column))
-    cursor.execute("SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [sequence, count])
-    return sorted(row[0] for row in cursor.fetchall())
+    return ids
 
 
 def _row_json_encoder(field: models.Field) -> Callable[[Any], Any]:

@@ -128,16 +128,19 @@ def lock_vouchers(*, platform_id: int, codes: Iterable[str]) -> list[Voucher]:
     return list(vouchers.order_by("pk"))
 
 
-def program_ids_of_codes(codes: Iterable[str]) -> list[int]:
-    """The programs of the vouchers with these codes (not locked: a voucher's
-    program never changes), for a usage batch to read before its locks."""
+def program_and_unit_of_codes(codes: Iterable[str]) -> dict[str, tuple[int, str]]:
+    """The program and unit of each voucher with one of these codes (not
+    locked: neither ever changes), for a usage batch to read before its locks."""
     wanted = sorted(set(codes))
     vouchers = Voucher.objects.order_by()
     if transaction.get_connection().vendor == "postgresql":
         vouchers = vouchers.filter(code__in=RawSQL("SELECT unnest(%s::text[])", [wanted]))
     else:
         vouchers = vouchers.filter(code__in=wanted)
-    return list(vouchers.values_list("program_id", flat=True).distinct())
+    return {
+        code: (program_id, unit)
+        for code, program_id, unit in vouchers.values_list("code", "program_id", "unit")
+    }
 
 
 def voucher_for_lookup(*, platform_id: int, code: str) -> Voucher | None:

@@ -20,7 +20,13 @@ from tests.programs.factories import ProgramFactory, bind
 from tests.vouchers.factories import issue, platform_actor
 from vouchers.ledger import ledger_differences
 from vouchers.models import Redemption, Voucher
-from vouchers.services import hold_capture, hold_create, voucher_redeem
+from vouchers.services import (
+    RedeemInput,
+    hold_capture,
+    hold_create,
+    voucher_redeem,
+    voucher_redeem_batch,
+)
 
 AUDIT_TABLE = "audit_auditevent"
 
@@ -114,3 +120,79 @@ def test_64_threads_on_5_vouchers_never_overdraw_and_the_ledger_checks_clean(
         assert voucher.balance + covered == FACE
     assert ledger_differences() == []
     print(f"{dict(outcomes)} in {elapsed:.2f}s ({THREADS * ROUNDS / elapsed:.0f} calls/s)")
+
+
+BATCH_THREADS = 6
+BATCHES = 4
+BATCH_RECORDS = 40
+
+
+@pytest.mark.postgres
+def test_concurrent_batches_on_shared_vouchers_keep_each_voucher_s_entries_in_order(
+    transactional_db: None,
+) -> None:
+    """Usage batches that share vouchers, with single charges among them: every
+    voucher's entries take their ids in the order they were applied, so the
+    running sums of ``check_ledger`` (each voucher's entries in id order)
+    agree with every entry's balance after it, and nothing is overdrawn."""
+    platform = ComputePlatformFactory()
+    program = ProgramFactory(base_rate=Decimal("1"), per_charge_cap=None)
+    bind(program, platform)
+    vouchers = [issue(program, amount=FACE * 4) for _ in range(8)]
+    codes = [v.code for v in vouchers]
+    actor = platform_actor(platform)
+    captured: Counter[str] = Counter()
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(BATCH_THREADS)
+
+    def worker(n: int) -> None:
+        rng = random.Random(1000 + n)
+        try:
+            barrier.wait()
+            for b in range(BATCHES):
+                items = [
+                    RedeemInput(
+                        reference=f"b-{n}-{b}-{i}",
+                        occurred_at=timezone.now(),
+                        voucher_code=rng.choice(codes),
+                        billed_amount=Decimal(rng.randint(100, 2500)) / 100,
+                    )
+                    for i in range(BATCH_RECORDS)
+                ]
+                outcomes = voucher_redeem_batch(actor=actor, platform=platform, items=items)
+                if n % 2:  # a single charge between two batches
+                    try:
+                        voucher_redeem(
+                            actor=actor,
+                            platform=platform,
+                            voucher_code=rng.choice(codes),
+                            reference=f"s-{n}-{b}",
+                            occurred_at=timezone.now(),
+                            billed_amount=Decimal("7.00"),
+                        )
+                    except BusinessError as exc:
+                        assert exc.code in {Code.VOUCHER_EXHAUSTED, Code.INSUFFICIENT_BALANCE}
+                with lock:
+                    for outcome in outcomes:
+                        captured[type(outcome).__name__] += 1
+        except BaseException as exc:  # surfaced below
+            with lock:
+                errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(BATCH_THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert not errors, errors[:3]
+    assert sum(captured.values()) == BATCH_THREADS * BATCHES * BATCH_RECORDS
+    assert captured["RedemptionResult"] > BATCH_THREADS * BATCHES  # most were charged
+    for voucher in Voucher.objects.filter(code__in=codes):
+        covered = Redemption.objects.filter(voucher=voucher).aggregate(s=Sum("covered"))["s"] or 0
+        assert voucher.balance >= 0 and voucher.held == 0
+        assert voucher.balance + covered == FACE * 4
+    assert ledger_differences() == []

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from accounts.models import ComputePlatform
 from audit.services import Actor
-from common.bulk import copy_rows, reserve_ids
+from common.bulk import copy_rows
 from vouchers.commitments import ENTRY_COLUMNS, REDEMPTION_COLUMNS, entry_content
 from vouchers.models import LedgerEntry, Redemption, Voucher
 from vouchers.services.coverage import Charge
@@ -113,27 +113,10 @@ class BatchWrites:
         self.evidence = evidence
         self.reference = request_reference if request_reference is not None else evidence
         self.rows: list[Charged] = []
-        # The batch is written at one moment: every row it writes carries
-        # the same creation time (and one text of it in the leaves).
+        # The batch is judged and written at one moment, once its vouchers
+        # are locked: every row it writes carries the same creation time
+        # (and one text of it in the leaves).
         self.created_at = timezone.now()
-        self._redemption_ids: list[int] = []
-        self._entry_ids: list[int] = []
-
-    def reserve(self, count: int) -> None:
-        """Take ids for up to ``count`` charges from the two tables' sequences
-        now, before the vouchers are locked (see :func:`common.bulk.reserve_ids`)."""
-        self._redemption_ids = reserve_ids(Redemption, count)
-        self._entry_ids = reserve_ids(LedgerEntry, count)
-
-    @staticmethod
-    def _take(reserved: list[int], count: int) -> list[int] | None:
-        """The next ``count`` reserved ids (None when none were reserved, or too
-        few: the COPY then draws its own)."""
-        if len(reserved) < count:
-            return None
-        taken = reserved[:count]
-        del reserved[:count]
-        return taken
 
     def charge(self, voucher: Voucher, order: _Order, *, charge: Charge, covered: Decimal) -> Any:
         voucher.balance -= covered
@@ -189,7 +172,6 @@ class BatchWrites:
                 for r in rows
             ],
             json_columns=("usage", "request_evidence"),
-            ids=self._take(self._redemption_ids, len(rows)),
         )
         for r, pk in zip(rows, ids, strict=True):
             r.pk = pk
@@ -215,9 +197,7 @@ class BatchWrites:
             )
             for r in rows
         ]
-        entry_ids = copy_rows(
-            LedgerEntry, _ENTRY_COLUMNS, entries, ids=self._take(self._entry_ids, len(rows))
-        )
+        entry_ids = copy_rows(LedgerEntry, _ENTRY_COLUMNS, entries)
         for r, pk in zip(rows, entry_ids, strict=True):
             r.entry_id = pk
         commit_entries(

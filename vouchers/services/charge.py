@@ -29,6 +29,7 @@ from vouchers.models import LedgerEntry, Redemption, Voucher
 from vouchers.services.batch_writes import BatchWrites, Charged
 from vouchers.services.coverage import (
     Charge,
+    VoucherFacts,
     charge_of,
     check_usable,
     covered_of,
@@ -173,6 +174,8 @@ def _charge_voucher(
     platform: ComputePlatform,
     writes: _Writes,
     steps: Sequence[Step] | None = None,
+    charge: Charge | BusinessError | None = None,
+    now: datetime.datetime | None = None,
 ) -> tuple[Any, list[str]]:
     """Judge one charge against a locked voucher and write it (``writes``): the
     redemption and its ledger entry (the voucher's amounts change in memory),
@@ -180,15 +183,19 @@ def _charge_voucher(
     standing for it) and the voucher's fields to save besides its amounts;
     the caller saves the voucher.
 
-    ``steps``: the program's schedule when the caller has it already."""
-    fields = check_usable(voucher, platform=platform, occurred_at=order.occurred_at, actor=actor)
-    charge = charge_of(
-        voucher,
-        occurred_at=order.occurred_at,
-        billed_amount=order.billed_amount,
-        points_used=order.points_used,
-        steps=steps,
+    ``steps``: the program's schedule when the caller has it already.
+    ``charge``: what :func:`charge_of` gave (or raised) for this order when
+    the caller worked it out before locking the voucher — it depends only on
+    the voucher's program and unit, which never change; it is used (or
+    raised) here in its usual place, after the voucher's own checks.
+    ``now``: the time the charge is judged at (by default the current time)."""
+    fields = check_usable(
+        voucher, platform=platform, occurred_at=order.occurred_at, actor=actor, now=now
     )
+    if isinstance(charge, BusinessError):
+        raise charge
+    if charge is None:
+        charge = _charge_of(voucher, order, steps)
     covered = covered_of(charge, limit=voucher.available, allow_partial=order.allow_partial)
     redemption = writes.charge(voucher, order, charge=charge, covered=covered)
     if voucher.available == 0 and voucher.held == 0:
@@ -197,6 +204,18 @@ def _charge_voucher(
         writes.flush()
     fields += settle_status(voucher, actor=actor)
     return redemption, fields
+
+
+def _charge_of(
+    voucher: Voucher | VoucherFacts, order: _Order, steps: Sequence[Step] | None
+) -> Charge:
+    return charge_of(
+        voucher,
+        occurred_at=order.occurred_at,
+        billed_amount=order.billed_amount,
+        points_used=order.points_used,
+        steps=steps,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -354,16 +373,35 @@ def _redeem_batch(
     # district and enterprise with it) it was ~850 program instances and
     # schedule prefetches per 1,000 records, and 1,700 decryptions of the
     # enterprises' encrypted fields.
+    facts = queries.program_and_unit_of_codes(codes)
     programs = (
         Program.objects.order_by()
         .prefetch_related("phase_steps")
-        .in_bulk(queries.program_ids_of_codes(codes))
+        .in_bulk({program_id for program_id, _unit in facts.values()})
     )
     # Each program's schedule sorted once, not once per record.
     schedules = {pk: steps_of(program) for pk, program in programs.items()}
-    writes = BatchWrites(actor, platform, evidence, request_reference)
-    writes.reserve(sum(1 for _index, order in orders if order.reference not in known))
+    # What each new charge asks for (the bill × the rate in force on its
+    # usage date, or its points) depends on the voucher's program and unit
+    # only: it is worked out before the lock too.
+    charges: dict[int, Charge | BusinessError] = {}
+    for index, order in orders:
+        fact = facts.get(order.code)
+        if fact is None or order.reference in known:
+            continue
+        program = programs[fact[0]]
+        try:
+            charges[index] = _charge_of(
+                VoucherFacts(program, fact[1]), order, schedules.get(program.pk)
+            )
+        except BusinessError as refusal:
+            charges[index] = refusal
     locked = queries.lock_vouchers(platform_id=platform.pk, codes=codes)
+    # The ids and the creation time are taken only now, with the vouchers
+    # locked: a voucher's entries take their ids (and times) in the order
+    # they are applied, whichever batch comes first (``check_ledger`` sums
+    # each voucher's entries in id order).
+    writes = BatchWrites(actor, platform, evidence, request_reference)
     vouchers: dict[str, Voucher] = {}
     for v in locked:
         v.program = programs[v.program_id]
@@ -385,6 +423,8 @@ def _redeem_batch(
                 platform=platform,
                 writes=writes,
                 steps=schedules.get(voucher.program_id),
+                charge=charges.get(index),
+                now=writes.created_at,
             )
         except BusinessError as refusal:
             results[index] = refusal

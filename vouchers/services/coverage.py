@@ -18,7 +18,7 @@ import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -59,9 +59,11 @@ def check_usable(
     platform: ComputePlatform,
     occurred_at: datetime.datetime | None,
     actor: Actor,
+    now: datetime.datetime | None = None,
 ) -> list[str]:
-    """Refuse a voucher that this platform may not charge now; activates a
-    voucher whose valid-from has passed. Returns the fields to save."""
+    """Refuse a voucher that this platform may not charge now (``now``: the
+    current time unless given); activates a voucher whose valid-from has
+    passed. Returns the fields to save."""
     refuse_unless_bound(voucher, platform=platform)
     status = voucher.status
     if status in (Voucher.Status.REVOKED, Voucher.Status.CLAWED_BACK, Voucher.Status.SUSPENDED):
@@ -70,7 +72,8 @@ def check_usable(
             _("This voucher is %(status)s.") % {"status": voucher.get_status_display().lower()},
             "voucher",
         )
-    now = timezone.now()
+    if now is None:
+        now = timezone.now()
     if (
         status == Voucher.Status.EXPIRED
         or voucher.is_expired(now=now)
@@ -96,6 +99,14 @@ def check_usable(
     return fields
 
 
+class VoucherFacts(NamedTuple):
+    """What :func:`charge_of` reads of a voucher: its program and unit (neither
+    ever changes), to work out a charge before the voucher is locked."""
+
+    program: Program
+    unit: str
+
+
 @dataclass(frozen=True)
 class Charge:
     """What a charge asks for, before the balance is considered."""
@@ -108,7 +119,7 @@ class Charge:
 
 
 def charge_of(
-    voucher: Voucher,
+    voucher: Voucher | VoucherFacts,
     *,
     occurred_at: datetime.datetime,
     billed_amount: Any,
