@@ -119,7 +119,7 @@ def _json(value: Any, places: Decimal = _CENT) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-_string = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_string = json.encoder.encode_basestring
 
 
 def stored_contents(ids: list[int]) -> dict[int, bytes]:

@@ -35,6 +35,7 @@ from vouchers.services.coverage import (
     covered_of,
     new_redemption,
     redemption_replay,
+    refuse_unless_replay,
     replayed_redemption,
 )
 from vouchers.services.inputs import (
@@ -350,9 +351,10 @@ def _redeem_batch(
     evidence: dict[str, Any] | None,
     request_reference: dict[str, Any] | None,
 ) -> list[RedemptionResult | BusinessError]:
-    # A new charge's place holds its row (Charged) until the batch is
-    # written and the row has its id.
-    results: list[RedemptionResult | BusinessError | Charged | None] = [None] * len(items)
+    # A charge of this batch (new, or replayed by a later item) holds its
+    # place as (row, replayed) until the batch is written and the row has its id.
+    results: list[RedemptionResult | BusinessError | tuple[Charged, bool] | None]
+    results = [None] * len(items)
     orders: list[tuple[int, _Order]] = []
     for index, item in enumerate(items):
         try:
@@ -410,6 +412,12 @@ def _redeem_batch(
     for index, order in orders:
         try:
             earlier = known.get(order.reference)
+            if isinstance(earlier, Charged):
+                # A charge made earlier in this batch: its replay, answered
+                # once the charge is written.
+                refuse_unless_replay(earlier, fingerprint=order.fingerprint)
+                results[index] = (earlier, True)
+                continue
             if earlier is not None:
                 results[index] = replayed_redemption(earlier, fingerprint=order.fingerprint)
                 continue
@@ -432,7 +440,7 @@ def _redeem_batch(
         known[order.reference] = redemption
         _voucher, changed = dirty.setdefault(voucher.pk, (voucher, set()))
         changed.update(fields)
-        results[index] = redemption
+        results[index] = (redemption, False)
     writes.flush()
     only_amounts = []
     for voucher, changed in dirty.values():
@@ -441,13 +449,10 @@ def _redeem_batch(
         else:
             only_amounts.append(voucher)
     queries.save_amounts(only_amounts)
-    # The results, now that the rows have their ids (a replay of a charge
-    # made earlier in this batch was built before its row had one).
+    # The results of the batch's charges, now that their rows have ids.
     return [
-        RedemptionResult.of(r, code=r.voucher.code, unit=r.voucher.unit, replayed=False)
-        if isinstance(r, Charged)
-        else RedemptionResult.of(r.redemption, code=r.voucher, unit=r.unit, replayed=r.replayed)
-        if isinstance(r, RedemptionResult)
+        RedemptionResult.of(r[0], code=r[0].voucher.code, unit=r[0].voucher.unit, replayed=r[1])
+        if isinstance(r, tuple)
         else r
         for r in results
         if r is not None

@@ -226,11 +226,17 @@ def reference_conflict() -> BusinessError:
     )
 
 
+def refuse_unless_replay(existing: Any, *, fingerprint: str) -> None:
+    """A charge under a used reference is a replay only when it is the same
+    request; a different one is a conflict."""
+    if existing.request_fingerprint != fingerprint:
+        raise reference_conflict()
+
+
 def replayed_redemption(existing: Redemption, *, fingerprint: str) -> RedemptionResult:
     """The stored result of a charge under a used reference, marked as
     replayed; a different request under the reference is a conflict."""
-    if existing.request_fingerprint != fingerprint:
-        raise reference_conflict()
+    refuse_unless_replay(existing, fingerprint=fingerprint)
     return RedemptionResult.of(
         existing, code=existing.voucher.code, unit=existing.voucher.unit, replayed=True
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from django.utils import timezone
 
@@ -37,6 +37,39 @@ def _iso(moment: datetime.datetime) -> str:
     return moment.astimezone(timezone.get_default_timezone()).isoformat()
 
 
+class ChargeRow(Protocol):
+    """What a result reads of a charge: a saved :class:`Redemption`, or a usage
+    batch's row written without a model instance
+    (``vouchers.services.batch_writes.Charged``)."""
+
+    @property
+    def pk(self) -> int | None: ...
+
+    @property
+    def reference(self) -> str: ...
+
+    @property
+    def billed_amount(self) -> Decimal | None: ...
+
+    @property
+    def rate_applied(self) -> Decimal | None: ...
+
+    @property
+    def covered(self) -> Decimal: ...
+
+    @property
+    def payable_by_enterprise(self) -> Decimal | None: ...
+
+    @property
+    def points_used(self) -> int | None: ...
+
+    @property
+    def balance_after(self) -> Decimal: ...
+
+    @property
+    def created_at(self) -> datetime.datetime: ...
+
+
 @dataclass(frozen=True)
 class RedemptionResult:
     """The contract's redemption result (POST redemptions, hold capture)."""
@@ -54,14 +87,14 @@ class RedemptionResult:
     balance_after: Decimal
     replayed: bool
     created_at: datetime.datetime
-    redemption: Redemption = field(repr=False, compare=False)
+    redemption: ChargeRow = field(repr=False, compare=False)
 
     @classmethod
-    def of(
-        cls, redemption: Redemption, *, code: str, unit: str, replayed: bool
-    ) -> RedemptionResult:
+    def of(cls, redemption: ChargeRow, *, code: str, unit: str, replayed: bool) -> RedemptionResult:
         # The result of a charge is what it was when it was made: status
         # "captured" and the balance after it, also when replayed later.
+        if redemption.pk is None:
+            raise ValueError("a charge has no result before it is written")
         return cls(
             id=redemption.pk,
             voucher=code,
