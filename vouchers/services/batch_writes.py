@@ -10,6 +10,7 @@ lives here.
 from __future__ import annotations
 
 import datetime
+import operator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -211,13 +212,21 @@ class BatchWrites:
         )
 
 
+# Where each column of the leaf's entry part is in a COPY row (None: a
+# column a capture does not write — hold, reversal, user), and the getter of
+# the redemption's values, worked out once rather than per entry.
+_LEAF_FROM_ROW = [
+    _ENTRY_COLUMNS.index(name) if name in _ENTRY_COLUMNS else None for name in ENTRY_COLUMNS
+]
+_REDEMPTION_VALUES = operator.attrgetter(*REDEMPTION_COLUMNS)
+
+
 def _committed_content(entry: tuple[Any, ...], row: Charged) -> bytes:
     """A batch entry's content in its leaf (``vouchers.commitments``), from what
     was written: its COPY columns put in the order of
     :data:`vouchers.commitments.ENTRY_COLUMNS` (a capture has no hold, reversal
     or user), and its redemption's in that of ``REDEMPTION_COLUMNS``."""
-    written = dict(zip(_ENTRY_COLUMNS, entry, strict=True))
     return entry_content(
-        [written.get(name) for name in ENTRY_COLUMNS],
-        [getattr(row, name) for name in REDEMPTION_COLUMNS],
+        [None if at is None else entry[at] for at in _LEAF_FROM_ROW],
+        _REDEMPTION_VALUES(row),
     )
