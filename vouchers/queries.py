@@ -115,28 +115,24 @@ def lock_voucher(
 def lock_vouchers(*, platform_id: int, codes: Iterable[str]) -> list[Voucher]:
     """The vouchers with these codes, locked in id order (a usage batch's
     vouchers, each locked once), with ``platform_bound`` but without their
-    programs: a batch reads each program once for all its vouchers.
+    programs: a batch reads each program once for all its vouchers."""
+    return list(_with_codes(_vouchers_for_update(platform_id), codes).order_by("pk"))
 
-    On PostgreSQL the codes go as one array parameter: as ``IN (%s, …)``
-    psycopg spent ~7 ms of Python splitting the query text of 1,000 codes."""
+
+def _with_codes(vouchers: QuerySet[Voucher], codes: Iterable[str]) -> QuerySet[Voucher]:
+    """``vouchers`` with one of these codes. On PostgreSQL the codes go as one
+    array parameter: as ``IN (%s, …)`` psycopg spent ~7 ms of Python splitting
+    the query text of 1,000 codes."""
     wanted = sorted(set(codes))
-    vouchers = _vouchers_for_update(platform_id)
     if transaction.get_connection().vendor == "postgresql":
-        vouchers = vouchers.filter(code__in=RawSQL("SELECT unnest(%s::text[])", [wanted]))
-    else:
-        vouchers = vouchers.filter(code__in=wanted)
-    return list(vouchers.order_by("pk"))
+        return vouchers.filter(code__in=RawSQL("SELECT unnest(%s::text[])", [wanted]))
+    return vouchers.filter(code__in=wanted)
 
 
 def program_and_unit_of_codes(codes: Iterable[str]) -> dict[str, tuple[int, str]]:
     """The program and unit of each voucher with one of these codes (not
     locked: neither ever changes), for a usage batch to read before its locks."""
-    wanted = sorted(set(codes))
-    vouchers = Voucher.objects.order_by()
-    if transaction.get_connection().vendor == "postgresql":
-        vouchers = vouchers.filter(code__in=RawSQL("SELECT unnest(%s::text[])", [wanted]))
-    else:
-        vouchers = vouchers.filter(code__in=wanted)
+    vouchers = _with_codes(Voucher.objects.order_by(), codes)
     return {
         code: (program_id, unit)
         for code, program_id, unit in vouchers.values_list("code", "program_id", "unit")
